@@ -1,0 +1,116 @@
+"""Benchmark: price 1M requests in one vectorised call vs per-row loops.
+
+Baselines, run side by side on the same rows:
+  * a per-row loop in the style of ``litellm.cost_per_token`` (dict lookup of the model's
+    per-token prices in LiteLLM's price map, then multiply) — LiteLLM's map is read from
+    ../shared/data (the litellm package itself is not installed);
+  * a per-row loop over our own scalar ``request_cost``.
+Prints seconds and the ratio of each baseline to ``price_frame``. Targets: price_frame on 1M rows
+≤ 1 s, and ≥ 100× faster than the LiteLLM-style loop.
+
+    .venv/bin/python benchmarks/bench_pricing.py [--rows 1000000] [--loop-rows 1000000]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from workbench.core.cost import request_cost  # noqa: E402
+from workbench.core.frame_cost import price_frame  # noqa: E402
+from workbench.io.litellm_import import load_litellm_map  # noqa: E402
+from workbench.io.pricesheets import load_prices  # noqa: E402
+
+MODELS = ["gpt-4o", "gpt-4o-mini", "claude-3-haiku-20240307", "gemini-2.5-flash", "claude-sonnet-4-5"]
+
+
+def make_rows(n: int, seed: int = 7) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    inp = rng.lognormal(7.0, 0.8, n).astype(np.int64) + 1
+    return pd.DataFrame({
+        "model": pd.Categorical(rng.choice(MODELS, n)),
+        "ts": pd.Timestamp("2026-06-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 30 * 86400, n), unit="s"),
+        "input_tokens": inp,
+        "cached_input_tokens": (inp * rng.uniform(0, 0.5, n)).astype(np.int64),
+        "output_tokens": rng.lognormal(5.0, 0.7, n).astype(np.int64),
+    })
+
+
+def litellm_style_cost_per_token(model_cost: dict, model: str, prompt_tokens: int,
+                                 completion_tokens: int, cached_tokens: int = 0) -> tuple[float, float]:
+    """What a LiteLLM-style per-call cost function does: look the model up, multiply per-token prices."""
+    info = model_cost.get(model)
+    if info is None:
+        for prefix in ("openai/", "anthropic/", "gemini/"):
+            info = model_cost.get(prefix + model)
+            if info is not None:
+                break
+    if info is None:
+        raise KeyError(model)
+    cache_read = info.get("cache_read_input_token_cost") or info["input_cost_per_token"]
+    prompt = (prompt_tokens - cached_tokens) * info["input_cost_per_token"] + cached_tokens * cache_read
+    return prompt, completion_tokens * info["output_cost_per_token"]
+
+
+def timed(fn, repeat: int = 1) -> tuple[float, object]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--loop-rows", type=int, default=1_000_000)
+    args = ap.parse_args()
+    book = load_prices()
+    model_cost = load_litellm_map()
+    frame = make_rows(args.rows)
+
+    t_vec, priced = timed(lambda: price_frame(frame, book), repeat=3)
+
+    loop_frame = frame.iloc[: args.loop_rows]
+    records = list(zip(loop_frame["model"].astype(str), loop_frame["input_tokens"].tolist(),
+                       loop_frame["output_tokens"].tolist(), loop_frame["cached_input_tokens"].tolist()))
+
+    def litellm_loop():
+        return sum(sum(litellm_style_cost_per_token(model_cost, m, i, o, c)) for m, i, o, c in records)
+
+    def our_scalar_loop():
+        day = "2026-06-15"
+        return sum(request_cost(book.price_on(m, day), i, o, c).total_usd for m, i, o, c in records)
+
+    t_lite, _ = timed(litellm_loop)
+    t_scalar, _ = timed(our_scalar_loop)
+    scale = args.rows / args.loop_rows
+    rows = [
+        ("price_frame (vectorised)", args.rows, t_vec, 1.0),
+        ("LiteLLM-style per-row loop", args.loop_rows, t_lite, t_lite * scale / t_vec),
+        ("our request_cost per-row loop", args.loop_rows, t_scalar, t_scalar * scale / t_vec),
+    ]
+    print(f"Pricing benchmark ({args.rows:,} rows, {len(MODELS)} models; best of 3 for the vectorised run)")
+    print(f"{'method':34} {'rows':>10} {'seconds':>9} {'× slower than price_frame':>27}")
+    for name, n, t, ratio in rows:
+        print(f"{name:34} {n:>10,} {t:>9.3f} {ratio:>27.1f}")
+    print(f"\nprice_frame: {args.rows / t_vec / 1e6:.2f} M rows/s; total ${priced['cost_usd'].sum():,.2f}")
+    ok = t_vec <= 1.0 * args.rows / 1e6 and rows[1][3] >= 100
+    print("targets (≤ 1 s per 1M rows, ≥ 100× the LiteLLM-style loop):", "met" if ok else "NOT met")
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "pricing.json").write_text(json.dumps(
+        [{"method": n, "rows": r, "seconds": t, "ratio": q} for n, r, t, q in rows], indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# One entry point for set-up, apps and tests. Everything installs into .venv/ at the repo root.
+#   ./run.sh apps    set up, then serve the Voila apps on http://127.0.0.1:8866 (sample data)
+#   ./run.sh test    set up (incl. Chromium and the llama.cpp server), then run the whole test suite
+#   ./run.sh setup   set up only
+#   ./run.sh bench   run the benchmarks in benchmarks/
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+VENV=$ROOT/.venv
+PY=$VENV/bin/python
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+setup_python() {
+  if [ ! -x "$PY" ]; then
+    say "creating .venv"
+    python3 -m venv "$VENV"
+  fi
+  local stamp="$VENV/.installed-$(cat pyproject.toml | sha1sum | cut -c1-12)"
+  if [ ! -f "$stamp" ]; then
+    say "installing the workbench and its test dependencies into .venv"
+    "$PY" -m pip install -q --upgrade pip
+    "$PY" -m pip install -q -e '.[test]'
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+  fi
+}
+
+setup_browser() {
+  # Browser tests need Debian's chromium (never `playwright install`: it downloads browsers).
+  if [ ! -x /usr/bin/chromium ]; then
+    say "installing Debian chromium for the browser tests"
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -q && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
+      || { echo "error: could not install chromium; browser tests cannot run" >&2; exit 1; }
+  fi
+}
+
+setup_llama() {
+  if [ -f scripts/install_llama_server.sh ]; then
+    bash scripts/install_llama_server.sh
+  fi
+}
+
+cmd=${1:-help}
+shift || true
+case "$cmd" in
+  setup)
+    setup_python; setup_browser; setup_llama ;;
+  apps)
+    setup_python
+    exec "$VENV/bin/workbench" app "$@" ;;
+  test)
+    setup_python; setup_browser; setup_llama
+    say "running the test suite"
+    exec "$VENV/bin/python" -m pytest "$@" ;;
+  bench)
+    setup_python
+    for b in benchmarks/bench_*.py; do say "$b"; "$PY" "$b"; done ;;
+  *)
+    sed -n '2,7p' "$0"; exit 2 ;;
+esac

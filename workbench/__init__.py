@@ -1,0 +1,51 @@
+"""LLM cost workbench: prices, tokens and the arithmetic of LLM spend, with Voila apps on top.
+
+The public API is flat: notebooks import only from ``workbench``. Names are loaded lazily, so
+``import workbench`` stays light and never pulls in widget or network libraries by itself.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # prices
+    "PriceBook": "workbench.core.prices",
+    "PriceRecord": "workbench.core.prices",
+    "ModelInfo": "workbench.core.prices",
+    "PriceError": "workbench.core.prices",
+    "UnknownModelError": "workbench.core.prices",
+    "NoPriceError": "workbench.core.prices",
+    "load_prices": "workbench.io.pricesheets",
+    # tokens
+    "TokenCount": "workbench.core.tokens",
+    "count_tokens": "workbench.core.tokens",
+    "count_messages": "workbench.core.tokens",
+    "count_batch": "workbench.core.tokens",
+    # cost
+    "CostBreakdown": "workbench.core.cost",
+    "Estimate": "workbench.core.cost",
+    "EffectiveCost": "workbench.core.cost",
+    "request_cost": "workbench.core.cost",
+    "estimate": "workbench.core.cost",
+    "effective_cost": "workbench.core.cost",
+    "price_frame": "workbench.core.frame_cost",
+    "all_examples": "workbench.core.worked_examples",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

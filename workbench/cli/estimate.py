@@ -1,0 +1,69 @@
+"""``workbench estimate``: what a feature costs per request, per day and per month."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from workbench.cli import CliError, emit_json
+from workbench.core.cost import DAYS_PER_MONTH, estimate
+from workbench.io.pricesheets import load_prices
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"malformed date {text!r}: expected YYYY-MM-DD") from None
+
+
+def _nonneg(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not value >= 0:
+            raise argparse.ArgumentTypeError(f"must be non-negative, got {text}")
+        return value
+    return parse
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("estimate", help="cost of a request, a day and a month of traffic",
+                       description="Price average tokens per request at a daily volume.")
+    p.add_argument("--model", required=True, help="model id or alias (see `workbench prices list`)")
+    p.add_argument("--input-tokens", type=_nonneg(float), required=True,
+                   help="average prompt tokens per request (including cached ones)")
+    p.add_argument("--output-tokens", type=_nonneg(float), required=True, help="average output tokens")
+    p.add_argument("--cached-input-tokens", type=_nonneg(float), default=0.0,
+                   help="of the input tokens, how many are cache reads")
+    p.add_argument("--cache-write-tokens", type=_nonneg(float), default=0.0,
+                   help="of the input tokens, how many are written to the cache")
+    p.add_argument("--cache-ttl", choices=("5m", "1h"), default="5m", help="cache-write TTL (Anthropic)")
+    p.add_argument("--requests-per-day", type=_nonneg(float), default=1.0)
+    p.add_argument("--days", type=_nonneg(int), default=DAYS_PER_MONTH, help="days in a month (default 30)")
+    p.add_argument("--batch", action="store_true", help="use Batch API prices")
+    p.add_argument("--price-in", type=_nonneg(float), help="override: USD per 1M input tokens")
+    p.add_argument("--price-out", type=_nonneg(float), help="override: USD per 1M output tokens")
+    p.add_argument("--on", type=_day, help="price date YYYY-MM-DD (default today)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    book = load_prices()
+    overrides = {k: v for k, v in (("input", args.price_in), ("output", args.price_out)) if v is not None}
+    if overrides:
+        book = book.with_override(args.model, args.on, **overrides)
+    est = estimate(book, args.model, args.input_tokens, args.output_tokens, args.cached_input_tokens,
+                   args.cache_write_tokens, requests_per_day=args.requests_per_day, days=args.days,
+                   batch=args.batch, on=args.on, cache_ttl=args.cache_ttl)
+    if args.json:
+        emit_json(est.to_dict())
+        return 0
+    d, rec = est.to_dict(), est.record
+    print(f"{est.model}  ({'batch' if est.batch else 'standard'} prices, record of {rec.effective}; source: {rec.source})")
+    print(f"  per request  ${d['usd_per_request']:,.6f}")
+    print(f"  per day      ${d['usd_per_day']:,.2f}   (input ${d['input_usd_per_day']:,.2f} + output ${d['output_usd_per_day']:,.2f})")
+    print(f"  per month    ${d['usd_per_month']:,.2f}   ({est.days} days × {est.requests_per_day:,g} requests/day)")
+    return 0

@@ -1,0 +1,91 @@
+"""``workbench prices``: list the models, show one model's price history, diff against LiteLLM."""
+from __future__ import annotations
+
+import argparse
+
+from workbench.cli import emit_json
+from workbench.core.prices import RATE_FIELDS, decimal_text
+from workbench.io.pricesheets import load_prices
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("prices", help="price sheets: list, show MODEL, litellm-diff")
+    ps = p.add_subparsers(dest="action", metavar="ACTION")
+    ps.required = True
+    lst = ps.add_parser("list", help="every model with today's input/output price")
+    lst.add_argument("--vendor")
+    lst.add_argument("--on", help="price date YYYY-MM-DD (default today)")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=run_list)
+    show = ps.add_parser("show", help="one model: aliases, context window, price history with sources")
+    show.add_argument("model")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=run_show)
+    diff = ps.add_parser("litellm-diff", help="review LiteLLM's price map against our sheets (never writes)")
+    diff.add_argument("path", nargs="?", help="model_prices_and_context_window.json (default: the shared copy)")
+    diff.add_argument("--all-new", action="store_true", help="list every model we lack, not only our vendors' chat models")
+    diff.add_argument("--json", action="store_true")
+    diff.set_defaults(func=run_diff)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from workbench.core.prices import NoPriceError, _parse_day
+
+    book = load_prices()
+    day = _parse_day(args.on)
+    rows = []
+    for m in sorted(book.models(args.vendor), key=lambda m: (m.vendor, m.id)):
+        try:
+            rec = m.price_on(day)
+        except NoPriceError:
+            rec = None
+        rows.append({"model": m.id, "vendor": m.vendor, "context_window": m.context_window,
+                     "tokenizer": m.tokenizer, "status": m.status,
+                     "input": rec.input if rec else None, "output": rec.output if rec else None,
+                     "effective": rec.effective.isoformat() if rec else None})
+    if args.vendor and not rows:
+        raise ValueError(f"no models for vendor {args.vendor!r}; vendors: {', '.join(book.vendors())}")
+    if args.json:
+        emit_json(rows)
+        return 0
+    print(f"{'model':34} {'vendor':12} {'in $/1M':>9} {'out $/1M':>9}  {'context':>9}  since")
+    for r in rows:
+        price = (f"{decimal_text(r['input']):>9} {decimal_text(r['output']):>9}"
+                 if r["input"] is not None else f"{'no price on ' + day.isoformat():>19}")
+        print(f"{r['model']:34} {r['vendor']:12} {price}  {r['context_window'] or '-':>9}  {r['effective'] or '-'}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    info = load_prices().model(args.model)
+    if args.json:
+        emit_json({"model": info.id, "vendor": info.vendor, "aliases": list(info.aliases),
+                   "context_window": info.context_window, "max_output_tokens": info.max_output_tokens,
+                   "tokenizer": info.tokenizer, "status": info.status, "litellm": list(info.litellm),
+                   "litellm_diff": info.litellm_diff, "notes": info.notes,
+                   "history": [r.to_dict() for r in info.history]})
+        return 0
+    print(f"{info.id} ({info.vendor}, {info.status})  context {info.context_window or '?'}  tokenizer {info.tokenizer}")
+    if info.aliases:
+        print(f"  aliases: {', '.join(info.aliases)}")
+    for r in info.history:
+        rates = "  ".join(f"{k}={decimal_text(getattr(r, k))}" for k in RATE_FIELDS if getattr(r, k) is not None)
+        print(f"  {r.effective} .. {r.until or 'now'}: {rates}")
+        for t in r.tiers:
+            print(f"      above {t.above_input_tokens:,} input tokens: "
+                  + "  ".join(f"{k}={decimal_text(v)}" for k, v in t.rates.items()))
+        print(f"      source: {r.source}" + (f"  ({r.note})" if r.note else ""))
+    if info.litellm_diff:
+        print(f"  differs from LiteLLM: {info.litellm_diff}")
+    return 0
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    from workbench.io.litellm_import import diff_against_litellm, format_diff, load_litellm_map
+
+    diff = diff_against_litellm(load_prices(), load_litellm_map(args.path), all_new=args.all_new)
+    if args.json:
+        emit_json(diff.to_dict())
+    else:
+        print(format_diff(diff))
+    return 0

@@ -1,0 +1,248 @@
+"""Price records and the price book: what a model cost on a given day.
+
+Pure data structures. Reading the YAML sheets lives in :mod:`workbench.io.pricesheets`.
+All prices are USD per 1M tokens. Records keep the exact decimal string from the sheet
+(``*_text``) beside the float used in arithmetic.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import difflib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Iterable, Mapping
+
+#: Rate fields of a price record, in display order.
+RATE_FIELDS = (
+    "input",
+    "output",
+    "cached_input",
+    "cache_write_5m",
+    "cache_write_1h",
+    "batch_input",
+    "batch_output",
+)
+
+
+class PriceError(ValueError):
+    """A price sheet or a price question that cannot be answered."""
+
+
+class UnknownModelError(PriceError, KeyError):
+    """A model name that no sheet knows. Never priced at $0."""
+
+    def __init__(self, name: str, close: list[str]):
+        self.name = name
+        self.close = close
+        hint = f"; close matches: {', '.join(close)}" if close else ""
+        super().__init__(f"unknown model {name!r}{hint}")
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]
+
+
+class NoPriceError(PriceError):
+    """The model exists but has no price for the date or the requested rate."""
+
+
+@dataclass(frozen=True)
+class Tier:
+    """Long-context tier: above ``above_input_tokens`` input tokens the whole request uses these rates."""
+
+    above_input_tokens: int
+    rates: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class PriceRecord:
+    """One period of a model's price. Rates are floats in USD per 1M tokens (None = not offered)."""
+
+    model: str
+    effective: dt.date
+    until: dt.date | None
+    source: str
+    input: float
+    output: float
+    cached_input: float | None = None
+    cache_write_5m: float | None = None
+    cache_write_1h: float | None = None
+    batch_input: float | None = None
+    batch_output: float | None = None
+    tiers: tuple[Tier, ...] = ()
+    note: str = ""
+    derived: bool = False
+
+    def covers(self, day: dt.date) -> bool:
+        return self.effective <= day and (self.until is None or day <= self.until)
+
+    def rate(self, name: str, input_tokens: int = 0) -> float | None:
+        """A rate, taking the long-context tier into account for a request of ``input_tokens``."""
+        if name not in RATE_FIELDS:
+            raise PriceError(f"unknown rate {name!r}; valid: {', '.join(RATE_FIELDS)}")
+        value = getattr(self, name)
+        for tier in sorted(self.tiers, key=lambda t: t.above_input_tokens):
+            if input_tokens > tier.above_input_tokens and name in tier.rates:
+                value = tier.rates[name]
+        return value
+
+    def to_dict(self) -> dict:
+        d = {
+            "model": self.model,
+            "effective": self.effective.isoformat(),
+            "until": self.until.isoformat() if self.until else None,
+            "source": self.source,
+        }
+        d.update({k: getattr(self, k) for k in RATE_FIELDS})
+        d["tiers"] = [{"above_input_tokens": t.above_input_tokens, **t.rates} for t in self.tiers]
+        if self.note:
+            d["note"] = self.note
+        if self.derived:
+            d["derived"] = True
+        return d
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model as the sheets describe it."""
+
+    id: str
+    vendor: str
+    history: tuple[PriceRecord, ...]
+    aliases: tuple[str, ...] = ()
+    display_name: str = ""
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    tokenizer: str = "estimate:generic"
+    litellm: tuple[str, ...] = ()
+    litellm_diff: str = ""
+    status: str = "active"
+    notes: str = ""
+    sheet: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.id
+
+    @property
+    def token_method(self) -> str:
+        return "estimate" if self.tokenizer.startswith("estimate:") else "exact"
+
+    def price_on(self, day: dt.date) -> PriceRecord:
+        for rec in self.history:
+            if rec.covers(day):
+                return rec
+        periods = ", ".join(
+            f"{r.effective}..{r.until or 'now'}" for r in self.history
+        ) or "none"
+        raise NoPriceError(f"{self.id} has no price on {day} (priced periods: {periods})")
+
+
+def _parse_day(day: dt.date | str | None) -> dt.date:
+    if day is None:
+        return dt.date.today()
+    if isinstance(day, dt.datetime):
+        return day.date()
+    if isinstance(day, dt.date):
+        return day
+    try:
+        return dt.date.fromisoformat(str(day))
+    except ValueError:
+        raise PriceError(f"malformed date {day!r}: expected YYYY-MM-DD") from None
+
+
+@dataclass(frozen=True)
+class PriceBook:
+    """All models of all sheets, with alias resolution. Immutable: what-ifs are copies."""
+
+    _models: Mapping[str, ModelInfo]
+    _names: Mapping[str, str] = field(default_factory=dict)  # lower-case alias or id -> id
+
+    @classmethod
+    def from_models(cls, models: Iterable[ModelInfo]) -> "PriceBook":
+        by_id: dict[str, ModelInfo] = {}
+        names: dict[str, str] = {}
+        for m in models:
+            for name in (m.id, *m.aliases):
+                key = name.lower()
+                if key in names and names[key] != m.id:
+                    raise PriceError(
+                        f"{m.sheet}: model {m.id}: name {name!r} is already used by {names[key]}"
+                    )
+                names[key] = m.id
+            by_id[m.id] = m
+        return cls(by_id, names)
+
+    def models(self, vendor: str | None = None) -> list[ModelInfo]:
+        return [m for m in self._models.values() if vendor is None or m.vendor == vendor]
+
+    def vendors(self) -> list[str]:
+        return sorted({m.vendor for m in self._models.values()})
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._names
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def resolve(self, name: str) -> str:
+        """Canonical id for a model name or alias; raises :class:`UnknownModelError`."""
+        key = str(name).strip().lower()
+        if key in self._names:
+            return self._names[key]
+        close = difflib.get_close_matches(key, list(self._names), n=5, cutoff=0.6)
+        raise UnknownModelError(str(name), sorted({self._names[c] for c in close}))
+
+    def model(self, name: str) -> ModelInfo:
+        return self._models[self.resolve(name)]
+
+    def price_on(self, name: str, day: dt.date | str | None = None) -> PriceRecord:
+        """The price record in force for ``name`` on ``day`` (default: today)."""
+        return self.model(name).price_on(_parse_day(day))
+
+    def with_override(self, name: str, day: dt.date | str | None = None, **rates: float) -> "PriceBook":
+        """A copy where ``name`` costs ``rates`` (USD per 1M) on every day; the original is untouched.
+
+        The override starts from the record in force on ``day`` (today by default), keeps the rates
+        not given, and drops long-context tiers only for the rates overridden.
+        """
+        unknown = set(rates) - set(RATE_FIELDS)
+        if unknown:
+            raise PriceError(f"unknown rate(s) {sorted(unknown)}; valid: {', '.join(RATE_FIELDS)}")
+        for k, v in rates.items():
+            if v is None or float(v) < 0:
+                raise PriceError(f"override {k} for {name} must be a non-negative number, got {v!r}")
+        info = self.model(name)
+        try:
+            base = info.price_on(_parse_day(day))
+        except NoPriceError:
+            base = max(info.history, key=lambda r: r.effective) if info.history else None
+        floats = {k: float(v) for k, v in rates.items()}
+        tiers = tuple(
+            Tier(t.above_input_tokens, {k: v for k, v in t.rates.items() if k not in floats})
+            for t in (base.tiers if base else ())
+        )
+        record = PriceRecord(
+            model=info.id,
+            effective=dt.date.min,
+            until=None,
+            source="what-if override (user input)",
+            input=floats.get("input", base.input if base else 0.0),
+            output=floats.get("output", base.output if base else 0.0),
+            **{k: floats.get(k, getattr(base, k) if base else None) for k in RATE_FIELDS[2:]},
+            tiers=tuple(t for t in tiers if t.rates),
+            note=f"overrides {', '.join(sorted(floats))}" + (f" of the {base.effective} record" if base else ""),
+        )
+        if base is None and not {"input", "output"} <= set(floats):
+            raise PriceError(f"{info.id} has no price record; an override needs both input and output")
+        models = dict(self._models)
+        models[info.id] = dataclasses.replace(info, history=(record,))
+        return PriceBook(models, dict(self._names))
+
+
+def decimal_text(value: float | Decimal | str | None) -> str:
+    """Shortest exact-looking text for a rate (for display and diffs)."""
+    if value is None:
+        return "-"
+    d = Decimal(str(value)).normalize()
+    return format(d, "f")
