@@ -33,6 +33,10 @@ _EXPORTS: dict[str, str] = {
     "effective_cost": "workbench.core.cost",
     "price_frame": "workbench.core.frame_cost",
     "all_examples": "workbench.core.worked_examples",
+    "example": "workbench.core.worked_examples",
+    "stated_price": "workbench.core.worked_examples",
+    "exercise": "workbench.core.exercises",
+    "check_answer": "workbench.core.exercises",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

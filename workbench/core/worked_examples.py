@@ -171,3 +171,23 @@ def output_multiplier() -> WorkedExample:
 def all_examples() -> list[WorkedExample]:
     return [support_bot(), rag_feature(), cascade_blend(), prompt_compression(), compounding(),
             prefix_cache(), output_multiplier()]
+
+
+def _example_markdown(ex: WorkedExample) -> str:
+    rows = "\n".join(
+        f"| {c.name} | {c.claimed:,.6g} | {c.computed:,.6g} | {'✔' if c.ok else '✘ wrong'} |" for c in ex.checks
+    )
+    inputs = ", ".join(f"{k} = {v:,}" if isinstance(v, (int, float)) else f"{k} = {v}" for k, v in ex.inputs.items())
+    return (f"**{ex.title}** (seed {ex.seed})  \nInputs: {inputs}\n\n"
+            f"| figure | article says | recomputed | |\n|---|---:|---:|---|\n{rows}\n\n{ex.notes}")
+
+
+WorkedExample._repr_markdown_ = _example_markdown  # type: ignore[attr-defined]
+
+
+def example(key: str) -> WorkedExample:
+    """One worked example by key (see :func:`all_examples`)."""
+    found = {e.key: e for e in all_examples()}
+    if key not in found:
+        raise KeyError(f"unknown example {key!r}; valid: {', '.join(found)}")
+    return found[key]

@@ -1,0 +1,89 @@
+"""The real price sheets: schema, provenance and coverage — not amounts (golden tests use the frozen sheet).
+
+Also the cross-check against LiteLLM's price map: every disagreement is listed, and each must be
+explained in the sheet (``litellm_diff``)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from workbench.core.prices import NoPriceError
+from workbench.io.litellm_import import diff_against_litellm, format_diff, load_litellm_map
+
+HOSTED = ("openai", "anthropic", "google", "mistral")
+SEED_MODELS = ["gpt-4o", "gpt-4o-mini", "gpt-4-turbo", "claude-3-haiku", "claude-3-5-sonnet", "claude-haiku-4-5",
+               "claude-sonnet-4-5", "claude-sonnet-4-6", "claude-opus-4", "claude-opus-4-1", "gemini-1.5-flash",
+               "gemini-2.5-flash", "gemini-2.5-pro", "mistral-large"]
+
+
+def test_every_vendor_has_a_sheet(real_book):
+    assert set(HOSTED) | {"self-hosted"} <= set(real_book.vendors())
+
+
+def test_at_least_30_hosted_models(real_book):
+    hosted = [m for m in real_book.models() if m.vendor in HOSTED]
+    assert len(hosted) >= 30, len(hosted)
+    for vendor in HOSTED:
+        assert len(real_book.models(vendor)) >= 4, vendor
+
+
+@pytest.mark.parametrize("name", SEED_MODELS)
+def test_models_the_seeds_name_are_priced(real_book, name):
+    info = real_book.model(name)
+    assert info.history, name
+
+
+def test_gpt4o_history_has_launch_and_later_price(real_book):
+    launch = real_book.price_on("gpt-4o", "2024-05-13")
+    later = real_book.price_on("gpt-4o", "2024-12-01")
+    assert (launch.input, launch.output) == (5.0, 15.0)
+    assert (later.input, later.output) == (2.5, 10.0)
+    assert launch.source != later.source or launch.note != later.note
+
+
+def test_every_record_has_a_source_and_sane_rates(real_book):
+    for m in real_book.models():
+        for r in m.history:
+            assert r.source.strip(), m.id
+            if m.vendor in HOSTED:
+                assert "https://" in r.source, (m.id, r.source)
+            assert 0 < r.input < 1_000 and 0 < r.output < 1_000, m.id
+            if not r.derived:
+                assert r.output >= r.input or m.vendor == "self-hosted", m.id
+            if r.cached_input is not None:
+                assert r.cached_input <= r.input, m.id
+            if r.batch_input is not None:
+                assert r.batch_input <= r.input and r.batch_output <= r.output, m.id
+            for t in r.tiers:
+                assert t.rates.get("input", r.input) >= r.input, m.id
+
+
+def test_active_models_have_a_price_today(real_book):
+    today = dt.date.today()
+    for m in real_book.models():
+        if m.status == "active":
+            try:
+                m.price_on(today)
+            except NoPriceError as e:
+                pytest.fail(str(e))
+
+
+def test_openai_models_count_exactly_others_are_estimates(real_book):
+    for m in real_book.models():
+        if m.vendor == "openai":
+            assert m.tokenizer in ("o200k_base", "cl100k_base"), m.id
+        else:
+            assert m.tokenizer.startswith("estimate:"), m.id
+        assert m.context_window and m.context_window >= 4_000, m.id
+
+
+def test_litellm_cross_check_every_disagreement_is_explained(real_book, shared_data):
+    litellm = load_litellm_map(shared_data / "litellm_price_map" / "model_prices_and_context_window.json")
+    diff = diff_against_litellm(real_book, litellm)
+    print(format_diff(diff))  # the full list, visible with `pytest -s` or in the report on failure
+    assert not diff.missing_keys, f"sheet names LiteLLM keys the map lacks: {diff.missing_keys}"
+    unexplained = [f"{d.model} {d.field}: ours {d.ours} vs LiteLLM {d.theirs} ({d.kind})" for d in diff.unexplained]
+    assert not unexplained, "\n".join(unexplained)
+    linked = [m for m in real_book.models() if m.litellm]
+    assert len(linked) >= 30

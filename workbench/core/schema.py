@@ -1,0 +1,49 @@
+"""The canonical request schema: one row per model call, validated once at the io boundary.
+
+Everything downstream (attribution, replay, apps) reads these columns and nothing else. Columns
+carry their unit in the name. Token convention as in :mod:`workbench.core.cost`: ``input_tokens``
+is the whole prompt and includes ``cached_input_tokens`` and ``cache_write_tokens``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str          # pandas dtype the loaders produce
+    required: bool
+    description: str
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("request_id", "string", True, "unique id of the call (a retry is its own row with its own id)"),
+    Column("ts", "datetime64[ns, UTC]", True, "when the request was sent, UTC"),
+    Column("tenant", "string", False, "customer / organisation the call is billed to"),
+    Column("feature", "string", False, "product feature that made the call"),
+    Column("user", "string", False, "end user id"),
+    Column("model", "string", True, "model id or alias as logged (resolved against the price book)"),
+    Column("prompt", "string", False, "prompt text or JSON chat messages, when the log has it"),
+    Column("system_prompt_hash", "string", False, "hash of the system prompt (groups shared prefixes)"),
+    Column("input_tokens", "int64", True, "whole prompt in tokens, cached and cache-write included"),
+    Column("cached_input_tokens", "int64", True, "of input_tokens: served from the provider's prompt cache"),
+    Column("cache_write_tokens", "int64", True, "of input_tokens: written to the provider's prompt cache"),
+    Column("output_tokens", "int64", True, "generated tokens (reasoning tokens included)"),
+    Column("status", "string", True, "ok | error | timeout | rate_limited | … (lower case)"),
+    Column("latency_ms", "float64", False, "end-to-end latency in milliseconds"),
+    Column("attempt", "int64", True, "1 for the first try, 2+ for retries of the same logical request"),
+    Column("quality", "float64", False, "optional quality / success label in [0, 1]"),
+    Column("tags", "string", False, "free tags, JSON object text"),
+    Column("token_source", "string", True, "logged | counted (filled in by the token counter)"),
+)
+
+COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+REQUIRED: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
+TOKEN_COLUMNS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens")
+
+
+def schema_markdown() -> str:
+    """The schema as a Markdown table (for the README and the apps' help)."""
+    rows = "\n".join(f"| `{c.name}` | {c.dtype} | {'yes' if c.required else ''} | {c.description} |" for c in COLUMNS)
+    return "| column | type | required | meaning |\n|---|---|---|---|\n" + rows
