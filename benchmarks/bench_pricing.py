@@ -29,7 +29,7 @@ from workbench.core.frame_cost import price_frame  # noqa: E402
 from workbench.io.litellm_import import load_litellm_map  # noqa: E402
 from workbench.io.pricesheets import load_prices  # noqa: E402
 
-MODELS = ["gpt-4o", "gpt-4o-mini", "claude-3-haiku-20240307", "gemini-2.5-flash", "claude-sonnet-4-5"]
+MODELS = ["gpt-4o", "gpt-4o-mini", "claude-haiku-4-5", "gemini-2.5-flash", "claude-sonnet-4-5"]
 
 
 def make_rows(n: int, seed: int = 7) -> pd.DataFrame:

@@ -244,5 +244,5 @@ def decimal_text(value: float | Decimal | str | None) -> str:
     """Shortest exact-looking text for a rate (for display and diffs)."""
     if value is None:
         return "-"
-    d = Decimal(str(value)).normalize()
+    d = Decimal(f"{float(value):.6g}").normalize()
     return format(d, "f")

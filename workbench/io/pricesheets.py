@@ -150,7 +150,13 @@ def _hardware(where: _Where, raw: Any) -> dict[str, dict]:
 
 
 def _derived_records(where: _Where, model_id: str, raw: Any, hardware: dict) -> tuple[PriceRecord, ...]:
-    """Per-token prices of a GPU-time model at its first reference throughput, 100 % utilisation."""
+    """Per-token price of a GPU-time model at its first reference throughput, 100 % utilisation.
+
+    The reference input and output throughputs come from one mixed run (prefill and decode share
+    the GPU), so the hour is spread over all tokens of that run: one blended rate for input and
+    output, ``usd_per_hour / (3600 × (input_tps + output_tps)) × 1e6``. Pricing each side at the
+    full hour would charge it twice.
+    """
     if not isinstance(raw, list) or not raw:
         raise where.error("a gpu_time model needs a non-empty throughput list")
     for t in raw:
@@ -162,16 +168,17 @@ def _derived_records(where: _Where, model_id: str, raw: Any, hardware: dict) -> 
     t = raw[0]
     hw = hardware[t["hardware"]]
     out_tps = _rate(where, t["output_tokens_per_s"], "output_tokens_per_s")
-    in_tps = _rate(where, t.get("input_tokens_per_s", t["output_tokens_per_s"]), "input_tokens_per_s")
-    if out_tps <= 0 or in_tps <= 0:
-        raise where.error("throughput must be positive")
-    per_m = lambda tps: hw["usd_per_hour"] / (3600.0 * tps) * 1e6  # noqa: E731
+    in_tps = _rate(where, t.get("input_tokens_per_s", "0"), "input_tokens_per_s")
+    if out_tps <= 0:
+        raise where.error("output_tokens_per_s must be positive")
+    blended = hw["usd_per_hour"] / (3600.0 * (in_tps + out_tps)) * 1e6
     return (PriceRecord(
         model=model_id, effective=hw["effective"], until=None,
         source=f"derived: {hw['source']} (hardware) + {t['source']} (throughput)",
-        input=per_m(in_tps), output=per_m(out_tps), derived=True,
-        note=(f"{hw.get('name', hw['id'])} at ${hw['usd_per_hour']}/h, {out_tps:g} output tok/s"
-              f" (concurrency {t.get('concurrency', '?')}), 100% utilisation"),
+        input=blended, output=blended, derived=True,
+        note=(f"{hw.get('name', hw['id'])} at ${hw['usd_per_hour']}/h, {in_tps:g} input + {out_tps:g} output "
+              f"tok/s in one run (concurrency {t.get('concurrency', '?')}), 100% utilisation; "
+              "one blended rate per token of that mix"),
     ),)
 
 
