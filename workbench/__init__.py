@@ -37,6 +37,17 @@ _EXPORTS: dict[str, str] = {
     "stated_price": "workbench.core.worked_examples",
     "exercise": "workbench.core.exercises",
     "check_answer": "workbench.core.exercises",
+    # cost preview
+    "Scenario": "workbench.core.preview",
+    "PARAMS": "workbench.core.preview",
+    "price_scenario": "workbench.core.preview",
+    # apps (widgets; imported only when asked for)
+    "make_cost_preview": "workbench.widgets.cost_preview",
+    "CostPreviewState": "workbench.widgets.cost_preview",
+    "make_token_counter": "workbench.widgets.token_counter",
+    "TokenCounterState": "workbench.widgets.token_counter",
+    "make_app_index": "workbench.widgets.app_index",
+    "discover_apps": "workbench.widgets.app_index",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

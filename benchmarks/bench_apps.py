@@ -1,0 +1,172 @@
+"""Benchmark the Voila apps in headless Chromium: first render, and control -> numbers round trip.
+
+Run: ``python benchmarks/bench_apps.py [--repeat 3] [--round-trips 10] [--apps a,b]``
+
+1. ``workbench app`` is started on a free 127.0.0.1 port (time until it answers HTTP).
+2. Every app in ``notebooks/apps`` is opened ``--repeat`` times in a fresh tab; each time is from
+   ``page.goto`` to the app's widgets being visible (Voila executes the notebook in a new kernel
+   per page). The first load of each app after the server started is reported on its own.
+3. For apps with a probe in :data:`ROUND_TRIPS`, a control is changed from JavaScript and the time
+   until the page shows the recomputed numbers is measured in the page (``performance.now``),
+   ``--round-trips`` times, 400 ms apart (so each change is a fresh edit, not a debounced burst).
+
+Targets (issue 3): first render <= 5 s, round trip <= 200 ms; the ratio column is measured/target
+(<= 1 meets the target). Results are also written to ``benchmarks/results/bench_apps.json``.
+Other apps add a probe to :data:`ROUND_TRIPS` (JS returning milliseconds, given the round index)
+and, optionally, a readiness selector to :data:`READY`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+
+from voila_harness import (  # noqa: E402
+    VoilaServer,
+    app_names,
+    chromium_missing_message,
+    launch_chromium,
+    wait_rendered,
+)
+
+TARGET_RENDER_S = 5.0
+TARGET_ROUND_TRIP_MS = 200.0
+
+#: App -> CSS selector that means "rendered" (default: any widget view).
+READY = {"index": ".wb-index", "token_counter": ".wb-token-counter"}
+
+#: JS waiting (MutationObserver) until ``selector``'s text equals ``want``; resolves to ms since t0.
+_WAIT_JS = """
+(selector, want, t0) => new Promise((resolve, reject) => {
+  const done = () => {
+    const el = document.querySelector(selector);
+    if (el && el.textContent.trim() === want) { obs.disconnect(); resolve(performance.now() - t0); return true; }
+    return false;
+  };
+  const obs = new MutationObserver(done);
+  obs.observe(document.body, {subtree: true, childList: true, characterData: true});
+  if (!done()) setTimeout(() => { obs.disconnect(); reject(new Error('no update of ' + selector)); }, 10000);
+})"""
+
+
+def _token_counter_probe(page, i: int) -> float:
+    """Type a new text (one input event) and wait for the exact o200k count to show it."""
+    from workbench.core.tokens import count_tokens
+
+    text = f"round trip {i}: " + "the price of a token is not the price of a word. " * (5 + i % 7)
+    want = f"{count_tokens(text).tokens:,}"
+    return page.evaluate(
+        """async ([text, want, waitSrc]) => {
+          const wait = eval(waitSrc);
+          const box = document.querySelector('.wb-text textarea');
+          const t0 = performance.now();
+          box.value = text;
+          box.dispatchEvent(new Event('input', {bubbles: true}));
+          return await wait('[data-testid="family-o200k_base"] [data-testid="tokens"]', want, t0);
+        }""",
+        [text, want, _WAIT_JS],
+    )
+
+
+#: App -> function(page, round index) -> milliseconds from control change to updated numbers.
+ROUND_TRIPS = {"token_counter": _token_counter_probe}
+
+
+def _stats(values: list[float]) -> dict:
+    s = sorted(values)
+    return {"n": len(s), "min": s[0], "median": statistics.median(s),
+            "p90": s[min(len(s) - 1, int(round(0.9 * (len(s) - 1))))], "max": s[-1]}
+
+
+def measure(apps: list[str], repeat: int, round_trips: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    results: dict = {"apps": {}, "targets": {"render_s": TARGET_RENDER_S, "round_trip_ms": TARGET_ROUND_TRIP_MS}}
+    server = VoilaServer(log_path=Path(tempfile.mkdtemp()) / "voila.log")
+    t0 = time.perf_counter()
+    server.start(timeout=120)
+    results["server_ready_s"] = time.perf_counter() - t0
+    try:
+        with sync_playwright() as p:
+            context = launch_chromium(p, Path(tempfile.mkdtemp(prefix="bench-chromium-")))
+            try:
+                for app in apps:
+                    selector = READY.get(app, ".jupyter-widgets")
+                    renders = []
+                    for _ in range(repeat):
+                        page = context.new_page()
+                        start = time.perf_counter()
+                        page.goto(server.app_url(app), wait_until="commit")
+                        wait_rendered(page, selector, timeout_ms=120_000)
+                        renders.append(time.perf_counter() - start)
+                        page.close()  # Voila shuts the kernel down
+                        time.sleep(0.5)
+                    entry = {"render_s": renders, "first_render_s": renders[0]}
+                    probe = ROUND_TRIPS.get(app)
+                    if probe and round_trips:
+                        page = context.new_page()
+                        page.goto(server.app_url(app), wait_until="commit")
+                        wait_rendered(page, selector, timeout_ms=120_000)
+                        probe(page, -1)  # warm-up
+                        trips = []
+                        for i in range(round_trips):
+                            time.sleep(0.4)
+                            trips.append(probe(page, i))
+                        page.close()
+                        entry["round_trip_ms"] = trips
+                    results["apps"][app] = entry
+            finally:
+                context.close()
+    finally:
+        server.stop()
+    return results
+
+
+def report(results: dict) -> None:
+    print(f"machine: {platform.machine()}, {platform.system()}, python {platform.python_version()}")
+    print(f"server ready after {results['server_ready_s']:.2f} s (workbench app -> HTTP 200)\n")
+    print(f"{'app':<18} {'measure':<28} {'first':>8} {'median':>8} {'max':>8} {'target':>8} {'ratio':>6}")
+    for app, e in results["apps"].items():
+        r = _stats(e["render_s"])
+        print(f"{app:<18} {'first render (s)':<28} {e['first_render_s']:>8.2f} {r['median']:>8.2f} "
+              f"{r['max']:>8.2f} {TARGET_RENDER_S:>8.2f} {r['max'] / TARGET_RENDER_S:>6.2f}")
+        if "round_trip_ms" in e:
+            t = _stats(e["round_trip_ms"])
+            print(f"{'':<18} {'round trip (ms), n=' + str(t['n']):<28} {e['round_trip_ms'][0]:>8.1f} "
+                  f"{t['median']:>8.1f} {t['max']:>8.1f} {TARGET_ROUND_TRIP_MS:>8.0f} "
+                  f"{t['median'] / TARGET_ROUND_TRIP_MS:>6.2f}")
+        else:
+            print(f"{'':<18} {'round trip':<28} {'(no probe for this app)':>34}")
+    print("\nratio = worst render / 5 s, and median round trip / 200 ms (<= 1 meets the target)")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeat", type=int, default=3, help="page loads per app")
+    ap.add_argument("--round-trips", type=int, default=10, help="control changes per app with a probe")
+    ap.add_argument("--apps", help="comma-separated app names (default: all in notebooks/apps)")
+    args = ap.parse_args(argv)
+    missing = chromium_missing_message()
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
+    apps = args.apps.split(",") if args.apps else app_names()
+    results = measure(apps, args.repeat, args.round_trips)
+    report(results)
+    out = ROOT / "benchmarks" / "results" / "bench_apps.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"wrote {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

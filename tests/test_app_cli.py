@@ -1,0 +1,54 @@
+"""``workbench app``: argument handling and the Voila command line (no server started here)."""
+from __future__ import annotations
+
+import socket
+from workbench.cli.app import JUPYTER_DATA, TEMPLATE, app_names, voila_argv
+from workbench.widgets.app_index import APPS_DIR
+
+
+def test_unknown_app_is_one_line_exit_2_listing_valid_names(run_cli):
+    r = run_cli("app", "no_such_app", "--no-browser")
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unknown app 'no_such_app'" in lines[0]
+    for name in app_names():
+        assert name in lines[0]
+    assert "index" not in app_names() and "token_counter" in app_names()
+
+
+def test_bad_port_is_a_usage_error(run_cli):
+    r = run_cli("app", "--port", "99999")
+    assert r.returncode == 2 and "port must be 1-65535" in r.stderr
+
+
+def test_busy_port_is_reported_before_starting_voila(run_cli):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = run_cli("app", "token_counter", "--port", str(port), "--no-browser")
+    assert r.returncode == 2 and f"port {port} on 127.0.0.1 is already in use" in r.stderr
+
+
+def test_voila_is_local_tokenless_and_uses_the_offline_template():
+    argv = voila_argv(APPS_DIR, APPS_DIR, 8866, open_browser=False)
+    assert "--Voila.ip=127.0.0.1" in argv and "--Voila.token=" in argv
+    assert "--Voila.open_browser=False" in argv and "--Voila.port=8866" in argv
+    assert f"--VoilaConfiguration.template={TEMPLATE}" in argv
+    assert "--VoilaConfiguration.show_tracebacks=False" in argv
+
+
+def test_offline_template_has_no_cdn_and_a_same_origin_csp():
+    folder = JUPYTER_DATA / "voila" / "templates" / TEMPLATE
+    for name in ("index.html.j2", "page.html", "csp.macro.html.j2"):
+        text = (folder / name).read_text()
+        assert "cdn." not in text and "https://" not in text and "http://" not in text
+    for name in ("index.html.j2", "page.html"):
+        assert "csp_meta()" in (folder / name).read_text()
+    assert "default-src 'self'" in (folder / "csp.macro.html.j2").read_text()
+    assert (folder / "conf.json").is_file()
+
+
+def test_help_lists_the_subcommand(run_cli):
+    r = run_cli("app", "--help")
+    assert r.returncode == 0 and "--no-browser" in r.stdout and "127.0.0.1" in r.stdout

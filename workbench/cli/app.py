@@ -1,0 +1,146 @@
+"""``workbench app [NAME]``: serve the Voila apps on 127.0.0.1, offline, with no token.
+
+With no NAME, every notebook in ``notebooks/apps`` is served and ``/`` redirects to the index
+app (``index.ipynb``), which lists the others; with NAME, that app alone is served at ``/``.
+Voila serves its JavaScript from the installed package; the ``workbench`` template (in
+``voila_data/``) removes the lab template's CDN links and adds a same-origin Content-Security-Policy,
+so the page fetches nothing from the internet.
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import socket
+import sys
+from pathlib import Path
+
+from workbench.cli import CliError
+
+DEFAULT_PORT = 8866
+HOST = "127.0.0.1"
+#: The workbench's Voila template ("lab" without CDN links, with a same-origin-only CSP).
+TEMPLATE = "workbench"
+#: A Jupyter data folder holding ``voila/templates/workbench``; put first on ``JUPYTER_PATH``.
+JUPYTER_DATA = Path(__file__).resolve().parent / "voila_data"
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "app", help="serve the interactive apps (Voila) on 127.0.0.1",
+        description="Serve the Voila apps in notebooks/apps on http://127.0.0.1:PORT, offline and "
+                    "without a token. With no NAME, all apps with an index page.")
+    p.add_argument("name", nargs="?", metavar="NAME",
+                   help="one app to serve, e.g. token_counter (default: all, with an index)")
+    p.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    p.set_defaults(func=run)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"port must be 1-65535, got {port}")
+    return port
+
+
+def app_names(apps_dir: Path | None = None) -> list[str]:
+    from workbench.widgets.app_index import discover_apps
+
+    return [a.name for a in discover_apps(apps_dir)]
+
+
+def resolve_app(name: str, apps_dir: Path) -> Path:
+    """The notebook of app ``name`` (``token_counter`` or ``token_counter.ipynb``)."""
+    stem = name[:-6] if name.endswith(".ipynb") else name
+    names = app_names(apps_dir)
+    if stem not in names:
+        raise CliError(f"unknown app {name!r}; valid apps: {', '.join(names) or '(none)'}")
+    return apps_dir / f"{stem}.ipynb"
+
+
+def voila_argv(target: Path, apps_dir: Path, port: int, open_browser: bool) -> list[str]:
+    """Voila's command line: localhost only, no token, light theme, no tracebacks to the page."""
+    return [
+        str(target),
+        f"--Voila.root_dir={apps_dir}",
+        f"--Voila.ip={HOST}",
+        f"--Voila.port={port}",
+        "--Voila.port_retries=0",
+        "--Voila.token=",
+        f"--Voila.open_browser={open_browser}",
+        "--VoilaConfiguration.theme=light",
+        "--VoilaConfiguration.show_tracebacks=False",
+        f"--VoilaConfiguration.template={TEMPLATE}",
+        "--Voila.log_level=WARN",
+        # Kernels of tabs that vanished without their close beacon (crash, kill): cull after
+        # 10 idle minutes with no page connected.
+        "--MappingKernelManager.cull_idle_timeout=600",
+        "--MappingKernelManager.cull_interval=60",
+        "--MappingKernelManager.cull_connected=False",
+    ]
+
+
+def _check_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((HOST, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise CliError(f"port {port} on {HOST} is already in use; pass --port") from None
+            raise
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.widgets.app_index import APPS_DIR, INDEX
+
+    apps_dir = APPS_DIR
+    if not apps_dir.is_dir():
+        raise CliError(f"apps folder not found: {apps_dir}")
+    target = resolve_app(args.name, apps_dir) if args.name else apps_dir
+    _check_port_free(args.port)
+    index = None if args.name or not (apps_dir / f"{INDEX}.ipynb").is_file() else f"{INDEX}.ipynb"
+    url = f"http://{HOST}:{args.port}/"
+    n = len(app_names(apps_dir))
+    what = f"app {args.name!r}" if args.name else f"{n} app{'s' if n != 1 else ''} and an index"
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        p for p in (str(JUPYTER_DATA), os.environ.get("JUPYTER_PATH", "")) if p)
+    print(f"workbench: serving {what} at {url}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    app_class = _voila_class(index)
+    app_class.launch_instance(voila_argv(target, apps_dir, args.port, not args.no_browser))
+    return 0
+
+
+def _voila_class(index: str | None):
+    """Voila, with ``/`` redirecting to the index app and tab-close kernel shutdown that works."""
+    from urllib.parse import urlsplit
+
+    from tornado.web import HTTPError, RedirectHandler
+    from voila.app import Voila
+    from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
+
+    class SameOriginShutdownHandler(VoilaShutdownKernelHandler):
+        """Voila's tab-close beacon carries no ``_xsrf`` token (voila#1458), so every closed tab
+        would leave its kernel running. Accept the beacon when it comes from this server's pages."""
+
+        def check_xsrf_cookie(self):
+            source = self.request.headers.get("Origin") or self.request.headers.get("Referer") or ""
+            if urlsplit(source).netloc != self.request.host:
+                raise HTTPError(403, "kernel shutdown must come from this server's own page")
+
+    class WorkbenchVoila(Voila):
+        def init_handlers(self):
+            handlers = [
+                (h[0], SameOriginShutdownHandler, *h[2:]) if h[1] is VoilaShutdownKernelHandler else h
+                for h in super().init_handlers()
+            ]
+            if index and not self.notebook_path:
+                root = self.server_url.rstrip("/")
+                handlers.insert(0, (f"{root}/", RedirectHandler,
+                                    {"url": f"{root}/voila/render/{index}"}))
+            return handlers
+
+    return WorkbenchVoila
