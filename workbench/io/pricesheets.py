@@ -22,6 +22,9 @@ from workbench.core.prices import (
     Tier,
 )
 
+#: libyaml's C loader when available (about 10× faster), else the pure-Python safe loader.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 #: Environment variable naming another folder of sheets.
 PRICING_DIR_ENV = "WORKBENCH_PRICING_DIR"
 
@@ -187,7 +190,7 @@ def load_sheet(path: Path) -> list[ModelInfo]:
     path = Path(path)
     where = _Where(path)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except yaml.YAMLError as e:
         raise where.error(f"not valid YAML: {e}") from None
     _check_keys(where, doc, _SHEET_KEYS, "sheet")
