@@ -37,6 +37,11 @@ _EXPORTS: dict[str, str] = {
     "stated_price": "workbench.core.worked_examples",
     "exercise": "workbench.core.exercises",
     "check_answer": "workbench.core.exercises",
+    # attribution
+    "spend_by": "workbench.core.attribution",
+    "anomalies": "workbench.core.attribution",
+    "top_spenders": "workbench.core.attribution",
+    "day_summary": "workbench.core.attribution",
     # cost preview
     "Scenario": "workbench.core.preview",
     "PARAMS": "workbench.core.preview",
@@ -46,6 +51,8 @@ _EXPORTS: dict[str, str] = {
     "CostPreviewState": "workbench.widgets.cost_preview",
     "make_token_counter": "workbench.widgets.token_counter",
     "TokenCounterState": "workbench.widgets.token_counter",
+    "make_spend_explorer": "workbench.widgets.spend_explorer",
+    "make_local_vs_hosted_app": "workbench.widgets.local_vs_hosted",
     "make_app_index": "workbench.widgets.app_index",
     "discover_apps": "workbench.widgets.app_index",
 }

@@ -1,0 +1,205 @@
+"""The spend explorer's state and view without a browser: set an input, assert on the results."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.core import attribution as attr
+from workbench.core.frame_cost import price_frame
+from workbench.widgets import spend_explorer as se
+from workbench.widgets.spend_explorer import SpendExplorerState, make_spend_explorer
+
+from conftest import ROOT
+
+
+def tiny_log(days: int = 9) -> pd.DataFrame:
+    """Two features, two tenants, priced by the frozen sheet; feature 'report' spikes on the last day."""
+    rows = []
+    for d in range(days):
+        day = pd.Timestamp("2025-03-01", tz="UTC") + pd.Timedelta(days=d)
+        n_report = 4 if d == days - 1 else 1
+        for i in range(3):
+            rows.append(dict(ts=day + pd.Timedelta(hours=9 + i), tenant="t1", feature="chat", model="gpt-4o-mini",
+                             input_tokens=100_000, output_tokens=10_000, status="ok", attempt=1, quality=0.9))
+        rows.append(dict(ts=day + pd.Timedelta(hours=12), tenant="t2", feature="chat", model="gpt-4o-mini",
+                         input_tokens=100_000, output_tokens=0, status="error", attempt=1, quality=np.nan))
+        rows.append(dict(ts=day + pd.Timedelta(hours=12, seconds=2), tenant="t2", feature="chat",
+                         model="gpt-4o-mini", input_tokens=100_000, output_tokens=10_000, status="ok", attempt=2,
+                         quality=0.3))
+        for i in range(n_report):
+            rows.append(dict(ts=day + pd.Timedelta(hours=2, minutes=i), tenant="t2", feature="report",
+                             model="gpt-4o", input_tokens=200_000, output_tokens=20_000, status="ok", attempt=1,
+                             quality=np.nan))
+    df = pd.DataFrame(rows)
+    df.insert(0, "request_id", [f"r{i:04d}" for i in range(len(df))])
+    df["cached_input_tokens"] = 0
+    df["cache_write_tokens"] = 0
+    df["token_source"] = "logged"
+    return se.conform(df)
+
+
+@pytest.fixture
+def state(frozen_book):
+    s = SpendExplorerState(frozen_book)
+    s.set_log(tiny_log(), "tiny")
+    return s
+
+
+def test_kpis_and_tables_are_the_attribution(state, frozen_book):
+    priced = price_frame(tiny_log(), frozen_book)
+    totals = attr.totals(priced)
+    assert state.kpis["spend_usd"] == pytest.approx(totals["spend_usd"])
+    assert state.kpis["requests"] == totals["requests"] == 9 * 6 + 3
+    assert state.kpis["retry_amplification"] == pytest.approx(totals["retry_amplification"])
+    assert state.kpis["days"] == 9
+    table = state.table.set_index("feature")
+    expected = attr.spend_by(priced, by="feature", period=None).set_index("feature")
+    pd.testing.assert_series_equal(table["spend_usd"].sort_index(), expected["spend_usd"], check_names=False)
+    assert list(state.top["tenant"]) == ["t2", "t1"]
+    assert set(state.by_model["model"]) == {"gpt-4o", "gpt-4o-mini"}
+
+
+def test_yesterday_and_anomaly_flags(state):
+    y = state.yesterday
+    assert y["day"] == "2025-03-09"
+    feats = {r["feature"]: r for r in y["by_feature"]}
+    assert feats["report"]["anomaly"] and feats["report"]["change"] == pytest.approx(3.0)
+    assert not feats["chat"]["anomaly"]
+    flagged = state.flags
+    assert ("feature", "report") in set(zip(flagged["dimension"], flagged["name"]))
+    assert state.by_day["anomaly"].sum() == 1
+
+
+def test_filters_recompute(state, frozen_book):
+    priced = price_frame(tiny_log(), frozen_book)
+    state.tenant = "t1"
+    assert state.kpis["spend_usd"] == pytest.approx(priced.loc[priced["tenant"] == "t1", "cost_usd"].sum())
+    state.set_range("2025-03-08", "2025-03-09")
+    assert state.kpis["days"] == 2
+    assert state.yesterday["day"] == "2025-03-09"
+    state.feature = "report"
+    assert state.kpis["requests"] == 0 and state.table.empty
+    state.set_range("2025-03-09", "2025-03-01")
+    assert "starts" in state.errors["filters"]
+
+
+def test_breakdowns(state):
+    for key, cols in se.BREAKDOWNS.items():
+        state.breakdown = key
+        assert list(state.table.columns[: len(cols)]) == list(cols)
+    assert len(state.table) == 3  # chat x t1, chat x t2, report x t2
+
+
+def test_query_round_trip(state):
+    policies = [{"policy": "output_cap", "max_output_tokens": 100}]
+    state.apply_query(f"start=2025-03-05&end=2025-03-08&feature=chat&tenant=t2&by=model&policies={json.dumps(policies)}")
+    assert (state.start.isoformat(), state.end.isoformat(), state.feature, state.tenant, state.breakdown) == (
+        "2025-03-05", "2025-03-08", "chat", "t2", "model")
+    assert state.policies == policies and "query" not in state.errors
+    again = SpendExplorerState(state.prices)
+    again.set_log(tiny_log(), "tiny")
+    again.apply_query(state.query())
+    assert (again.start, again.end, again.feature, again.tenant, again.policies) == (
+        state.start, state.end, state.feature, state.tenant, state.policies)
+    state.apply_query("feature=nope&colour=red&start=yesterday")
+    msg = state.errors["query"]
+    assert "colour" in msg and "feature='nope'" in msg and "YYYY-MM-DD" in msg
+    assert state.feature == "chat"  # the bad value changed nothing
+
+
+def test_policy_stack_replays(state, frozen_book):
+    from workbench.core.replay import replay
+
+    state.add_policy("batch")
+    assert state.policies == [{"policy": "batch", "features": ["report"]}]  # the batch-like feature
+    r = state.replay
+    expected = replay(tiny_log(), state.policies, frozen_book, bootstrap=0)
+    assert r["baseline_usd"] == pytest.approx(state.kpis["spend_usd"])
+    assert r["replayed_usd"] == pytest.approx(expected.replayed_usd)
+    assert r["waterfall"][0]["label"] == "batch" and r["savings_usd"] > 0
+    assert r["timeline"] and {t["series"] for t in r["timeline"]} == {"Logged", "With policies"}
+
+    state.add_policy("daily_budget")
+    cap = state.policies[1]["usd"]
+    assert cap > 0 and state.replay["daily_cap"] == cap
+    state.set_policy_param(1, "usd", 0.5)
+    assert any(e["event"] == "hard stop" for e in state.replay["events"])
+    good = dict(state.replay)
+    state.set_policy_param(1, "usd", -3)
+    assert "usd" in state.errors["policy"] and state.replay == good  # last good result stays
+    state.set_policy_param(1, "usd", 0.5)
+    assert "policy" not in state.errors
+    state.move_policy(1, -1)
+    assert [p["policy"] for p in state.policies] == ["daily_budget", "batch"]
+    state.remove_policy(0)
+    state.remove_policy(0)
+    assert state.replay["replayed_usd"] == pytest.approx(state.replay["baseline_usd"])
+
+
+def test_uploads(state, real_book, tmp_path):
+    s = SpendExplorerState(real_book)
+    preview = (ROOT / "sample_data" / "requests_preview.csv").read_bytes()
+    note = s.load_file("requests_preview.csv", preview)
+    assert "230 kept" in note and s.source.startswith("Uploaded requests_preview.csv")
+    assert s.kpis["requests"] == 230
+    before = s.kpis
+    s.load_file("junk.parquet", b"not parquet")
+    assert "junk.parquet is not a readable parquet file" in s.errors["upload"]
+    assert s.kpis == before
+    buf = tmp_path / "canonical.parquet"
+    pd.read_parquet(ROOT / "sample_data" / "requests.parquet").head(500).to_parquet(buf)
+    s.load_file("canonical.parquet", buf.read_bytes())
+    assert s.kpis["requests"] == 500 and "upload" not in s.errors
+    pd.DataFrame({"a": [1]}).to_parquet(buf)
+    s.load_file("other.parquet", buf.read_bytes())
+    assert "missing required column" in s.errors["upload"]
+    s.load_file("big.csv", b"x" * (se.MAX_UPLOAD_BYTES + 1))
+    assert "upload limit" in s.errors["upload"] and s.kpis["requests"] == 500
+
+
+def test_unpriceable_models_are_named_not_dropped_silently(frozen_book):
+    log = tiny_log()
+    log.loc[log.index[:3], "model"] = "mystery-model"
+    s = SpendExplorerState(frozen_book)
+    s.set_log(log, "tiny")
+    assert "3 rows of mystery-model" in s.errors["load"]
+    assert s.kpis["requests"] == len(log) - 3
+
+
+def test_sample_week_opens_with_an_example_stack(real_book):
+    app = make_spend_explorer(real_book, query="")
+    s = app.state
+    assert s.source.startswith("Sample week") and s.yesterday["day"] == "2025-11-09"
+    assert [p["policy"] for p in s.policies] == [p["policy"] for p in se.SAMPLE_POLICIES]
+    assert s.replay["savings_usd"] > 0 and s.replay["budget_pace"] == pytest.approx(1110 / 30)
+    flagged = s.flags[s.flags["dimension"] == "feature"]
+    assert list(flagged["name"]) == ["rag_answer"]
+    # the view forwards its controls to the state and shows the results
+    everything = s.kpis["spend_usd"]
+    app.tenant_dd.value = "initech"
+    assert s.tenant == "initech" and 0 < s.kpis["spend_usd"] < everything
+    app.breakdown.value = "tenant"
+    assert s.breakdown == "tenant" and "attr-initech" in app.table.value and "attr-acme" not in app.table.value
+    assert "data-testid='kpi-spend'" in app.kpis.value
+    n_cards = len(app.cards.children)
+    app.add_dd.value = "output_cap"
+    app.add_button.click()
+    assert len(app.cards.children) == n_cards + 1
+    empty = make_spend_explorer(real_book, query="policies=[]")
+    assert empty.state.policies == [] and empty.state.replay["savings_usd"] == 0
+
+
+def test_placeholder_without_the_replay_engine(state, monkeypatch):
+    monkeypatch.setattr(se, "replay_available", lambda: False)
+    view = se.SpendExplorer(state)
+    text = " ".join(getattr(c, "value", "") for c in view.policy_box.children)
+    assert "replay engine" in text and "not in this installation" in text
+
+
+def test_startup_problem_is_a_message(monkeypatch, frozen_book):
+    monkeypatch.setattr(se, "SAMPLE_LOG", ROOT / "nothing.parquet")
+    view = make_spend_explorer(frozen_book, query="")
+    assert view.state is not None and "nothing.parquet" in view.state.errors["load"]
