@@ -37,6 +37,9 @@ _EXPORTS: dict[str, str] = {
     "stated_price": "workbench.core.worked_examples",
     "exercise": "workbench.core.exercises",
     "check_answer": "workbench.core.exercises",
+    # traffic logs
+    "load_log": "workbench.io.traffic",
+    "dataset_path": "workbench.io.datasets",
     # attribution
     "spend_by": "workbench.core.attribution",
     "anomalies": "workbench.core.attribution",

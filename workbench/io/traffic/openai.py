@@ -1,0 +1,166 @@
+"""OpenAI-style request logs (``openai-jsonl``) and OpenAI Batch API output files (``openai-batch``).
+
+``openai-jsonl``: one JSON object per line, either a logged pair
+``{"request": {chat request body}, "response": {chat.completion object}, ...}`` or a bare
+``chat.completion`` object. Field names are OpenAI's (Chat Completions API reference): ``id``,
+``created`` (epoch seconds), ``model``, ``choices``, ``usage.prompt_tokens``,
+``usage.completion_tokens``, ``usage.prompt_tokens_details.cached_tokens``; the Responses API's
+``usage.input_tokens`` / ``output_tokens`` / ``input_tokens_details.cached_tokens`` and Anthropic's
+``usage.cache_read_input_tokens`` / ``cache_creation_input_tokens`` (where ``input_tokens`` excludes
+the cache) are read too. Optional top-level keys a logger adds: ``request_id``, ``timestamp`` (ISO
+8601 or epoch), ``tenant``, ``feature``, ``user``, ``status``, ``status_code``, ``latency_ms``,
+``attempt``, ``quality``, ``tags``; ``tenant`` / ``feature`` / ``user`` are also read from the
+request's ``metadata`` object and ``user`` field.
+
+``openai-batch``: the Batch API output/error file (``BatchRequestOutput``): ``{"id", "custom_id",
+"response": {"status_code", "request_id", "body": {chat.completion}}, "error": {"code",
+"message"}}``. Failed requests have no timestamp or model and are reported as rejected rows, with
+OpenAI's error. Kept rows carry ``{"custom_id", "batch_request_id", "batch": true}`` in ``tags``.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from workbench.io.traffic.formats import (
+    FORMATS, S, Cols, Context, Format, http_status, jpath, tags_json, token_sum,
+)
+
+USAGE = pl.Struct({
+    "prompt_tokens": S,
+    "completion_tokens": S,
+    "total_tokens": S,
+    "prompt_tokens_details": pl.Struct({"cached_tokens": S}),
+    "input_tokens": S,
+    "output_tokens": S,
+    "input_tokens_details": pl.Struct({"cached_tokens": S}),
+    "cache_read_input_tokens": S,
+    "cache_creation_input_tokens": S,
+})
+
+COMPLETION = pl.Struct({
+    "id": S, "object": S, "created": S, "model": S, "usage": USAGE, "choices": S, "output": S, "error": S,
+})
+
+JSONL_SCHEMA = {
+    "request_id": S, "id": S, "custom_id": S,
+    "timestamp": S, "ts": S, "created_at": S, "created": S,
+    "model": S, "tenant": S, "feature": S, "user": S, "status": S, "status_code": S,
+    "latency_ms": S, "duration_ms": S, "attempt": S, "quality": S, "tags": S, "metadata": S,
+    "system_prompt_hash": S, "prompt": S, "messages": S, "choices": S, "error": S,
+    "usage": USAGE,
+    "request": pl.Struct({"model": S, "messages": S, "input": S, "prompt": S, "user": S, "metadata": S}),
+    "response": COMPLETION,
+}
+
+BATCH_SCHEMA = {
+    "id": S, "custom_id": S, "error": S,
+    "response": pl.Struct({"status_code": S, "request_id": S, "body": COMPLETION}),
+}
+
+
+def usage_columns(c: Cols, *prefixes: str) -> dict[str, pl.Expr]:
+    """Canonical token columns from the first ``usage`` object present under ``prefixes``."""
+    def u(field: str) -> pl.Expr:
+        return c.first(*(f"{p}.{field}" for p in prefixes))
+
+    anthropic_input = token_sum(u("input_tokens"), u("cache_read_input_tokens"), u("cache_creation_input_tokens"))
+    has_details = u("input_tokens_details.cached_tokens").is_not_null()
+    return dict(
+        # OpenAI prompt_tokens and Responses input_tokens include cached tokens; Anthropic's do not.
+        input_tokens=pl.coalesce(
+            u("prompt_tokens"),
+            pl.when(has_details | u("cache_read_input_tokens").is_null() & u("cache_creation_input_tokens").is_null())
+            .then(u("input_tokens")).otherwise(anthropic_input),
+        ),
+        cached_input_tokens=pl.coalesce(
+            u("prompt_tokens_details.cached_tokens"), u("input_tokens_details.cached_tokens"),
+            u("cache_read_input_tokens")),
+        cache_write_tokens=u("cache_creation_input_tokens"),
+        output_tokens=pl.coalesce(u("completion_tokens"), u("output_tokens")),
+    )
+
+
+def extract_jsonl(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    c = Cols(df)
+    meta = pl.coalesce(c("request.metadata"), c("metadata"))
+    error = pl.coalesce(c("error"), c("response.error"))
+    return df.select(
+        "_line",
+        request_id=c.first("request_id", "id", "response.id", "custom_id"),
+        ts=c.first("timestamp", "ts", "created_at", "created", "response.created"),
+        tenant=pl.coalesce(c("tenant"), jpath(meta, "$.tenant")),
+        feature=pl.coalesce(c("feature"), jpath(meta, "$.feature")),
+        user=pl.coalesce(c("user"), c("request.user"), jpath(meta, "$.user")),
+        model=c.first("response.model", "model", "request.model"),
+        prompt=c.first("prompt", "messages", "request.messages", "request.input", "request.prompt"),
+        system_prompt_hash=c("system_prompt_hash"),
+        **usage_columns(c, "response.usage", "usage"),
+        status=pl.coalesce(
+            c("status"), http_status(c("status_code")),
+            pl.when(error.is_not_null() & (error != "null")).then(pl.lit("error"))),
+        latency_ms=c.first("latency_ms", "duration_ms"),
+        attempt=c("attempt"),
+        quality=c("quality"),
+        tags=pl.coalesce(c("tags"), c("metadata")),
+        _completion=c.first("response.choices", "choices", "response.output"),
+    )
+
+
+def extract_batch(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    c = Cols(df)
+    body = "response.body"
+    code = c("response.status_code")
+    err = c("error")
+    err_text = pl.coalesce(
+        pl.format("{}: {}", jpath(err, "$.code"), jpath(err, "$.message")),
+        jpath(err, "$.message"),
+        pl.when(err != "null").then(err),
+    )
+    body_err = pl.coalesce(jpath(c(f"{body}.error"), "$.message"), c(f"{body}.error"))
+    failed_http = code.is_not_null() & ~code.str.strip_chars().str.starts_with("2")
+    reject = (pl.when(err_text.is_not_null()).then(pl.format("batch request failed: {}", err_text))
+              .when(failed_http).then(pl.format("batch request failed with HTTP {}: {}", code,
+                                                 pl.coalesce(body_err, pl.lit("no error message"))))
+              .when(c("response").is_null()).then(pl.lit("batch line has neither response nor error")))
+    return df.select(
+        "_line",
+        request_id=c.first("response.request_id", "id"),
+        ts=c(f"{body}.created"),
+        model=c(f"{body}.model"),
+        **usage_columns(c, f"{body}.usage"),
+        status=http_status(code),
+        tags=tags_json(custom_id=c("custom_id"), batch_request_id=c("id"), batch=pl.lit(True)),
+        _completion=c(f"{body}.choices"),
+        _reject_field=pl.when(err_text.is_not_null()).then(pl.lit("error")).otherwise(pl.lit("response")),
+        _reject_reason=reject,
+    )
+
+
+def _detect_jsonl(keys: frozenset[str]) -> bool:
+    return bool(keys & {"usage", "response", "request", "choices"}) and "custom_id" not in keys
+
+
+def _detect_batch(keys: frozenset[str]) -> bool:
+    return "custom_id" in keys and bool(keys & {"response", "error"})
+
+
+FORMATS.register(Format(
+    name="openai-jsonl",
+    description="OpenAI-style JSONL: request body + chat.completion response with usage (or bare completions)",
+    kind="json",
+    schema=JSONL_SCHEMA,
+    extract=extract_jsonl,
+    detect=_detect_jsonl,
+    sources=("OpenAI API reference: Chat Completions object, usage.prompt_tokens_details.cached_tokens",),
+))
+
+FORMATS.register(Format(
+    name="openai-batch",
+    description="OpenAI Batch API output/error JSONL (custom_id, response.status_code/request_id/body, error)",
+    kind="json",
+    schema=BATCH_SCHEMA,
+    extract=extract_batch,
+    detect=_detect_batch,
+    sources=("OpenAI API reference: BatchRequestOutput "
+             "(id, custom_id, response{status_code, request_id, body}, error)",),
+))
