@@ -1,6 +1,8 @@
 """The committed sample week: regenerates row for row, conforms to the schema, keeps its stated figures."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import importlib.util
 import json
 
@@ -11,7 +13,7 @@ from workbench.core import attribution as attr
 from workbench.core.frame_cost import price_frame
 from workbench.core.schema import COLUMNS, COLUMN_NAMES, REQUIRED
 
-from conftest import ROOT
+ROOT = Path(__file__).resolve().parents[1]
 
 SAMPLE = ROOT / "sample_data"
 SCRIPT = ROOT / "scripts" / "make_sample_data.py"

@@ -1,6 +1,8 @@
 """The spend explorer's state and view without a browser: set an input, assert on the results."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import json
 
 import numpy as np
@@ -12,7 +14,7 @@ from workbench.core.frame_cost import price_frame
 from workbench.widgets import spend_explorer as se
 from workbench.widgets.spend_explorer import SpendExplorerState, make_spend_explorer
 
-from conftest import ROOT
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def tiny_log(days: int = 9) -> pd.DataFrame:
