@@ -40,6 +40,15 @@ _EXPORTS: dict[str, str] = {
     # traffic logs
     "load_log": "workbench.io.traffic",
     "dataset_path": "workbench.io.datasets",
+    # replay
+    "replay": "workbench.core.replay",
+    "ReplayResult": "workbench.core.replay",
+    "PolicyStack": "workbench.core.replay",
+    "PolicyError": "workbench.core.replay",
+    "load_stack": "workbench.core.replay",
+    "list_policies": "workbench.core.replay",
+    "policy_schema": "workbench.core.replay",
+    "make_policy": "workbench.core.replay",
     # attribution
     "spend_by": "workbench.core.attribution",
     "anomalies": "workbench.core.attribution",
