@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
-from .aggregate import SLO, cold_start_summary, summarize
+from .aggregate import SLO, summarize
 from .backends import Backend
 from .faults import DeadlineExceeded, classify
 from .records import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from workbench.cli import CliError, emit_json
+from workbench.cli import emit_json
 from workbench.core.cost import DAYS_PER_MONTH, estimate
 from workbench.io.pricesheets import load_prices
 

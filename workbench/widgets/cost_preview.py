@@ -378,7 +378,7 @@ def _turns_html(result: PreviewResult) -> str:
     body.append(f"<tr data-testid='turns-total'><td class='wb-num'><b>all {s.turns}</b></td>"
                 f"<td class='wb-num'><b>{total_in:,.0f}</b></td>" + "".join(
                     f"<td class='wb-num'><b>{usd(r.conversation_usd()[-1])}</b></td>" for r in rows) + "</tr>")
-    body.append(f"<tr class='wb-sub'><td colspan='2' class='wb-num'>if every turn cost like turn 1</td>"
+    body.append("<tr class='wb-sub'><td colspan='2' class='wb-num'>if every turn cost like turn 1</td>"
                 + "".join(f"<td class='wb-num'>{usd(s.turns * r.turn_usd[0])}</td>" for r in rows) + "</tr>")
     r0 = rows[0]
     ratio = r0.conversation_usd()[-1] / (s.turns * r0.turn_usd[0]) if r0.turn_usd[0] else float("nan")
@@ -661,8 +661,8 @@ class CostPreview(w.VBox):
             general = s.errors.get("_", "")
             stale = " Showing the last good result." if s.errors else ""
             self.general_error.value = (_html.error(general + stale, "general") if general else (
-                f"<div class='wb-field-error' data-testid='stale'>Fix the highlighted field; showing the "
-                f"last good result.</div>" if s.errors else ""))
+                "<div class='wb-field-error' data-testid='stale'>Fix the highlighted field; showing the "
+                "last good result.</div>" if s.errors else ""))
             self.link_notes.value = (
                 "<div class='wb-error' data-testid='error-link'><b>Some values in the link were not "
                 "used:</b><ul style='margin:2px 0 0 0'>"

@@ -27,8 +27,9 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 from traitlets import Any as AnyTrait
-from traitlets import Dict, Enum, HasTraits, Instance, Int, List, Unicode, observe
+from traitlets import Dict, Enum, Instance, Int, List, Unicode, observe
 
+from workbench.widgets._state import FieldErrors
 from workbench.core import attribution as attr
 from workbench.core.frame_cost import price_frame
 from workbench.core.prices import PriceBook, PriceError
@@ -107,7 +108,7 @@ def conform(frame: pd.DataFrame, name: str = "log") -> pd.DataFrame:
 # State
 # =============================================================================================
 
-class SpendExplorerState(HasTraits):
+class SpendExplorerState(FieldErrors):
     """Log, filters, breakdown and policy stack of the explorer, and everything computed from them."""
 
     start = Instance(dt.date, allow_none=True, help="first day shown (UTC), inclusive")
@@ -142,14 +143,6 @@ class SpendExplorerState(HasTraits):
         self._ready = False
         super().__init__(**kwargs)
         self._ready = True
-
-    # -- errors ------------------------------------------------------------------------------
-    def set_error(self, field: str, message: str) -> None:
-        if self.errors.get(field, "") != message:
-            errors = {k: v for k, v in self.errors.items() if k != field}
-            if message:
-                errors[field] = message
-            self.errors = errors
 
     # -- loading -----------------------------------------------------------------------------
     @_guarded("load")

@@ -16,8 +16,9 @@ from typing import Any, Mapping, Sequence
 from urllib.parse import parse_qs
 
 import ipywidgets as w
-from traitlets import Bool, Dict, Enum, HasTraits, Instance, Int, List, Unicode, observe, validate
+from traitlets import Bool, Dict, Enum, Instance, Int, List, Unicode, observe, validate
 
+from workbench.widgets._state import FieldErrors
 from workbench.core.cost import request_cost
 from workbench.core.prices import PriceBook, PriceError, UnknownModelError
 from workbench.core.tokens import TOKENIZERS, count_messages, count_tokens
@@ -81,7 +82,7 @@ def _guarded(field: str):
     return deco
 
 
-class TokenCounterState(HasTraits):
+class TokenCounterState(FieldErrors):
     """Inputs, choices and results of the token counter. No widgets in here."""
 
     mode = Enum(("text", "chat"), default_value="text", help="count a plain text or chat messages")
@@ -107,14 +108,6 @@ class TokenCounterState(HasTraits):
         super().__init__(**kwargs)
         self._ready = True
         self.recompute()
-
-    # -- errors ------------------------------------------------------------------------------
-    def set_error(self, field: str, message: str) -> None:
-        if self.errors.get(field, "") != message:
-            errors = {k: v for k, v in self.errors.items() if k != field}
-            if message:
-                errors[field] = message
-            self.errors = errors
 
     # -- inputs ------------------------------------------------------------------------------
     @validate("models")

@@ -29,7 +29,7 @@ import numpy as np
 
 from workbench.core.prices import PriceError
 from workbench.core.replay.pricing import (
-    BATCH, CACHED, CALLED, DAY, EXTRA, FATE, IN, MODEL, OUT, WRITE, RateTable, cost_expr,
+    BATCH, CACHED, CALLED, EXTRA, FATE, IN, MODEL, OUT, WRITE, RateTable, cost_expr,
 )
 
 if TYPE_CHECKING:  # pragma: no cover

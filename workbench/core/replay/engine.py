@@ -270,7 +270,7 @@ class _Run:
         budget = {"events": sorted((e for s in steps for e in s["report"].get("events", [])),
                                    key=lambda e: (e["ts"], e["step"])),
                   "by_tenant": [row for s in steps for row in s["report"].get("by_tenant", [])]}
-        ci = bootstrap_ci(groups, f"f_c0", f"f_c{k_last}", n_boot, seed) if n_boot else None
+        ci = bootstrap_ci(groups, "f_c0", f"f_c{k_last}", n_boot, seed) if n_boot else None
         summary = {
             "requests": self.n_rows,
             "baseline_pusd": totals[0], "replayed_pusd": totals[-1],
