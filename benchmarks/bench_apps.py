@@ -41,7 +41,7 @@ TARGET_RENDER_S = 5.0
 TARGET_ROUND_TRIP_MS = 200.0
 
 #: App -> CSS selector that means "rendered" (default: any widget view).
-READY = {"index": ".wb-index", "token_counter": ".wb-token-counter"}
+READY = {"index": ".wb-index", "token_counter": ".wb-token-counter", "cost_preview": ".wb-cost-preview"}
 
 #: JS waiting (MutationObserver) until ``selector``'s text equals ``want``; resolves to ms since t0.
 _WAIT_JS = """
@@ -76,8 +76,29 @@ def _token_counter_probe(page, i: int) -> float:
     )
 
 
+def _cost_preview_probe(page, i: int) -> float:
+    """Change requests/day (one change event) and wait for GPT-4o-mini's $/day to show the new figure."""
+    from workbench.core.preview import usd
+    from workbench.io.pricesheets import load_prices
+
+    volume = 20_000 + 1_000 * (i + 1)
+    rec = load_prices().price_on("gpt-4o-mini")
+    want = usd((3_500 * rec.rate("input", 3_500) + 350 * rec.rate("output", 3_500)) / 1e6 * volume)
+    return page.evaluate(
+        """async ([volume, want, waitSrc]) => {
+          const wait = eval(waitSrc);
+          const box = document.querySelector('.wb-in-requests_per_day input');
+          const t0 = performance.now();
+          box.value = String(volume);
+          box.dispatchEvent(new Event('change', {bubbles: true}));
+          return await wait("[data-testid='row-gpt-4o-mini'] [data-testid='usd-per-day']", want, t0);
+        }""",
+        [volume, want, _WAIT_JS],
+    )
+
+
 #: App -> function(page, round index) -> milliseconds from control change to updated numbers.
-ROUND_TRIPS = {"token_counter": _token_counter_probe}
+ROUND_TRIPS = {"token_counter": _token_counter_probe, "cost_preview": _cost_preview_probe}
 
 
 def _stats(values: list[float]) -> dict:

@@ -1130,11 +1130,12 @@ def make_spend_explorer(prices: PriceBook | None = None, *, query: str | None = 
 
             prices = load_prices()
         state = SpendExplorerState(prices)
-        if log is not None:
-            state.set_log(log, f"{len(log):,} calls")
-        else:
-            state.load_sample()
-        state.apply_query(os.environ.get("QUERY_STRING", "") if query is None else query)
+        with state.batch():  # load, then apply the link's settings: one recompute and replay
+            if log is not None:
+                state.set_log(log, f"{len(log):,} calls")
+            else:
+                state.load_sample()
+            state.apply_query(os.environ.get("QUERY_STRING", "") if query is None else query)
     except Exception as e:  # e.g. a broken price sheet: say so instead of a traceback
         view = w.HTML(_html.STYLE + "<div class='wb-app'>" + _html.error(
             f"The spend explorer could not start: {_one_line(e)}", "startup") + "</div>")
