@@ -1,6 +1,8 @@
 """What every app's state object shares: inline, per-field error messages."""
 from __future__ import annotations
 
+import functools
+
 from traitlets import Dict, HasTraits
 
 
@@ -16,3 +18,29 @@ class FieldErrors(HasTraits):
             if message:
                 errors[field] = message
             self.errors = errors
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line of text for an inline message (never a traceback)."""
+    msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    return " ".join(str(msg).split()) or type(exc).__name__
+
+
+def guarded(field: str):
+    """Decorate a :class:`FieldErrors` method: an exception becomes ``errors[field]`` (one line)
+    and the method returns None; success clears that field's message."""
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(self: FieldErrors, *args, **kwargs):
+            try:
+                result = fn(self, *args, **kwargs)
+            except Exception as e:  # shown next to the control, never a traceback
+                self.set_error(field, one_line(e))
+                return None
+            self.set_error(field, "")
+            return result
+
+        return wrapper
+
+    return deco

@@ -22,6 +22,7 @@ import pandas as pd
 import traitlets
 from traitlets import Bool, Dict, Float, HasTraits, Instance, Int, List, Unicode
 
+from workbench.widgets._state import one_line as _one_line
 from workbench.core import preview as core
 from workbench.core.preview import PARAM_BY_NAME, PARAMS, ParamError, PreviewResult, usd
 from workbench.core.prices import PriceBook
@@ -46,9 +47,6 @@ def _raw_trait(p: core.Param) -> traitlets.TraitType:
 _RawInputs = type("_RawInputs", (HasTraits,), {p.name: _raw_trait(p) for p in PARAMS})
 
 
-def _one_line(exc: BaseException) -> str:
-    msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-    return " ".join(str(msg).split()) or type(exc).__name__
 
 
 def _default_models(book: PriceBook, day: dt.date) -> tuple[str, ...]:

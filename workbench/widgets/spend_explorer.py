@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 import json
 import math
 import os
@@ -29,7 +28,7 @@ import pandas as pd
 from traitlets import Any as AnyTrait
 from traitlets import Dict, Enum, Instance, Int, List, Unicode, observe
 
-from workbench.widgets._state import FieldErrors
+from workbench.widgets._state import FieldErrors, guarded as _guarded, one_line as _one_line
 from workbench.core import attribution as attr
 from workbench.core.frame_cost import price_frame
 from workbench.core.prices import PriceBook, PriceError
@@ -60,26 +59,8 @@ _PALETTE = ["#0969da", "#bf3989", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#
 _PLAN_COLORS = {"enterprise": "#0969da", "pro": "#8250df", "free": "#9a6700", "(unknown)": "#8c959f"}
 
 
-def _one_line(exc: BaseException) -> str:
-    msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-    return " ".join(str(msg).split()) or type(exc).__name__
 
 
-def _guarded(field: str):
-    """Run a state method; an exception becomes ``errors[field]`` (one line), nothing else changes."""
-
-    def deco(fn):
-        @functools.wraps(fn)
-        def wrapper(self: "SpendExplorerState", *args, **kwargs):
-            try:
-                result = fn(self, *args, **kwargs)
-            except Exception as e:  # shown next to the control, never a traceback
-                self.set_error(field, _one_line(e))
-                return None
-            self.set_error(field, "")
-            return result
-        return wrapper
-    return deco
 
 
 def replay_available() -> bool:

@@ -9,7 +9,6 @@ the view only displays the state and forwards control changes to it.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import os
 from typing import Any, Mapping, Sequence
@@ -18,7 +17,7 @@ from urllib.parse import parse_qs
 import ipywidgets as w
 from traitlets import Bool, Dict, Enum, Instance, Int, List, Unicode, observe, validate
 
-from workbench.widgets._state import FieldErrors
+from workbench.widgets._state import FieldErrors, guarded as _guarded, one_line as _one_line
 from workbench.core.cost import request_cost
 from workbench.core.prices import PriceBook, PriceError, UnknownModelError
 from workbench.core.tokens import TOKENIZERS, count_messages, count_tokens
@@ -57,29 +56,8 @@ MAX_UPLOAD_BYTES = 5_000_000
 DEFAULT_MESSAGES = ({"role": "system", "content": ""}, {"role": "user", "content": ""})
 
 
-def _one_line(exc: BaseException) -> str:
-    msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-    text = " ".join(str(msg).split()) or type(exc).__name__
-    return text
 
 
-def _guarded(field: str):
-    """Run an observer; on any exception put a one-line message in ``errors[field]`` instead."""
-
-    def deco(fn):
-        @functools.wraps(fn)
-        def wrapper(self: "TokenCounterState", *args, **kwargs):
-            try:
-                result = fn(self, *args, **kwargs)
-            except Exception as e:  # shown inline next to the field, never as a traceback
-                self.set_error(field, _one_line(e))
-                return None
-            self.set_error(field, "")
-            return result
-
-        return wrapper
-
-    return deco
 
 
 class TokenCounterState(FieldErrors):
