@@ -205,3 +205,17 @@ def test_startup_problem_is_a_message(monkeypatch, frozen_book):
     monkeypatch.setattr(se, "SAMPLE_LOG", ROOT / "nothing.parquet")
     view = make_spend_explorer(frozen_book, query="")
     assert view.state is not None and "nothing.parquet" in view.state.errors["load"]
+
+
+def test_replay_reports_progress_and_clears_it():
+    from workbench.widgets.spend_explorer import make_spend_explorer
+
+    view = make_spend_explorer(query="policies=[]")
+    seen: list[dict] = []
+    view.state.observe(lambda c: seen.append(dict(c["new"])), "progress")
+    view.state.add_policy("output_cap")
+    reports = [p for p in seen if p]
+    assert reports, "no progress was reported while replaying"
+    assert all(0.0 <= p["value"] <= 1.0 for p in reports)
+    assert reports[-1]["value"] == 1.0 and reports[-1]["label"].startswith("replaying")
+    assert seen[-1] == {} and view.progress_row.layout.display == "none"

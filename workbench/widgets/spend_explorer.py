@@ -115,6 +115,14 @@ class SpendExplorerState(FieldErrors):
     errors = Dict(help="field -> one-line message ('load', 'upload', 'filters', 'query', 'policy')")
     revision = Int(0, help="bumped after each recompute (views observe it)")
     replay_revision = Int(0)
+    progress = Dict(help="long work under way: {'value': 0..1, 'label': str}; empty when idle")
+
+    def _report(self, label: str):
+        """A progress callback for load_log (done, total) and replay (done, total, step)."""
+        def report(done: int, total: int, step: str = "") -> None:
+            value = min(1.0, done / total) if total else 0.0
+            self.progress = {"value": value, "label": f"{label} {step}".strip()}
+        return report
 
     def __init__(self, prices: PriceBook, **kwargs: Any):
         self.prices = prices
@@ -191,7 +199,7 @@ class SpendExplorerState(FieldErrors):
                 from workbench.io.traffic import load_log
 
                 try:
-                    result = load_log(path, book=self.prices)
+                    result = load_log(path, book=self.prices, progress=self._report(f"reading {name}"))
                 except Exception as e:  # name the upload, not the temporary file
                     raise ValueError(_one_line(e).replace(str(path), name)) from None
                 frame = result.frame
@@ -381,7 +389,11 @@ class SpendExplorerState(FieldErrors):
             self.replay = {}
             self.replay_revision += 1
             return
-        result = replay(view, list(self.policies), self.prices, engine="pandas", bootstrap=0)
+        try:
+            result = replay(view, list(self.policies), self.prices, engine="pandas", bootstrap=0,
+                            progress=self._report("replaying"))
+        finally:
+            self.progress = {}
         self.replay_result = result
         self.replay = {
             "baseline_usd": result.baseline_usd, "replayed_usd": result.replayed_usd,
@@ -832,6 +844,11 @@ class SpendExplorer(w.VBox):
         self.table.add_class("wb-attribution")
         self.policy_box = w.VBox()
         self.policy_box.add_class("wb-policies")
+        self.progress = w.FloatProgress(min=0.0, max=1.0, description="", layout=w.Layout(width="360px"))
+        self.progress_label = w.HTML()
+        self.progress_row = w.HBox([self.progress, self.progress_label],
+                                   layout=w.Layout(display="none", align_items="center"))
+        self.progress_row.add_class("wb-progress")
 
         charts_row = w.HBox([
             w.VBox([w.HTML(_html.section("Top spenders (tenant)")), self.top_chart], layout=w.Layout(width="50%")),
@@ -841,7 +858,7 @@ class SpendExplorer(w.VBox):
             self.header,
             w.HBox([self.source, w.HBox([self.sample_button, self.upload])],
                    layout=w.Layout(justify_content="space-between", align_items="center", width="100%")),
-            self.load_error,
+            self.load_error, self.progress_row,
             w.HBox([self.range, self.feature_dd, self.tenant_dd],
                    layout=w.Layout(align_items="center", flex_flow="row wrap")),
             self.filter_error, self.kpis,
@@ -866,11 +883,19 @@ class SpendExplorer(w.VBox):
         state.observe(self._show_options, ["days", "features_available", "tenants_available", "source"])
         state.observe(self._show_results, "revision")
         state.observe(self._show_errors, "errors")
+        state.observe(self._show_progress, "progress")
         state.observe(self._show_filters, ["start", "end", "feature", "tenant", "breakdown"])
         self._build_policies()
         self._show_options()
         self._show_results()
         self._show_errors()
+
+    def _show_progress(self, change=None) -> None:
+        p = self.state.progress
+        if p:
+            self.progress.value = p.get("value", 0.0)
+            self.progress_label.value = f"<span class='wb-sub'>{escape(p.get('label', ''))}</span>"
+        self.progress_row.layout.display = "flex" if p else "none"
 
     # -- controls -> state -------------------------------------------------------------------
     def _set(self, name: str, value: Any) -> None:
