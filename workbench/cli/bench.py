@@ -19,6 +19,12 @@ import sys
 import threading
 
 from workbench.cli import CliError, emit_json
+from workbench.cli._args import number
+
+_POS_INT = number(int, minimum=1)
+_NONNEG_INT = number(int)
+_POS_FLOAT = number(float, exclusive=True)
+_NONNEG_FLOAT = number(float)
 
 
 def _levels(text: str) -> list[int]:
@@ -29,46 +35,6 @@ def _levels(text: str) -> list[int]:
     if not levels or any(c < 1 for c in levels):
         raise argparse.ArgumentTypeError(f"concurrency levels must be >= 1, got {text!r}")
     return levels
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not v > 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return v
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not v >= 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return v
 
 
 def _setting(text: str) -> tuple[str, str]:
@@ -87,25 +53,25 @@ def add_parser(sub) -> None:
     p.add_argument("--backend", required=True, choices=backend_names())
     p.add_argument("--base-url", required=True, help="server URL, e.g. http://127.0.0.1:11434 or .../v1")
     p.add_argument("--model", required=True)
-    p.add_argument("--requests", type=_positive_int, default=8, help="measured requests per level (default 8)")
+    p.add_argument("--requests", type=_POS_INT, default=8, help="measured requests per level (default 8)")
     p.add_argument("--concurrency", type=_levels, default=[1], help="level(s), e.g. 1 or 1,2,4 (default 1)")
-    p.add_argument("--rate", type=_positive_float, help="open loop: arrival rate in requests/s (Poisson)")
-    p.add_argument("--burstiness", type=_positive_float, default=1.0,
+    p.add_argument("--rate", type=_POS_FLOAT, help="open loop: arrival rate in requests/s (Poisson)")
+    p.add_argument("--burstiness", type=_POS_FLOAT, default=1.0,
                    help="open loop gamma shape: 1 = Poisson, <1 bursty (default 1)")
-    p.add_argument("--max-output-tokens", type=_positive_int, default=64)
-    p.add_argument("--input-tokens", type=_positive_int, help="make every prompt this many (o200k) tokens long")
+    p.add_argument("--max-output-tokens", type=_POS_INT, default=64)
+    p.add_argument("--input-tokens", type=_POS_INT, help="make every prompt this many (o200k) tokens long")
     p.add_argument("--dataset", choices=DATASETS, default="mt_bench")
-    p.add_argument("--warmup", type=_non_negative_int, default=1, help="warm-up requests, not measured (default 1)")
+    p.add_argument("--warmup", type=_NONNEG_INT, default=1, help="warm-up requests, not measured (default 1)")
     p.add_argument("--no-cold-start", action="store_true", help="skip the separate cold-start request")
-    p.add_argument("--timeout", type=_positive_float, default=60.0, help="per-request time budget, s (default 60)")
-    p.add_argument("--connect-timeout", type=_positive_float, default=5.0)
-    p.add_argument("--duration", type=_positive_float, default=300.0,
+    p.add_argument("--timeout", type=_POS_FLOAT, default=60.0, help="per-request time budget, s (default 60)")
+    p.add_argument("--connect-timeout", type=_POS_FLOAT, default=5.0)
+    p.add_argument("--duration", type=_POS_FLOAT, default=300.0,
                    help="max seconds per level; no request starts after it (default 300)")
-    p.add_argument("--slo-ttft-ms", type=_positive_float, help="goodput: max time to first token")
-    p.add_argument("--slo-tpot-ms", type=_positive_float, help="goodput: max time per output token")
-    p.add_argument("--gpu-usd-per-hour", type=_non_negative_float, help="hardware price, USD/hour")
+    p.add_argument("--slo-ttft-ms", type=_POS_FLOAT, help="goodput: max time to first token")
+    p.add_argument("--slo-tpot-ms", type=_POS_FLOAT, help="goodput: max time per output token")
+    p.add_argument("--gpu-usd-per-hour", type=_NONNEG_FLOAT, help="hardware price, USD/hour")
     p.add_argument("--hardware", help="hardware preset id from pricing/self-hosted.yaml (price per hour)")
-    p.add_argument("--utilisation", type=_positive_float, default=1.0,
+    p.add_argument("--utilisation", type=_POS_FLOAT, default=1.0,
                    help="fraction of the time the hardware is busy, (0, 1] (default 1)")
     p.add_argument("--hosted", action="append", metavar="MODEL", help="hosted model for break-even (repeatable)")
     p.add_argument("--api-key-env", help="environment variable holding the API key "

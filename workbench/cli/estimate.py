@@ -5,6 +5,7 @@ import argparse
 import datetime as dt
 
 from workbench.cli import emit_json
+from workbench.cli._args import number
 from workbench.core.cost import DAYS_PER_MONTH, estimate
 from workbench.io.pricesheets import load_prices
 
@@ -16,35 +17,23 @@ def _day(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"malformed date {text!r}: expected YYYY-MM-DD") from None
 
 
-def _nonneg(kind):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not value >= 0:
-            raise argparse.ArgumentTypeError(f"must be non-negative, got {text}")
-        return value
-    return parse
-
-
 def add_parser(sub) -> None:
     p = sub.add_parser("estimate", help="cost of a request, a day and a month of traffic",
                        description="Price average tokens per request at a daily volume.")
     p.add_argument("--model", required=True, help="model id or alias (see `workbench prices list`)")
-    p.add_argument("--input-tokens", type=_nonneg(float), required=True,
+    p.add_argument("--input-tokens", type=number(float), required=True,
                    help="average prompt tokens per request (including cached ones)")
-    p.add_argument("--output-tokens", type=_nonneg(float), required=True, help="average output tokens")
-    p.add_argument("--cached-input-tokens", type=_nonneg(float), default=0.0,
+    p.add_argument("--output-tokens", type=number(float), required=True, help="average output tokens")
+    p.add_argument("--cached-input-tokens", type=number(float), default=0.0,
                    help="of the input tokens, how many are cache reads")
-    p.add_argument("--cache-write-tokens", type=_nonneg(float), default=0.0,
+    p.add_argument("--cache-write-tokens", type=number(float), default=0.0,
                    help="of the input tokens, how many are written to the cache")
     p.add_argument("--cache-ttl", choices=("5m", "1h"), default="5m", help="cache-write TTL (Anthropic)")
-    p.add_argument("--requests-per-day", type=_nonneg(float), default=1.0)
-    p.add_argument("--days", type=_nonneg(int), default=DAYS_PER_MONTH, help="days in a month (default 30)")
+    p.add_argument("--requests-per-day", type=number(float), default=1.0)
+    p.add_argument("--days", type=number(int), default=DAYS_PER_MONTH, help="days in a month (default 30)")
     p.add_argument("--batch", action="store_true", help="use Batch API prices")
-    p.add_argument("--price-in", type=_nonneg(float), help="override: USD per 1M input tokens")
-    p.add_argument("--price-out", type=_nonneg(float), help="override: USD per 1M output tokens")
+    p.add_argument("--price-in", type=number(float), help="override: USD per 1M input tokens")
+    p.add_argument("--price-out", type=number(float), help="override: USD per 1M output tokens")
     p.add_argument("--on", type=_day, help="price date YYYY-MM-DD (default today)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from workbench.cli import EXIT_BAD_INPUT, CliError, emit_json
+from workbench.cli._args import number
 
 #: Files at least this large get a progress bar on stderr.
 PROGRESS_MIN_BYTES = 32 << 20
@@ -32,16 +33,6 @@ def _mapping(text: str) -> tuple[str, str]:
     if not sep or not canon.strip() or not column.strip():
         raise argparse.ArgumentTypeError(f"expected CANONICAL=COLUMN, got {text!r}")
     return canon.strip(), column.strip()
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 #: The names of workbench.io.traffic.FORMATS (kept here so ``workbench --help`` stays light; a test
@@ -65,7 +56,7 @@ def add_parser(sub) -> None:
     p.add_argument("--map", dest="column_map", action="append", type=_mapping, default=[], metavar="CANON=COLUMN",
                    help="for --format csv: canonical column <- CSV column (repeatable), e.g. --map ts=created_at")
     p.add_argument("--origin", help="start time of relative-time traces (mooncake, burstgpt); default today 00:00 UTC")
-    p.add_argument("--chunk-rows", type=_positive, default=200_000, help="rows per streamed chunk (default 200000)")
+    p.add_argument("--chunk-rows", type=number(int, minimum=1), default=200_000, help="rows per streamed chunk (default 200000)")
     p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
     p.set_defaults(func=run)
 
