@@ -12,6 +12,12 @@ from workbench.core.prices import NoPriceError
 from workbench.io.litellm_import import diff_against_litellm, format_diff, load_litellm_map
 
 HOSTED = ("openai", "anthropic", "google", "mistral")
+# Tests pin their date: a price that changes on a future day must never turn CI red on that day.
+# The LiteLLM map in ../shared/data is the copy shipped in the litellm 1.109.1 wheel; compare the prices
+# our sheets had in force while that copy was current. `workbench prices litellm-diff` shows a person
+# today's disagreements.
+LITELLM_SNAPSHOT_DAY = dt.date(2026, 11, 15)
+SHEET_DAY = dt.date(2026, 11, 15)
 SEED_MODELS = ["gpt-4o", "gpt-4o-mini", "gpt-4-turbo", "claude-3-haiku", "claude-3-5-sonnet", "claude-haiku-4-5",
                "claude-sonnet-4-5", "claude-sonnet-4-6", "claude-opus-4", "claude-opus-4-1", "gemini-1.5-flash",
                "gemini-2.5-flash", "gemini-2.5-pro", "mistral-large"]
@@ -59,12 +65,11 @@ def test_every_record_has_a_source_and_sane_rates(real_book):
                 assert t.rates.get("input", r.input) >= r.input, m.id
 
 
-def test_active_models_have_a_price_today(real_book):
-    today = dt.date.today()
+def test_active_models_have_a_price_on_the_pinned_day(real_book):
     for m in real_book.models():
         if m.status == "active":
             try:
-                m.price_on(today)
+                m.price_on(SHEET_DAY)
             except NoPriceError as e:
                 pytest.fail(str(e))
 
@@ -80,7 +85,7 @@ def test_openai_models_count_exactly_others_are_estimates(real_book):
 
 def test_litellm_cross_check_every_disagreement_is_explained(real_book, shared_data):
     litellm = load_litellm_map(shared_data / "litellm_price_map" / "model_prices_and_context_window.json")
-    diff = diff_against_litellm(real_book, litellm)
+    diff = diff_against_litellm(real_book, litellm, on=LITELLM_SNAPSHOT_DAY)
     print(format_diff(diff))  # the full list, visible with `pytest -s` or in the report on failure
     assert not diff.missing_keys, f"sheet names LiteLLM keys the map lacks: {diff.missing_keys}"
     unexplained = [f"{d.model} {d.field}: ours {d.ours} vs LiteLLM {d.theirs} ({d.kind})" for d in diff.unexplained]
