@@ -1,7 +1,8 @@
-"""The policy interface is enough for the cache and cascade issues: two policies written here, as
-a new module would, without touching the engine — a cascade (both calls billed, through
-``ctx.cost_on`` and ``_extra``) and an exact-TTL response cache (chain semantics of the design
-note, as a sequential per-partition kernel through ``ctx.run_kernel``)."""
+"""The policy interface is enough for the cache and cascade issues: policies written here, as a new
+module would, without touching the engine — a quality-aware cascade (both calls billed, through
+``ctx.cost_on`` and ``_extra``), an exact-TTL response cache (chain semantics of the design note, a
+sequential kernel that writes entries only from ``ctx.may_write`` rows and reports the reused
+request), an outcome-aware model move, a router on an attached score column, and a sweep."""
 from __future__ import annotations
 
 import narwhals.stable.v2 as nw
@@ -10,8 +11,8 @@ import pandas as pd
 import pytest
 
 from tests.replay.conftest import one_row, rows
-from workbench.core.replay import Param, Policy, Reason, register_policy
-from workbench.core.replay.pricing import CACHE_HIT, CALLED, FATE, MODEL
+from workbench.core.replay import Param, Policy, Reason, prepare_sweep, register_policy, replay
+from workbench.core.replay.pricing import CACHE_HIT, CALLED, FATE, MODEL, QUALITY
 
 
 @register_policy
@@ -24,20 +25,17 @@ class _Cascade(Policy):
     params = (Param("cheap", "model", "first model"), Param("strong", "model", "escalation model"),
               Param("threshold", "float", "escalate below this quality", minimum=0, maximum=1))
 
-    def requires(self):
-        return {"quality"}
-
     def target_models(self):
         return {self.p["cheap"]: "cheap", self.p["strong"]: "strong"}
 
     def reasons(self):
-        return (Reason(f"answered by {self.p['cheap']}"),
-                Reason(f"escalated to {self.p['strong']}; the {self.p['cheap']} call is billed too"))
+        return (Reason(f"answered by {self.p['cheap']}", kind="moved"),
+                Reason(f"escalated to {self.p['strong']}; the {self.p['cheap']} call is billed too", kind="escalated"))
 
     def apply(self, ctx):
         first = ctx.private("first")
         frame = ctx.cost_on(ctx.frame, self.p["cheap"], first, "cheap")
-        escalate = ctx.called & (nw.col("quality") < self.p["threshold"]).fill_null(False)
+        escalate = ctx.called & (ctx.quality < self.p["threshold"]).fill_null(False)
         target = nw.when(escalate).then(nw.lit(ctx.code(self.p["strong"], "strong"), nw.Int32)) \
             .otherwise(nw.lit(ctx.code(self.p["cheap"], "cheap"), nw.Int32))
         _, cols = ctx.move_to(ctx.called, target)
@@ -49,22 +47,26 @@ class _Cascade(Policy):
 
 def ttl_chain(ttl_us: int):
     """Exact TTL cache per key: a miss writes an entry that expires ttl after it; a hit does not
-    refresh it. So each miss is the first request at least ttl after the previous miss."""
+    refresh it. So each miss is the first request at least ttl after the previous written miss.
+    Only ``may_write`` rows write (a request refused by a later budget got no answer)."""
     def fn(arrays, starts):
         t = arrays["ts"].astype("datetime64[us]").astype(np.int64).tolist()
-        called = (arrays[FATE] == CALLED).tolist()
-        hit = np.zeros(len(t), dtype=np.int8)
+        called, may = (arrays[FATE] == CALLED).tolist(), arrays["may"].tolist()
+        ids, q = arrays["request_id"], arrays[QUALITY] if QUALITY in arrays else None
+        hit, source = np.zeros(len(t), dtype=np.int8), np.full(len(t), None, dtype=object)
+        quality = np.full(len(t), np.nan) if q is None else q.astype(np.float64).copy()
         bounds = starts.tolist() + [len(t)]
         for a, b in zip(bounds[:-1], bounds[1:]):
             written = None
             for i in range(a, b):
                 if not called[i]:
                     continue  # a blocked or removed request writes no entry
-                if written is not None and t[i] < written + ttl_us:
-                    hit[i] = 1
-                else:
-                    written = t[i]
-        return {"hit": hit}
+                if written is not None and t[i] < t[written] + ttl_us:
+                    hit[i], source[i] = 1, ids[written]
+                    quality[i] = quality[written]  # the reused answer's quality
+                elif may[i]:
+                    written = i
+        return {"hit": hit, "source": source, "hq": quality}
     return fn
 
 
@@ -73,26 +75,35 @@ class _ExactCache(Policy):
     name = "test_exact_cache"
     summary = "test only: exact-prompt response cache with a TTL"
     stateful = True
+    caches_answers = True
     params = (Param("ttl_s", "float", "entry lifetime in seconds", minimum=0, exclusive_minimum=True),)
 
     def requires(self):
         return {"prompt"}
 
     def reasons(self):
-        return (Reason("served from the response cache"),)
+        return (Reason("served from the response cache", kind="cache_hit"),)
+
+    def outputs(self):
+        return {"source": nw.String}
 
     def apply(self, ctx):
-        frame = ctx.run_kernel(ctx.frame, ["prompt"], ["ts", FATE], {"hit": nw.Int8},
+        frame = ctx.frame.with_columns(may=ctx.may_write, **({QUALITY: ctx.quality} if ctx.has_quality else {}))
+        frame = ctx.run_kernel(frame, ["prompt"], ["ts", FATE, "may", "request_id", *([QUALITY] if ctx.has_quality else [])],
+                               {"hit": nw.Int8, "source": nw.String, "hq": nw.Float64},
                                ttl_chain(round(self.p["ttl_s"] * 1e6)))
         hit = (nw.col("hit") == 1) & ctx.called
-        return frame.with_columns(**{FATE: nw.when(hit).then(nw.lit(CACHE_HIT, nw.Int8)).otherwise(nw.col(FATE)),
-                                     ctx.act: nw.when(hit).then(nw.lit(1, nw.Int8)).otherwise(nw.lit(0, nw.Int8))}
-                                  ).drop("hit")
+        cols = {FATE: nw.when(hit).then(nw.lit(CACHE_HIT, nw.Int8)).otherwise(nw.col(FATE)),
+                ctx.act: nw.when(hit).then(nw.lit(1, nw.Int8)).otherwise(nw.lit(0, nw.Int8)),
+                ctx.output("source"): nw.when(hit).then(nw.col("source"))}
+        if ctx.has_quality:
+            cols[QUALITY] = nw.when(hit).then(nw.col("hq")).otherwise(nw.col(QUALITY))
+        return frame.with_columns(**cols).drop("hit", "source", "hq", "may")
 
 
 def test_cascade_bills_both_calls(run):
     log = pd.concat([one_row(request_id="good", quality=0.9), one_row(request_id="bad", quality=0.2)],
-                    ignore_index=True)
+                    ignore_index=True)  # quality-aware: escalates on the log's quality labels
     r = run(log, [{"policy": "test_cascade", "cheap": "gpt-4o-mini", "strong": "gpt-4o", "threshold": 0.5}])
     # good: gpt-4o-mini 1000 × 0.15 + 1000 × 0.075 + 400 × 0.60 = 465 per 1M
     # bad: gpt-4o 7750 + the gpt-4o-mini attempt 465 = 8215 per 1M
@@ -123,3 +134,67 @@ def test_cache_then_budget_counts_only_what_is_billed(run):
     r = run(log, [{"policy": "test_exact_cache", "ttl_s": 60}, {"policy": "daily_budget", "usd": 0.02,
                                                                    "action": "cache_only"}])
     assert r.frame["fate"].tolist() == ["called", "cache_hit", "called", "blocked"]
+
+
+def test_exact_cache_reports_the_reused_request_and_its_quality(run):
+    t0 = pd.Timestamp("2025-03-01T10:00:00Z")
+    log = rows(*({"ts": t0 + pd.Timedelta(seconds=s), "prompt": "same", "quality": q} for s, q in ((0, 0.9), (5, 0.1))))
+    r = run(log, [{"policy": "test_exact_cache", "ttl_s": 10}])
+    assert pd.isna(r.frame["step1_source"].iloc[0]) and r.frame["step1_source"].iloc[1] == "r01"
+    assert r.frame["quality"].tolist() == [0.9, 0.9]  # the hit gets the reused answer's quality
+    assert r.steps[0]["counts"] == {"cache_hit": 1}
+    assert (r.baseline_quality, r.replayed_quality) == (pytest.approx(0.5), pytest.approx(0.9))
+
+
+def test_outcome_aware_move(run):
+    """Routing to gpt-4o-mini uses gpt-4o-mini's outcome where the eval data has it."""
+    log = rows({"quality": 0.9}, {"quality": 0.8})
+    outcomes = pd.DataFrame({"request_id": ["r01"], "model": ["gpt-4o-mini"], "output_tokens": [100], "quality": [0.4]})
+    r = run(log, [{"policy": "route", "rules": [{"model": "gpt-4o-mini"}]}], outcomes=outcomes)
+    assert r.frame["output_tokens"].tolist() == [100, 400]           # r02: logged tokens kept …
+    assert r.frame["outcome"].tolist() == ["outcome", "fallback"]    # … and flagged
+    assert r.frame["quality"].tolist()[0] == 0.4 and pd.isna(r.frame["quality"].tolist()[1])
+    assert r.summary["outcomes"] == {"outcome": 1, "fallback": 1}
+
+
+@register_policy
+class _ScoreRouter(Policy):
+    """Route to the cheap model when an attached router score is below a threshold."""
+    name = "test_score_router"
+    summary = "test only: route on an attached score"
+    params = (Param("threshold", "float", "cheap below this score", minimum=0, maximum=1),)
+
+    def requires(self):
+        return {"router_score"}
+
+    def target_models(self):
+        return {"gpt-4o-mini": "threshold"}
+
+    def reasons(self):
+        return (Reason("score below threshold: gpt-4o-mini", kind="moved"),)
+
+    def apply(self, ctx):
+        changed, cols = ctx.move_to(ctx.called & (nw.col("router_score") < self.p["threshold"]).fill_null(False),
+                                    "gpt-4o-mini")
+        return ctx.frame.with_columns(**cols, **{ctx.act: nw.when(changed).then(nw.lit(1, nw.Int8))
+                                                 .otherwise(nw.lit(0, nw.Int8))})
+
+
+def test_attached_score_column(run):
+    scores = pd.DataFrame({"request_id": ["r01", "r02"], "router_score": [0.2, 0.7]})
+    r = run(rows({}, {}, {}), [{"policy": "test_score_router", "threshold": 0.5}], attach=scores)
+    assert r.frame["replayed_model"].tolist() == ["gpt-4o-mini", "gpt-4o", "gpt-4o"]  # r03: no score
+    assert r.summary["attached"] == ["router_score"]
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_sweep_equals_replays(book, engine):
+    log = rows(*({"quality": q} for q in (0.9, 0.5, 0.7, 0.3)))
+    stack = [{"policy": "test_score_router", "threshold": 0.5}, {"policy": "daily_budget", "usd": 0.02}]
+    scores = pd.DataFrame({"request_id": ["r01", "r02", "r03", "r04"], "router_score": [0.1, 0.9, 0.4, 0.6]})
+    with prepare_sweep(log, stack, book, step=2, param="usd", attach=scores, engine=engine) as prepared:
+        points = prepared.evaluate([0.001, 0.01, 0.02, 1.0])
+        assert prepared.fast
+    for pt in points:
+        one = replay(log, [stack[0], {**stack[1], "usd": pt["value"]}], book, attach=scores, bootstrap=0)
+        assert (pt["replayed_pusd"], pt["replayed_quality"]) == (one.summary["replayed_pusd"], one.replayed_quality)

@@ -31,6 +31,9 @@ MAX_TOKENS = 2**31 - 1
 # state column names shared with the engine
 MODEL, DAY, IN, CACHED, WRITE, OUT, BATCH, FATE, EXTRA = (
     "_m", "_day", "_in", "_cached", "_write", "_out", "_batch", "_fate", "_extra")
+QUALITY, SOURCE = "_q", "_src"   # quality (Float64, null = unknown); outcome source (Int8)
+LOGGED_OUTCOME, FROM_OUTCOMES, FALLBACK = 0, 1, 2   # values of SOURCE
+SOURCES = ("logged", "outcome", "fallback")
 CALLED, CACHE_HIT, BLOCKED, REMOVED = 0, 1, 2, 3
 FATES = ("called", "cache_hit", "blocked", "removed")
 _X = ("i", "o", "c", "w")  # input, output, cached input, cache write
