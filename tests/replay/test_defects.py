@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.replay import test_plugins  # noqa: F401  (registers the test cache and cascade)
+from tests.replay import plugin_policies  # noqa: F401  (registers the test cache and cascade)
 from tests.replay.conftest import one_row, rows
 from workbench.core.replay import Param, Policy, Reason, register_policy, replay
 from workbench.core.replay.pricing import BLOCKED, CALLED, FATE

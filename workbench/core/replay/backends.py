@@ -161,8 +161,8 @@ class Backend:
             starts = _partition_starts(arrays, by, table.num_rows)
             result = fn({c: arrays[c] for c in inputs}, starts)
             data = {key: table.column(key)}
-            for name in outputs:
-                data[name] = np.asarray(result[name])
+            for name in outputs:  # NaN in a float output is null (unknown), as everywhere in the state
+                data[name] = pa.array(np.asarray(result[name]), from_pandas=True)
                 if len(data[name]) != table.num_rows:
                     raise ValueError(f"kernel output {name!r} has {len(data[name])} rows, expected {table.num_rows}")
             pieces.append(pa.table(data))

@@ -169,25 +169,26 @@ class _Run:
                 .when(fate == REMOVED).then(nw.lit(None, nw.Float64)).otherwise(q))
         return out.with_columns(**{QUALITY: rule.cast(nw.Float64)}).with_columns(**{f"_q{k}": nw.col(QUALITY)})
 
-    def _fixpoint(self, base, frame, contexts, rounds: int = 50):
+    def _fixpoint(self, base, frame, contexts, rounds: int = 100):
         """Cache + budget in one sequential pass, computed as a fixpoint: a request refused by a
-        later step writes no cache entry, so the cache is decided again without those writes until
-        the refused set no longer grows (decisions are causal, so this is the sequential answer)."""
+        later step writes no cache entry, so the stack is replayed with the refusals of the previous
+        round until they no longer change. A request's decision depends only on the refusals of
+        earlier requests, so each round fixes at least the first request the previous one got
+        wrong: the fixpoint is the sequential pass (typically reached in 2–4 rounds)."""
         key = self.backend.row_key
         refused_name = "_refused"
         known = None
         for _ in range(rounds):
-            now = frame.select(key, (nw.col(FATE) == BLOCKED).alias("_now"))
-            if known is not None:
-                now = now.join(known, on=key, how="left").select(
-                    key, (nw.col("_now") | nw.col(refused_name).fill_null(False)).alias("_now"))
-            now = self.backend.materialize(now.select(key, nw.col("_now").alias(refused_name)))
-            stats = self.backend.collect(now.select(nw.col(refused_name).cast(nw.Int64).sum().alias("n"))
-                                         ).to_dict(as_series=False)
-            count = int(stats["n"][0] or 0)
-            if count == 0 or (known is not None and count == self._known_count):
+            now = self.backend.materialize(frame.select(key, (nw.col(FATE) == BLOCKED).alias(refused_name)))
+            if known is None:
+                changed = self.backend.collect(now.select(nw.col(refused_name).cast(nw.Int64).sum().alias("n")))
+            else:
+                diff = now.join(known.select(key, nw.col(refused_name).alias("_was")), on=key, how="left")
+                changed = self.backend.collect(diff.select(
+                    (nw.col(refused_name) != nw.col("_was").fill_null(False)).cast(nw.Int64).sum().alias("n")))
+            if int(changed.to_dict(as_series=False)["n"][0] or 0) == 0:
                 return frame, contexts
-            known, self._known_count = now, count
+            known = now
             self.refused_column = refused_name
             frame, contexts = self.run_steps(self.backend.join_back(base, known, key), 1)
         raise RuntimeError(f"cache + budget decisions did not settle in {rounds} rounds")
