@@ -5,7 +5,6 @@ each in a few lines."""
 from __future__ import annotations
 
 import narwhals.stable.v2 as nw
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbench.core.replay.pricing import DAY, PUSD_PER_USD
+from workbench.core.replay.pricing import DAY, PUSD_PER_USD, QUALITY_UNITS
 
 MAX_DRAWS = 50_000_000   # resamples × clusters per call; fewer resamples beyond this (min 200)
 
@@ -70,6 +70,7 @@ def bootstrap_quality(groups: pd.DataFrame, base: str, final: str, n_boot: int =
     rng = np.random.default_rng(seed)
     w = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
     arr = {k: c[k].to_numpy(dtype=np.float64) for k in ("bs", "bn", "rs", "rn")}
+    arr["bs"], arr["rs"] = arr["bs"] / QUALITY_UNITS, arr["rs"] / QUALITY_UNITS  # integer billionths
     with np.errstate(invalid="ignore", divide="ignore"):
         rmean = (w @ arr["rs"]) / (w @ arr["rn"])
         bmean = (w @ arr["bs"]) / (w @ arr["bn"])

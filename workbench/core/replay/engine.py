@@ -22,6 +22,7 @@ from workbench.core.replay.params import PolicyError
 from workbench.core.replay.inputs import attached_columns, pivot_outcomes, validate_outcomes
 from workbench.core.replay.pricing import (
     BATCH, BLOCKED, CACHED, DAY, EXTRA, FATE, FATES, IN, MAX_TOKENS, MODEL, OUT, PUSD_PER_USD, QUALITY,
+    QUALITY_UNITS, quality_units,
     REMOVED, SOURCE, SOURCES, UNPRICED, WRITE, RateTable, build_rate_table, int_day, units_to_usd,
 )
 from workbench.core.replay.report import StepReport
@@ -353,7 +354,7 @@ class _Run:
             aggs += [nw.col(c).sum().alias(f"s{c}"), nw.col(c).min().alias(f"min{c}"), nw.col(f"f{c}").sum()]
         if self.has_quality:
             for k in range(k_last + 1):
-                cols[f"qs{k}"] = nw.col(f"_q{k}").fill_null(0.0)
+                cols[f"qs{k}"] = quality_units(nw.col(f"_q{k}"))
                 cols[f"qn{k}"] = (~nw.col(f"_q{k}").is_null()).cast(nw.Int64)
         for j in range(len(FATES)):
             cols[f"fate{j}"] = (nw.col(FATE) == j).cast(nw.Int64)
@@ -365,14 +366,12 @@ class _Run:
         aggs += [nw.col(c).sum() for c in cols if not c.startswith("f_")]
         raw = self.backend.collect(frame.select("tenant", "feature", DAY, *costs, **cols)
                                    .group_by("tenant", "feature", DAY).agg(*aggs)).to_dict(as_series=False)
-        groups = pd.DataFrame({k: (vals if k in ("tenant", "feature", DAY) or k.startswith(("f_", "qs"))
+        groups = pd.DataFrame({k: (vals if k in ("tenant", "feature", DAY) or k.startswith("f_")
                                    else np.array([int(v) for v in vals], dtype=object))
                                for k, vals in raw.items()})
         for k in groups.columns:  # counts fit int64; money sums stay Python ints (object)
-            if not k.startswith(("s_", "f_", "min_", "qs")) and k not in ("tenant", "feature"):
+            if not k.startswith(("s_", "f_", "min_")) and k not in ("tenant", "feature"):
                 groups[k] = groups[k].astype("int64")
-            if k.startswith("qs"):
-                groups[k] = groups[k].astype("float64")
         self._check_costs(frame, groups, costs)
         totals = [sum(int(v) for v in groups[f"s{c}"]) if len(groups) else 0 for c in costs]
         quality = self._quality_totals(groups, k_last)
@@ -446,7 +445,7 @@ class _Run:
             return {"means": [None] * n, "sums": [None] * n,
                     "summary": {"labelled": False, "note": "the log carries no quality labels: "
                                 "quality is not reported" if not self.has_quality else "empty log"}}
-        sums = [float(groups[f"qs{k}"].sum()) for k in range(n)]
+        sums = [int(groups[f"qs{k}"].sum()) / QUALITY_UNITS for k in range(n)]
         counts = [int(groups[f"qn{k}"].sum()) for k in range(n)]
         means = [s / c if c else None for s, c in zip(sums, counts)]
         return {"means": means, "sums": sums,
@@ -555,7 +554,7 @@ def _rollup(groups: pd.DataFrame, key: str, base: str, final: str, k_last: int |
         row = {key: idx, "requests": int(r.requests), "baseline_usd": units_to_usd(r.baseline),
                "replayed_usd": units_to_usd(r.replayed), "savings_usd": units_to_usd(r.baseline - r.replayed)}
         if k_last is not None:
-            row["baseline_quality"] = float(r.bqs / r.bqn) if r.bqn else None
-            row["replayed_quality"] = float(r.rqs / r.rqn) if r.rqn else None
+            row["baseline_quality"] = float(r.bqs / QUALITY_UNITS / r.bqn) if r.bqn else None
+            row["replayed_quality"] = float(r.rqs / QUALITY_UNITS / r.rqn) if r.rqn else None
         rows.append(row)
     return rows

@@ -21,7 +21,7 @@ from workbench.core.prices import PriceBook, PriceError
 from workbench.core.replay.backends import caller_kind, make_backend
 from workbench.core.replay.context import StageContext
 from workbench.core.replay.params import PolicyError
-from workbench.core.replay.pricing import FATE, PUSD_PER_USD, QUALITY
+from workbench.core.replay.pricing import FATE, PUSD_PER_USD, QUALITY, QUALITY_UNITS, quality_units
 from workbench.core.replay.stack import PolicyStack, as_stack
 
 Sweeper = Callable[[Any], "tuple[np.ndarray, np.ndarray | None]"]
@@ -95,7 +95,8 @@ class PreparedSweep:
             q = None
             if quality is not None:
                 known = ~np.isnan(quality)
-                q = float(quality[known].sum() / known.sum()) if known.any() else None
+                units = int(np.rint(quality[known] * QUALITY_UNITS).astype(np.int64).sum())
+                q = units / QUALITY_UNITS / int(known.sum()) if known.any() else None
             blocked = None
         else:
             stack = PolicyStack(self.stack.policies[:self.step - 1] + (policy,) + self.stack.policies[self.step:])
@@ -108,11 +109,12 @@ class PreparedSweep:
             k = len(stack)
             aggs = [nw.col(f"_c{k}").sum().alias("s"), (nw.col(FATE) == 2).cast(nw.Int64).sum().alias("b")]
             if self._run.has_quality:
-                aggs += [nw.col(QUALITY).fill_null(0.0).sum().alias("qs"),
+                aggs += [quality_units(nw.col(QUALITY)).sum().alias("qs"),
                          (~nw.col(QUALITY).is_null()).cast(nw.Int64).sum().alias("qn")]
             got = {k_: v[0] for k_, v in self.backend.collect(frame.select(*aggs)).to_dict(as_series=False).items()}
             total, blocked = int(got["s"] or 0), int(got["b"] or 0)
-            q = (float(got["qs"]) / got["qn"] if got.get("qn") else None) if self._run.has_quality else None
+            q = (int(got["qs"]) / QUALITY_UNITS / int(got["qn"]) if got.get("qn") else None) \
+                if self._run.has_quality else None
         return {"value": value, "replayed_usd": total / PUSD_PER_USD, "replayed_pusd": total,
                 "savings_usd": (self._baseline - total) / PUSD_PER_USD, "replayed_quality": q,
                 **({"blocked_requests": blocked} if blocked is not None else {})}

@@ -36,13 +36,15 @@ class OutputCap(Policy):
         from workbench.core.replay.sweep import state_arrays
         run = ctx._run
         eligible = ctx.private("eligible")
-        frame = ctx.frame.with_columns(**{eligible: ctx.called & ctx.isin("feature", self.p["features"])})
+        out = ctx.private("out")
+        frame = ctx.frame.with_columns(**{eligible: ctx.called & ctx.isin("feature", self.p["features"]),
+                                          out: nw.col(OUT)})
         at0 = price_into(run.backend, frame.with_columns(**{OUT: nw.lit(0, nw.Int64)}), run.rates_frame,
                          run.rates, "_at0", run.has_extra)
         at1 = price_into(run.backend, at0.with_columns(**{OUT: nw.lit(1, nw.Int64)}), run.rates_frame,
                          run.rates, "_at1", run.has_extra)
         a = state_arrays(ctx, at1, {"cost": ctx.cost, "at0": nw.col("_at0"), "rate": nw.col("_at1") - nw.col("_at0"),
-                                    "out": nw.col(OUT), "eligible": nw.col(eligible),
+                                    "out": nw.col(out), "eligible": nw.col(eligible),
                                     "q": ctx.quality.cast(nw.Float64)})
         has_q = ctx.has_quality
 
