@@ -162,6 +162,9 @@ def register_policy(cls: type[Policy]) -> type[Policy]:
     """Class decorator: make ``cls`` available under ``cls.name``."""
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no name")
+    if "summarize" in vars(cls):
+        raise PolicyError(f"policy {cls.name!r}: summarize() -> dict was replaced by report() -> StepReport "
+                          f"(docs/replay-semantics.md § 10)")
     _discover()  # built-ins first: a plugin can never take a built-in's name, whatever the order
     existing = _REGISTRY.get(cls.name)
     if existing is not None and existing is not cls and not _same_class(existing, cls):
