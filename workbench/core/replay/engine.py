@@ -163,8 +163,8 @@ class _Run:
     def _quality_rule(self, out: nw.LazyFrame, k: int) -> nw.LazyFrame:
         """Blocked: 0 when the answer's quality was known (the user got nothing); removed: unknown
         (the request is gone); otherwise what the policy left (docs § 10). Keeps ``_q{k}``."""
-        if not self.has_quality:
-            return out.drop(QUALITY) if QUALITY in out.collect_schema().names() else out
+        if not self.has_quality:  # a `_q` a plugin wrote anyway is never read nor shown
+            return out
         q, fate = nw.col(QUALITY), nw.col(FATE)
         rule = (nw.when((fate == BLOCKED) & ~q.is_null()).then(nw.lit(0.0, nw.Float64))
                 .when(fate == REMOVED).then(nw.lit(None, nw.Float64)).otherwise(q))
