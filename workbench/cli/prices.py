@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 
 from workbench.cli import emit_json
 from workbench.core.prices import RATE_FIELDS, decimal_text
 from workbench.io.pricesheets import load_prices
 
+PEERS = ("litellm", "genai-prices")
+
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("prices", help="price sheets: list, show MODEL, litellm-diff")
+    p = sub.add_parser("prices", help="price sheets: list, show MODEL, diff --against PEER, check")
     ps = p.add_subparsers(dest="action", metavar="ACTION")
     ps.required = True
     lst = ps.add_parser("list", help="every model with today's input/output price")
@@ -21,11 +24,30 @@ def add_parser(sub) -> None:
     show.add_argument("model")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=run_show)
-    diff = ps.add_parser("litellm-diff", help="review LiteLLM's price map against our sheets (never writes)")
-    diff.add_argument("path", nargs="?", help="model_prices_and_context_window.json (default: the shared copy)")
-    diff.add_argument("--all-new", action="store_true", help="list every model we lack, not only our vendors' chat models")
-    diff.add_argument("--json", action="store_true")
-    diff.set_defaults(func=run_diff)
+    diff = ps.add_parser("diff", help="review a peer price list against our sheets (never writes)",
+                         description="Show where a peer price list disagrees with our sheets on a day "
+                                     "(default today). Nothing is written: edit pricing/*.yaml by hand, with a source.")
+    diff.add_argument("--against", choices=PEERS, required=True, help="the peer to compare with")
+    _diff_args(diff)
+    old = ps.add_parser("litellm-diff", help="alias of `prices diff --against litellm`")
+    old.set_defaults(against="litellm")
+    _diff_args(old)
+
+
+def _diff_args(p) -> None:
+    p.add_argument("path", nargs="?", help="the peer's data file (LiteLLM: model_prices_and_context_window.json; "
+                                           "default: the shared copy / the installed genai-prices package)")
+    p.add_argument("--on", type=_day, help="compare the prices in force on YYYY-MM-DD (default today)")
+    p.add_argument("--all-new", action="store_true", help="list every model we lack, not only our vendors' chat models")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_diff)
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"malformed date {text!r}: expected YYYY-MM-DD") from None
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -83,7 +105,7 @@ def run_show(args: argparse.Namespace) -> int:
 def run_diff(args: argparse.Namespace) -> int:
     from workbench.io.litellm_import import diff_against_litellm, format_diff, load_litellm_map
 
-    diff = diff_against_litellm(load_prices(), load_litellm_map(args.path), all_new=args.all_new)
+    diff = diff_against_litellm(load_prices(), load_litellm_map(args.path), on=args.on, all_new=args.all_new)
     if args.json:
         emit_json(diff.to_dict())
     else:

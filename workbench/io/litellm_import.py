@@ -26,6 +26,8 @@ FIELD_MAP = {
     "batch_input": "input_cost_per_token_batches",
     "batch_output": "output_cost_per_token_batches",
 }
+#: LiteLLM modes of text models we price: `responses` holds the pro and codex models (Responses API only)
+REVIEWED_MODES = ("chat", "responses")
 #: our vendor -> LiteLLM providers whose chat models count as "new" for that vendor
 PROVIDERS = {"openai": ("openai",), "anthropic": ("anthropic",), "google": ("gemini",), "mistral": ("mistral",)}
 
@@ -49,16 +51,17 @@ def load_litellm_map(path: str | Path | None = None) -> dict[str, dict]:
 @dataclass(frozen=True)
 class Disagreement:
     model: str
-    litellm_key: str
+    litellm_key: str         # the peer's key for the model (LiteLLM key or genai-prices id)
     field: str
     ours: float | None       # USD per 1M
     theirs: float | None     # USD per 1M
-    explained: str = ""      # the sheet's litellm_diff text, if any
+    explained: str = ""      # the sheet's litellm_diff / genai_prices_diff text, if any
+    peer: str = "LiteLLM"
 
     @property
     def kind(self) -> str:
         if self.ours is None:
-            return "only LiteLLM has it"
+            return f"only {self.peer} has it"
         if self.theirs is None:
             return "only our sheet has it"
         return "price differs"
@@ -66,11 +69,15 @@ class Disagreement:
 
 @dataclass
 class LiteLLMDiff:
+    """Disagreements between a peer price list and our sheets on one day (LiteLLM's or genai-prices')."""
+
     on: dt.date
     disagreements: list[Disagreement] = field(default_factory=list)
     missing_keys: list[tuple[str, str]] = field(default_factory=list)     # (model, litellm key)
     new_models: list[dict] = field(default_factory=list)
     context_differs: list[tuple[str, int | None, int | None]] = field(default_factory=list)
+    peer: str = "LiteLLM"
+    source: str = "LiteLLM's model_prices_and_context_window.json"
 
     @property
     def unexplained(self) -> list[Disagreement]:
@@ -79,10 +86,12 @@ class LiteLLMDiff:
 
     def to_dict(self) -> dict:
         return {
+            "peer": self.peer,
+            "source": self.source,
             "on": self.on.isoformat(),
             "disagreements": [{**asdict(d), "kind": d.kind} for d in self.disagreements],
             "unexplained": len(self.unexplained),
-            "missing_keys": [{"model": m, "litellm_key": k} for m, k in self.missing_keys],
+            "missing_keys": [{"model": m, "peer_key": k} for m, k in self.missing_keys],
             "new_models": self.new_models,
             "context_differs": [{"model": m, "ours": o, "theirs": t} for m, o, t in self.context_differs],
         }
@@ -96,7 +105,7 @@ def _per_mtok(value) -> float | None:
 
 def diff_against_litellm(book: PriceBook, litellm: dict[str, dict], *, on: dt.date | None = None,
                          all_new: bool = False) -> LiteLLMDiff:
-    on = on or dt.date.today()
+    on = on or dt.date.today()  # a person's review; tests pass a pinned day
     diff = LiteLLMDiff(on)
     referenced: set[str] = set()
     for info in sorted(book.models(), key=lambda m: m.id):
@@ -126,12 +135,13 @@ def diff_against_litellm(book: PriceBook, litellm: dict[str, dict], *, on: dt.da
     for key, entry in sorted(litellm.items()):
         if key.lower() in referenced or key.split("/")[-1].lower() in referenced:
             continue
-        if not all_new and (entry.get("litellm_provider") not in providers or entry.get("mode") != "chat"):
+        if not all_new and (entry.get("litellm_provider") not in providers
+                            or entry.get("mode") not in REVIEWED_MODES):
             continue
         if entry.get("input_cost_per_token") is None:
             continue
         diff.new_models.append({
-            "litellm_key": key, "provider": entry.get("litellm_provider"),
+            "litellm_key": key, "provider": entry.get("litellm_provider"), "mode": entry.get("mode"),
             "input": _per_mtok(entry.get("input_cost_per_token")),
             "output": _per_mtok(entry.get("output_cost_per_token")),
             "context_window": entry.get("max_input_tokens"),
@@ -140,20 +150,22 @@ def diff_against_litellm(book: PriceBook, litellm: dict[str, dict], *, on: dt.da
 
 
 def format_diff(diff: LiteLLMDiff) -> str:
-    lines = [f"LiteLLM price map vs our sheets, prices in force on {diff.on} (USD per 1M tokens)", ""]
+    peer = diff.peer
+    lines = [f"{diff.source} vs our sheets, prices in force on {diff.on} (USD per 1M tokens)", ""]
     lines.append(f"Disagreements: {len(diff.disagreements)} ({len(diff.unexplained)} not explained in a sheet)")
     for d in diff.disagreements:
         mark = "explained" if d.explained else ("NOT EXPLAINED" if d in diff.unexplained else "")
-        lines.append(f"  {d.model:32} {d.field:15} ours {decimal_text(d.ours):>9}  LiteLLM {decimal_text(d.theirs):>9}"
+        lines.append(f"  {d.model:32} {d.field:15} ours {decimal_text(d.ours):>9}  {peer} {decimal_text(d.theirs):>9}"
                      f"  [{d.kind}] {mark}".rstrip())
     if diff.missing_keys:
         lines += ["", "Keys our sheets name that the map lacks:"]
         lines += [f"  {m}: {k}" for m, k in diff.missing_keys]
     if diff.context_differs:
         lines += ["", "Context windows that differ:"]
-        lines += [f"  {m}: ours {o}, LiteLLM {t}" for m, o, t in diff.context_differs]
-    lines += ["", f"Models in the map that our sheets lack: {len(diff.new_models)}"]
+        lines += [f"  {m}: ours {o}, {peer} {t}" for m, o, t in diff.context_differs]
+    lines += ["", f"Models {peer} has that our sheets lack: {len(diff.new_models)}"]
     lines += [f"  {n['litellm_key']:50} {decimal_text(n['input']):>9} {decimal_text(n['output']):>9}"
+              + (f"  ({n['mode']})" if n.get("mode") not in (None, "chat") else "")
               for n in diff.new_models]
     lines += ["", "Nothing was written. Review, then edit pricing/*.yaml by hand with a source for each change."]
     return "\n".join(lines)
