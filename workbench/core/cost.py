@@ -12,6 +12,7 @@ writes in a batch get the same discount ratio as input (Anthropic's and Google's
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import asdict, dataclass
 
 from workbench.core.prices import NoPriceError, PriceBook, PriceError, PriceRecord
@@ -190,8 +191,12 @@ def estimate(
     record = book.price_on(info.id, on)
     per_request = request_cost(record, input_tokens, output_tokens, cached_input_tokens,
                                cache_write_tokens, batch=batch, cache_ttl=cache_ttl)
-    return Estimate(info.id, record, input_tokens, output_tokens, cached_input_tokens,
-                    cache_write_tokens, requests_per_day, int(days), batch, per_request)
+    est = Estimate(info.id, record, input_tokens, output_tokens, cached_input_tokens,
+                   cache_write_tokens, requests_per_day, int(days), batch, per_request)
+    if not all(math.isfinite(v) for v in (*per_request.to_dict().values(), est.usd_per_day, est.usd_per_month)):
+        raise PriceError("too large: the cost of these token counts and volumes overflows a float "
+                         f"(input {input_tokens:g}, output {output_tokens:g}, {requests_per_day:g} requests/day)")
+    return est
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,7 @@ class ModelInfo:
     status: str = "active"
     notes: str = ""
     sheet: str = ""
+    reviewed: dt.date | None = None   # when the model's sheet was last reviewed (`reviewed:`)
 
     @property
     def label(self) -> str:

@@ -5,6 +5,7 @@ Every error names the sheet file and the model. Nothing here writes a sheet.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -28,7 +29,7 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: Environment variable naming another folder of sheets.
 PRICING_DIR_ENV = "WORKBENCH_PRICING_DIR"
 
-_SHEET_KEYS = {"vendor", "models", "hardware", "notes"}
+_SHEET_KEYS = {"vendor", "models", "hardware", "notes", "reviewed"}
 _MODEL_KEYS = {
     "display_name", "aliases", "context_window", "max_output_tokens", "tokenizer", "litellm",
     "litellm_diff", "status", "notes", "prices", "billing", "throughput",
@@ -84,7 +85,35 @@ def _rate(where: _Where, value: Any, name: str) -> float:
         raise where.error(f"{name} is not a number: {value!r}") from None
     if not d.is_finite() or d < 0:
         raise where.error(f"{name} must be a non-negative price, got {value!r}")
-    return float(d)
+    f = float(d)
+    if not math.isfinite(f):  # Decimal("1e400") is finite; the float is not
+        raise where.error(f"{name} must be a finite price, got {value!r}")
+    return f
+
+
+def _int(where: _Where, value: Any, name: str) -> int:
+    """A whole number of tokens (YAML int, or digits with optional ``_``)."""
+    if isinstance(value, bool):
+        raise where.error(f"{name} must be a whole number of tokens, got {value!r}")
+    if isinstance(value, int):
+        out = value
+    else:
+        text = str(value).replace("_", "").strip()
+        if not text.isdigit():
+            raise where.error(f"{name} must be a whole number of tokens, got {value!r}")
+        out = int(text)
+    if out < 0 or out > 10**12:
+        raise where.error(f"{name} must be between 0 and 10^12, got {value!r}")
+    return out
+
+
+def _names(where: _Where, value: Any, name: str) -> tuple[str, ...]:
+    """A list of names (``aliases:``, ``litellm:``); a bare string would be split into letters."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, (str, int)) and str(v).strip() for v in value):
+        raise where.error(f"{name} must be a list of names, e.g. [{name}-a, {name}-b], got {value!r}")
+    return tuple(str(v).strip() for v in value)
 
 
 def _day(where: _Where, value: Any, name: str) -> dt.date:
@@ -105,7 +134,7 @@ def _records(where: _Where, model_id: str, raw: Any) -> tuple[PriceRecord, ...]:
     for i, r in enumerate(raw):
         _check_keys(where, r, _RECORD_KEYS, f"price record #{i + 1}")
         for req in ("effective", "source", "input", "output"):
-            if r.get(req) in (None, ""):
+            if r.get(req) is None or not str(r[req]).strip():
                 raise where.error(f"price record #{i + 1} has no {req}")
         rates = {k: _rate(where, r[k], k) for k in RATE_FIELDS if r.get(k) is not None}
         tiers = []
@@ -113,7 +142,7 @@ def _records(where: _Where, model_id: str, raw: Any) -> tuple[PriceRecord, ...]:
             _check_keys(where, t, _TIER_KEYS, "tier")
             if "above_input_tokens" not in t:
                 raise where.error("tier has no above_input_tokens")
-            tiers.append(Tier(int(t["above_input_tokens"]),
+            tiers.append(Tier(_int(where, t["above_input_tokens"], "tier above_input_tokens"),
                               {k: _rate(where, t[k], f"tier {k}") for k in RATE_FIELDS if k in t}))
         parsed.append(dict(
             effective=_day(where, r["effective"], "effective"),
@@ -142,7 +171,7 @@ def _hardware(where: _Where, raw: Any) -> dict[str, dict]:
     for h in raw or []:
         _check_keys(where, h, _HARDWARE_KEYS, "hardware entry")
         for req in ("id", "usd_per_hour", "source", "effective"):
-            if h.get(req) in (None, ""):
+            if h.get(req) is None or not str(h[req]).strip():
                 raise where.error(f"hardware entry {h.get('id', '?')} has no {req}")
         out[str(h["id"])] = {
             **h,
@@ -164,7 +193,7 @@ def _derived_records(where: _Where, model_id: str, raw: Any, hardware: dict) -> 
         raise where.error("a gpu_time model needs a non-empty throughput list")
     for t in raw:
         _check_keys(where, t, _THROUGHPUT_KEYS, "throughput entry")
-        if not t.get("source"):
+        if not str(t.get("source") or "").strip():
             raise where.error("throughput entry has no source")
         if t.get("hardware") not in hardware:
             raise where.error(f"throughput names unknown hardware {t.get('hardware')!r}; known: {sorted(hardware)}")
@@ -197,9 +226,14 @@ def load_sheet(path: Path) -> list[ModelInfo]:
     vendor = doc.get("vendor")
     if not vendor:
         raise where.error("sheet has no vendor")
+    reviewed = _day(where, doc["reviewed"], "reviewed") if doc.get("reviewed") is not None else None
     hardware = _hardware(where, doc.get("hardware"))
+    raw_models = doc.get("models") or {}
+    if not isinstance(raw_models, dict):
+        raise where.error(f"models must be a mapping of model id -> model (write `  gpt-x:`, not `  - gpt-x:`), "
+                          f"got a {type(raw_models).__name__}")
     models = []
-    for model_id, m in (doc.get("models") or {}).items():
+    for model_id, m in raw_models.items():
         mw = _Where(path, model_id)
         _check_keys(mw, m, _MODEL_KEYS, "model")
         tokenizer = m.get("tokenizer", "estimate:generic")
@@ -217,14 +251,15 @@ def load_sheet(path: Path) -> list[ModelInfo]:
             raise mw.error(f"unknown billing {billing!r}; valid: tokens, gpu_time")
         models.append(ModelInfo(
             id=str(model_id), vendor=str(vendor), history=history,
-            aliases=tuple(str(a) for a in m.get("aliases") or ()),
+            aliases=_names(mw, m.get("aliases"), "aliases"),
             display_name=str(m.get("display_name") or ""),
-            context_window=int(m["context_window"]) if m.get("context_window") else None,
-            max_output_tokens=int(m["max_output_tokens"]) if m.get("max_output_tokens") else None,
+            context_window=_int(mw, m["context_window"], "context_window") if m.get("context_window") else None,
+            max_output_tokens=(_int(mw, m["max_output_tokens"], "max_output_tokens")
+                               if m.get("max_output_tokens") else None),
             tokenizer=tokenizer,
-            litellm=tuple(str(k) for k in m.get("litellm") or ()),
+            litellm=_names(mw, m.get("litellm"), "litellm"),
             litellm_diff=str(m.get("litellm_diff") or ""),
-            status=status, notes=str(m.get("notes") or ""), sheet=path.name,
+            status=status, notes=str(m.get("notes") or ""), sheet=path.name, reviewed=reviewed,
         ))
     return models
 
@@ -252,6 +287,12 @@ def _stamp(directory: Path) -> tuple:
 @lru_cache(maxsize=8)
 def _load_cached(directory: Path, stamp: tuple) -> PriceBook:
     models: list[ModelInfo] = []
+    seen: dict[str, str] = {}
     for name, *_ in stamp:
-        models.extend(load_sheet(directory / name))
+        for m in load_sheet(directory / name):
+            if m.id.lower() in seen:
+                raise PriceError(f"{name}: model {m.id}: id already defined in {seen[m.id.lower()]} "
+                                 "(one model, one sheet: the later file would silently win)")
+            seen[m.id.lower()] = name
+            models.append(m)
     return PriceBook.from_models(models)
