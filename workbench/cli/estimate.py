@@ -51,7 +51,10 @@ def run(args: argparse.Namespace) -> int:
         emit_json(est.to_dict())
         return 0
     d, rec = est.to_dict(), est.record
+    from workbench.cli.prices import as_of_line
+
     print(f"{est.model}  ({'batch' if est.batch else 'standard'} prices, record of {rec.effective}; source: {rec.source})")
+    print(f"  {as_of_line(book)}")
     print(f"  per request  ${d['usd_per_request']:,.6f}")
     print(f"  per day      ${d['usd_per_day']:,.2f}   (input ${d['input_usd_per_day']:,.2f} + output ${d['output_usd_per_day']:,.2f})")
     print(f"  per month    ${d['usd_per_month']:,.2f}   ({est.days} days × {est.requests_per_day:,g} requests/day)")

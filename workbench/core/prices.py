@@ -72,6 +72,7 @@ class PriceRecord:
     tiers: tuple[Tier, ...] = ()
     note: str = ""
     derived: bool = False
+    guaranteed_until: dt.date | None = None   # a promotional price guaranteed only through this day
 
     def covers(self, day: dt.date) -> bool:
         return self.effective <= day and (self.until is None or day <= self.until)
@@ -99,6 +100,8 @@ class PriceRecord:
             d["note"] = self.note
         if self.derived:
             d["derived"] = True
+        if self.guaranteed_until:
+            d["guaranteed_until"] = self.guaranteed_until.isoformat()
         return d
 
 
@@ -186,6 +189,18 @@ class PriceBook:
     def __len__(self) -> int:
         return len(self._models)
 
+    def sheets_reviewed(self) -> dict[str, dt.date | None]:
+        """Each sheet file and the day it was last reviewed (``reviewed:``; None = not recorded)."""
+        out: dict[str, dt.date | None] = {}
+        for m in self._models.values():
+            out.setdefault(m.sheet, m.reviewed)
+        return dict(sorted(out.items()))
+
+    def reviewed_as_of(self) -> dt.date | None:
+        """"Prices as of": the oldest review date of the sheets (None if a sheet records none)."""
+        days = list(self.sheets_reviewed().values())
+        return None if not days or None in days else min(days)
+
     def resolve(self, name: str) -> str:
         """Canonical id for a model name or alias; raises :class:`UnknownModelError`."""
         key = str(name).strip().lower()
@@ -247,3 +262,27 @@ def decimal_text(value: float | Decimal | str | None) -> str:
         return "-"
     d = Decimal(f"{float(value):.6g}").normalize()
     return format(d, "f")
+
+
+def freshness_warnings(book: PriceBook, on: dt.date | str | None = None, max_age_days: int = 90) -> list[dict]:
+    """What a person must re-check on ``on`` (default today): sheets not reviewed for more than
+    ``max_age_days`` days (or never), and promotional prices in force past their guaranteed end."""
+    day = _parse_day(on)
+    out: list[dict] = []
+    for sheet, reviewed in book.sheets_reviewed().items():
+        if reviewed is None:
+            out.append({"kind": "stale_sheet", "sheet": sheet, "reviewed": None,
+                        "message": f"{sheet}: no `reviewed:` date recorded"})
+        elif (day - reviewed).days > max_age_days:
+            out.append({"kind": "stale_sheet", "sheet": sheet, "reviewed": reviewed.isoformat(),
+                        "message": f"{sheet}: last reviewed {reviewed} ({(day - reviewed).days} days before {day}; "
+                                   f"limit {max_age_days})"})
+    for m in sorted(book.models(), key=lambda m: m.id):
+        for r in m.history:
+            if r.guaranteed_until and r.covers(day) and day > r.guaranteed_until:
+                out.append({"kind": "promotion_past_guarantee", "sheet": m.sheet, "model": m.id,
+                            "effective": r.effective.isoformat(), "guaranteed_until": r.guaranteed_until.isoformat(),
+                            "message": f"{m.sheet}: model {m.id}: the promotional price of {r.effective} "
+                                       f"(${decimal_text(r.input)}/${decimal_text(r.output)}) was guaranteed only "
+                                       f"through {r.guaranteed_until}; check whether it still holds on {day}"})
+    return out

@@ -34,7 +34,7 @@ _MODEL_KEYS = {
     "display_name", "aliases", "context_window", "max_output_tokens", "tokenizer", "litellm",
     "litellm_diff", "status", "notes", "prices", "billing", "throughput",
 }
-_RECORD_KEYS = {"effective", "until", "source", "note", *RATE_FIELDS, "tiers"}
+_RECORD_KEYS = {"effective", "until", "source", "note", *RATE_FIELDS, "tiers", "guaranteed_until"}
 _TIER_KEYS = {"above_input_tokens", *RATE_FIELDS}
 _HARDWARE_KEYS = {"id", "name", "usd_per_hour", "effective", "source", "note"}
 _THROUGHPUT_KEYS = {
@@ -147,6 +147,8 @@ def _records(where: _Where, model_id: str, raw: Any) -> tuple[PriceRecord, ...]:
         parsed.append(dict(
             effective=_day(where, r["effective"], "effective"),
             until=_day(where, r["until"], "until") if r.get("until") else None,
+            guaranteed_until=(_day(where, r["guaranteed_until"], "guaranteed_until")
+                              if r.get("guaranteed_until") else None),
             source=str(r["source"]).strip(),
             note=str(r.get("note") or ""),
             tiers=tuple(tiers),
