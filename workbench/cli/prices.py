@@ -144,7 +144,14 @@ def run_show(args: argparse.Namespace) -> int:
 def run_diff(args: argparse.Namespace) -> int:
     from workbench.io.litellm_import import diff_against_litellm, format_diff, load_litellm_map
 
-    diff = diff_against_litellm(load_prices(), load_litellm_map(args.path), on=args.on, all_new=args.all_new)
+    if args.against == "genai-prices":
+        from workbench.io.genai_prices_import import diff_against_genai_prices
+
+        if args.path:
+            raise ValueError("genai-prices is read from the installed package; PATH is for LiteLLM's map")
+        diff = diff_against_genai_prices(load_prices(), on=args.on)
+    else:
+        diff = diff_against_litellm(load_prices(), load_litellm_map(args.path), on=args.on, all_new=args.all_new)
     if args.json:
         emit_json(diff.to_dict())
     else:

@@ -22,6 +22,12 @@ RATE_FIELDS = (
     "cache_write_1h",
     "batch_input",
     "batch_output",
+    "cache_write_30m",
+    "cache_write_12h",
+    "input_audio",
+    "cached_input_audio",
+    "output_audio",
+    "input_image",
 )
 
 
@@ -69,6 +75,12 @@ class PriceRecord:
     cache_write_1h: float | None = None
     batch_input: float | None = None
     batch_output: float | None = None
+    cache_write_30m: float | None = None      # OpenAI cache write, 30-minute TTL (from GPT-5.6)
+    cache_write_12h: float | None = None      # OpenAI cache write, 12-hour TTL
+    input_audio: float | None = None          # uncached audio input tokens
+    cached_input_audio: float | None = None   # audio input tokens read from the cache
+    output_audio: float | None = None         # audio output tokens
+    input_image: float | None = None          # image input tokens, where billed apart from text
     tiers: tuple[Tier, ...] = ()
     note: str = ""
     derived: bool = False
@@ -119,6 +131,8 @@ class ModelInfo:
     tokenizer: str = "estimate:generic"
     litellm: tuple[str, ...] = ()
     litellm_diff: str = ""
+    genai_prices: tuple[str, ...] = ()   # genai-prices model refs to match (default: id and aliases)
+    genai_prices_diff: str = ""          # why our current price differs from genai-prices'
     status: str = "active"
     notes: str = ""
     sheet: str = ""

@@ -32,7 +32,7 @@ PRICING_DIR_ENV = "WORKBENCH_PRICING_DIR"
 _SHEET_KEYS = {"vendor", "models", "hardware", "notes", "reviewed"}
 _MODEL_KEYS = {
     "display_name", "aliases", "context_window", "max_output_tokens", "tokenizer", "litellm",
-    "litellm_diff", "status", "notes", "prices", "billing", "throughput",
+    "litellm_diff", "genai_prices", "genai_prices_diff", "status", "notes", "prices", "billing", "throughput",
 }
 _RECORD_KEYS = {"effective", "until", "source", "note", *RATE_FIELDS, "tiers", "guaranteed_until"}
 _TIER_KEYS = {"above_input_tokens", *RATE_FIELDS}
@@ -261,6 +261,8 @@ def load_sheet(path: Path) -> list[ModelInfo]:
             tokenizer=tokenizer,
             litellm=_names(mw, m.get("litellm"), "litellm"),
             litellm_diff=str(m.get("litellm_diff") or ""),
+            genai_prices=_names(mw, m.get("genai_prices"), "genai_prices"),
+            genai_prices_diff=str(m.get("genai_prices_diff") or ""),
             status=status, notes=str(m.get("notes") or ""), sheet=path.name, reviewed=reviewed,
         ))
     return models
