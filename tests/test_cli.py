@@ -125,3 +125,13 @@ def test_prices_diff_on_a_day_as_json_never_writes(run_cli, shared_data, command
     later = json.loads(run_cli(*command, peer_map, "--on", "2026-12-15", "--json").stdout)
     argon = lambda d: {x["field"] for x in d["disagreements"] if x["model"] == "gemini-4-argon"}  # noqa: E731
     assert argon(later) - argon(d), "the record that starts 2026-12-01 must show up on a later day"
+
+
+def test_prices_diff_against_genai_prices(run_cli):
+    r = run_cli("prices", "diff", "--against", "genai-prices", "--on", "2026-11-15", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["peer"] == "genai-prices" and d["on"] == "2026-11-15" and d["unexplained"] == 0
+    assert any(x["kind"] == "only our sheet has it" for x in d["disagreements"])
+    text = run_cli("prices", "diff", "--against", "genai-prices", "--on", "2026-11-15")
+    assert "Nothing was written" in text.stdout and "genai-prices 0.2.3" in text.stdout

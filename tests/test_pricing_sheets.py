@@ -92,3 +92,37 @@ def test_litellm_cross_check_every_disagreement_is_explained(real_book, shared_d
     assert not unexplained, "\n".join(unexplained)
     linked = [m for m in real_book.models() if m.litellm]
     assert len(linked) >= 30
+
+
+# genai-prices ships its data inside the wheel; the version is pinned in pyproject.toml (test extra),
+# and the comparison day is pinned too: a price that changes later never turns CI red.
+GENAI_PRICES_DAY = dt.date(2026, 11, 15)
+
+
+def test_genai_prices_cross_check_every_disagreement_is_explained(real_book):
+    from workbench.io.genai_prices_import import diff_against_genai_prices
+
+    diff = diff_against_genai_prices(real_book, on=GENAI_PRICES_DAY)
+    print(format_diff(diff))
+    assert diff.peer == "genai-prices" and diff.source.startswith("genai-prices 0.2.3")
+    unexplained = [f"{d.model} {d.field}: ours {d.ours} vs genai-prices {d.theirs} ({d.kind})" for d in diff.unexplained]
+    assert not unexplained, "\n".join(unexplained)
+    compared = {d.model for d in diff.disagreements} | {m.id for m in real_book.models()
+                                                        if m.vendor in HOSTED and m.id not in dict(diff.missing_keys)}
+    assert len(compared) >= 40, "genai-prices must match most of our hosted models"
+    # the review sees the rate kinds this issue added: OpenAI 30-minute writes and Gemini audio match
+    assert not [d for d in diff.disagreements if d.field in ("cache_write_30m",) or
+                (d.model == "gemini-2.5-flash" and "audio" in d.field)]
+
+
+def test_both_peers_review_responses_mode_and_audio_rates(real_book, shared_data):
+    litellm = load_litellm_map(shared_data / "litellm_price_map" / "model_prices_and_context_window.json")
+    diff = diff_against_litellm(real_book, litellm, on=LITELLM_SNAPSHOT_DAY)
+    modes = {litellm[n["litellm_key"]].get("mode") for n in diff.new_models}
+    assert "chat" in modes
+    responses = [k for k, v in litellm.items() if v.get("mode") == "responses" and v.get("litellm_provider") == "openai"]
+    assert responses, "the snapshot has responses-mode models"
+    covered = {k.lower() for m in real_book.models() for k in (m.id, *m.aliases, *m.litellm)}
+    listed = {n["litellm_key"] for n in diff.new_models}
+    assert all(k in listed or k.lower() in covered or k.split("/")[-1].lower() in covered for k in responses
+               if litellm[k].get("input_cost_per_token") is not None)

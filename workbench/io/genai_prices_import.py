@@ -7,7 +7,8 @@ Nothing is fetched: the package's bundled snapshot is read as installed.
 
 Field mapping (ours ← theirs): input ← ``input_mtok``, output ← ``output_mtok``, cached_input ←
 ``cache_read_mtok``, cache_write_5m ← ``cache_write_mtok`` (Anthropic's default 5-minute write),
-cache_write_1h ← ``cache_write_1h_mtok``, batch_input / batch_output ← the ``processing: batch``
+cache_write_1h ← ``cache_write_1h_mtok``, input_audio / cached_input_audio / output_audio ←
+``input_audio_mtok`` / ``cache_audio_read_mtok`` / ``output_audio_mtok``, batch_input / batch_output ← the ``processing: batch``
 variant's input / output. A tiered price is compared on its base rate. A disagreement is explained
 by the model's ``genai_prices_diff:`` text in the sheet.
 """
@@ -17,7 +18,7 @@ import datetime as dt
 from typing import Any
 
 from workbench.core.prices import NoPriceError, PriceBook
-from workbench.io.litellm_import import Disagreement, LiteLLMDiff
+from workbench.io.litellm_import import Disagreement, LiteLLMDiff, short_write_field
 
 PEER = "genai-prices"
 #: our vendor -> genai-prices provider id
@@ -29,6 +30,9 @@ FIELD_MAP = {
     "cached_input": "cache_read_mtok",
     "cache_write_5m": "cache_write_mtok",
     "cache_write_1h": "cache_write_1h_mtok",
+    "input_audio": "input_audio_mtok",
+    "cached_input_audio": "cache_audio_read_mtok",
+    "output_audio": "output_audio_mtok",
 }
 BATCH_FIELDS = {"batch_input": "input_mtok", "batch_output": "output_mtok"}
 
@@ -89,6 +93,7 @@ def diff_against_genai_prices(book: PriceBook, providers: list[Any] | None = Non
         for ours, key in BATCH_FIELDS.items():
             theirs_all[ours] = _value(getattr(batch, key, None)) if has_batch else None
         for field_name, theirs in theirs_all.items():
+            field_name = short_write_field(rec) if field_name == "cache_write_5m" else field_name
             ours = getattr(rec, field_name)
             if ours is None and theirs is None:
                 continue

@@ -25,6 +25,9 @@ FIELD_MAP = {
     "cache_write_1h": "cache_creation_input_token_cost_above_1hr",
     "batch_input": "input_cost_per_token_batches",
     "batch_output": "output_cost_per_token_batches",
+    "input_audio": "input_cost_per_audio_token",
+    "cached_input_audio": "cache_read_input_audio_token_cost",
+    "output_audio": "output_cost_per_audio_token",
 }
 #: LiteLLM modes of text models we price: `responses` holds the pro and codex models (Responses API only)
 REVIEWED_MODES = ("chat", "responses")
@@ -97,6 +100,13 @@ class LiteLLMDiff:
         }
 
 
+def short_write_field(rec) -> str:
+    """The record's short-TTL cache-write field: OpenAI's 30-minute write where it has one, else Anthropic's
+    5-minute write (peers keep both in one field: LiteLLM's cache_creation_input_token_cost,
+    genai-prices' cache_write_mtok)."""
+    return "cache_write_30m" if rec.cache_write_30m is not None and rec.cache_write_5m is None else "cache_write_5m"
+
+
 def _per_mtok(value) -> float | None:
     if value is None:
         return None
@@ -122,6 +132,7 @@ def diff_against_litellm(book: PriceBook, litellm: dict[str, dict], *, on: dt.da
                 diff.missing_keys.append((info.id, key))
                 continue
             for ours_name, theirs_name in FIELD_MAP.items():
+                ours_name = short_write_field(rec) if ours_name == "cache_write_5m" else ours_name
                 ours, theirs = getattr(rec, ours_name), _per_mtok(entry.get(theirs_name))
                 if ours is None and theirs is None:
                     continue
