@@ -126,3 +126,11 @@ def test_both_peers_review_responses_mode_and_audio_rates(real_book, shared_data
     listed = {n["litellm_key"] for n in diff.new_models}
     assert all(k in listed or k.lower() in covered or k.split("/")[-1].lower() in covered for k in responses
                if litellm[k].get("input_cost_per_token") is not None)
+
+
+def test_a_dated_snapshot_priced_apart_from_its_alias_has_its_own_history(real_book):
+    # gpt-4o-2024-08-06 launched at $2.50/$10 while the gpt-4o alias cost $5/$15 until 2024-10-02
+    assert real_book.resolve("gpt-4o-2024-08-06") == "gpt-4o-2024-08-06"
+    snap, alias = real_book.price_on("gpt-4o-2024-08-06", "2024-08-20"), real_book.price_on("gpt-4o", "2024-08-20")
+    assert (snap.input, snap.output) == (2.5, 10.0) and (alias.input, alias.output) == (5.0, 15.0)
+    assert snap.source.startswith("https://")

@@ -169,7 +169,7 @@ def format_diff(diff: LiteLLMDiff) -> str:
         lines.append(f"  {d.model:32} {d.field:15} ours {decimal_text(d.ours):>9}  {peer} {decimal_text(d.theirs):>9}"
                      f"  [{d.kind}] {mark}".rstrip())
     if diff.missing_keys:
-        lines += ["", "Keys our sheets name that the map lacks:"]
+        lines += ["", f"Our models or keys {peer} lacks:"]
         lines += [f"  {m}: {k}" for m, k in diff.missing_keys]
     if diff.context_differs:
         lines += ["", "Context windows that differ:"]
