@@ -105,3 +105,45 @@ def test_estimate_cli_accepts_openai_cache_writes_and_audio(run_cli):
                 "50000", "--cache-write-tokens", "10000", "--cache-write-long-tokens", "10000",
                 "--output-tokens", "1000", "--on", DAY, "--json", env=FROZEN)
     assert json.loads(r.stdout)["usd_per_request"] == pytest.approx(0.096)
+
+
+def test_service_tiers_per_scenario_and_per_request(frozen_book):
+    rec = frozen_book.price_on("gpt-5.6-sol", DAY)
+    std = request_cost(rec, 10_000, 100, 2_000, 0)
+    flex = request_cost(rec, 10_000, 100, 2_000, 0, service_tier="flex")
+    prio = request_cost(rec, 10_000, 100, 2_000, 0, service_tier="priority")
+    regional = request_cost(rec, 10_000, 100, 2_000, 0, service_tier="regional")
+    assert std.total_usd == pytest.approx((8_000 * 4 + 2_000 * 0.4 + 100 * 20) / 1e6)
+    assert flex.total_usd == pytest.approx((8_000 * 2 + 2_000 * 0.2 + 100 * 10) / 1e6)
+    assert prio.total_usd == pytest.approx((8_000 * 8 + 2_000 * 0.8 + 100 * 40) / 1e6)
+    assert regional.total_usd == pytest.approx(std.total_usd * 1.10)
+    us = estimate(frozen_book, "claude-sonnet-4-5", 62_000, 1_000, 50_000, 10_000, on=DAY,
+                  cache_write_long_tokens=10_000, service_tier="us_only")
+    assert us.usd_per_request == pytest.approx(0.096 * 1.1)
+    with pytest.raises(NoPriceError, match="no service tier 'priority'.*us_only"):
+        estimate(frozen_book, "claude-sonnet-4-5", 1_000, 10, on=DAY, service_tier="priority")
+    with pytest.raises(NoPriceError, match="12h cache-write"):  # the flex tier lists no 12-hour write
+        request_cost(rec, 10_000, 100, 0, 1_000, cache_ttl="12h", service_tier="flex")
+    with pytest.raises(PriceError, match="batch"):
+        request_cost(rec, 10_000, 100, batch=True, service_tier="flex")
+    frame = pd.DataFrame({"model": ["gpt-5.6-sol"] * 4, "input_tokens": [10_000] * 4, "output_tokens": [100] * 4,
+                          "cached_input_tokens": [2_000] * 4,
+                          "service_tier": ["flex", None, "priority", "regional"]})
+    priced = price_frame(frame, frozen_book, date_col=None, on=DAY)
+    assert priced["cost_usd"].tolist() == pytest.approx([flex.total_usd, std.total_usd, prio.total_usd,
+                                                         regional.total_usd])
+    assert list(priced["service_tier"]) == list(frame["service_tier"])
+    scenario = price_frame(frame.drop(columns="service_tier"), frozen_book, date_col=None, on=DAY,
+                           service_tier="priority")
+    assert scenario["cost_usd"].tolist() == pytest.approx([prio.total_usd] * 4)
+
+
+def test_estimate_cli_service_tier(run_cli):
+    r = run_cli("estimate", "--model", "gpt-5.6-sol", "--input-tokens", "10000", "--output-tokens", "100",
+                "--service-tier", "flex", "--on", DAY, "--json", env=FROZEN)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["service_tier"] == "flex" and d["usd_per_request"] == pytest.approx((10_000 * 2 + 100 * 10) / 1e6)
+    bad = run_cli("estimate", "--model", "gpt-4o-mini", "--input-tokens", "1", "--output-tokens", "1",
+                  "--service-tier", "flex", "--on", DAY, env=FROZEN)
+    assert bad.returncode == 2 and "no service tier 'flex'" in bad.stderr

@@ -42,6 +42,9 @@ def add_parser(sub) -> None:
     p.add_argument("--requests-per-day", type=number(float), default=1.0)
     p.add_argument("--days", type=number(int), default=DAYS_PER_MONTH, help="days in a month (default 30)")
     p.add_argument("--batch", action="store_true", help="use Batch API prices")
+    p.add_argument("--service-tier", default=None,
+                   help="service tier the model's record offers: flex, priority (OpenAI), regional (+10%%), "
+                        "us_only (Anthropic, 1.1x), …; default standard")
     p.add_argument("--price-in", type=number(float), help="override: USD per 1M input tokens")
     p.add_argument("--price-out", type=number(float), help="override: USD per 1M output tokens")
     p.add_argument("--on", type=_day, help="price date YYYY-MM-DD (default today)")
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         book = book.with_override(args.model, args.on, **overrides)
     est = estimate(book, args.model, args.input_tokens, args.output_tokens, args.cached_input_tokens,
                    args.cache_write_tokens, requests_per_day=args.requests_per_day, days=args.days,
-                   batch=args.batch, on=args.on, cache_ttl=args.cache_ttl,
+                   batch=args.batch, on=args.on, cache_ttl=args.cache_ttl, service_tier=args.service_tier,
                    cache_write_long_tokens=args.cache_write_long_tokens, audio_input_tokens=args.audio_input_tokens,
                    audio_output_tokens=args.audio_output_tokens, image_input_tokens=args.image_input_tokens)
     if args.json:
@@ -65,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     d, rec = est.to_dict(), est.record
     from workbench.cli.prices import as_of_line
 
-    print(f"{est.model}  ({'batch' if est.batch else 'standard'} prices, record of {rec.effective}; source: {rec.source})")
+    kind = "batch" if est.batch else est.service_tier
+    print(f"{est.model}  ({kind} prices, record of {rec.effective}; source: {rec.source})")
     print(f"  {as_of_line(book)}")
     print(f"  per request  ${d['usd_per_request']:,.6f}")
     print(f"  per day      ${d['usd_per_day']:,.2f}   (input ${d['input_usd_per_day']:,.2f} + output ${d['output_usd_per_day']:,.2f})")

@@ -15,7 +15,7 @@ import datetime as dt
 import math
 from dataclasses import asdict, dataclass, field
 
-from workbench.core.prices import NoPriceError, PriceBook, PriceError, PriceRecord
+from workbench.core.prices import STANDARD_TIERS, NoPriceError, PriceBook, PriceError, PriceRecord
 
 PER_MTOK = 1_000_000
 DAYS_PER_MONTH = 30
@@ -79,6 +79,7 @@ def rates_for(
     *,
     batch: bool = False,
     cache_ttl: str = "5m",
+    service_tier: str | None = None,
 ) -> dict[str, float | None]:
     """The per-1M rates that apply to one request (tier and batch resolved).
 
@@ -101,6 +102,8 @@ def rates_for(
         "output_audio": price.rate("output_audio", n),
         "input_image": price.rate("input_image", n),
     }
+    if service_tier is not None and str(service_tier).lower() not in STANDARD_TIERS:
+        return _tier_rates(price, n, rates, batch, cache_ttl, str(service_tier))
     if batch:
         b_in, b_out = price.rate("batch_input", n), price.rate("batch_output", n)
         if b_in is None or b_out is None:
@@ -109,6 +112,35 @@ def rates_for(
         rates = {k: None if v is None else v * ratio for k, v in rates.items()}
         rates["input"], rates["output"] = b_in, b_out
     return rates
+
+
+def _tier_rates(price: PriceRecord, n: int, standard: dict, batch: bool, cache_ttl: str, name: str) -> dict:
+    """Rates of service tier ``name``: a multiplier on every standard rate, or the tier's own rates."""
+    tier = price.service_tiers.get(name)
+    if tier is None:
+        offered = ", ".join(sorted(price.service_tiers)) or "none"
+        raise NoPriceError(f"{price.model} has no service tier {name!r} in the record of {price.effective} "
+                           f"(tiers: standard, {offered})")
+    if batch:
+        raise PriceError(f"service tier {name!r} and batch pricing cannot be combined")
+    if tier.multiplier is not None:
+        return {k: None if v is None else v * tier.multiplier for k, v in standard.items()}
+    if any(n > t.above_input_tokens for t in price.tiers):
+        raise NoPriceError(f"{price.model}: service tier {name!r} has no long-context price in the record of "
+                           f"{price.effective}")
+    r = tier.rates
+
+    def first(*keys: str) -> float | None:
+        return next((r[k] for k in keys if r.get(k) is not None), None)
+
+    long = first("cache_write_1h", "cache_write_12h")
+    return {
+        "input": r["input"], "output": r["output"], "cached_input": r.get("cached_input"),
+        "cache_write": first("cache_write_5m", "cache_write_30m") if cache_ttl in SHORT_TTLS else long,
+        "cache_write_long": long, "input_audio": r.get("input_audio"),
+        "cached_input_audio": r.get("cached_input_audio"), "output_audio": r.get("output_audio"),
+        "input_image": r.get("input_image"),
+    }
 
 
 #: extra token kinds of a request: (argument / column, the rate it is billed at)
@@ -135,6 +167,7 @@ def request_cost(
     cached_audio_input_tokens: float = 0,
     audio_output_tokens: float = 0,
     image_input_tokens: float = 0,
+    service_tier: str | None = None,
 ) -> CostBreakdown:
     """Cost of one request under ``price`` (average token counts may be fractional).
 
@@ -163,7 +196,7 @@ def request_cost(
                               (audio_output_tokens, output_tokens, "audio_output_tokens", "output_tokens")):
         if part > whole:
             raise PriceError(f"{a} ({part}) exceed {b} ({whole}): they are a part of it")
-    rates = rates_for(price, input_tokens, batch=batch, cache_ttl=cache_ttl)
+    rates = rates_for(price, input_tokens, batch=batch, cache_ttl=cache_ttl, service_tier=service_tier)
     short_writes = cache_write_tokens - cache_write_long_tokens
     text_cached = cached_input_tokens - cached_audio_input_tokens
     need = ((text_cached, "cached_input", "cached-input"), (short_writes, "cache_write", f"{cache_ttl} cache-write"),
@@ -203,6 +236,7 @@ class Estimate:
     per_request: CostBreakdown
     extra_tokens: dict = field(default_factory=dict)   # the EXTRA_KINDS given (non-zero only)
     cache_ttl: str = "5m"
+    service_tier: str = "standard"
 
     @property
     def usd_per_request(self) -> float:
@@ -232,6 +266,7 @@ class Estimate:
             "days": self.days,
             "batch": self.batch,
             "cache_ttl": self.cache_ttl,
+            "service_tier": self.service_tier,
             **self.extra_tokens,
             "usd_per_request": self.usd_per_request,
             "usd_per_day": self.usd_per_day,
@@ -258,6 +293,7 @@ def estimate(
     batch: bool = False,
     on: dt.date | str | None = None,
     cache_ttl: str = "5m",
+    service_tier: str | None = None,
     **extra_tokens: float,
 ) -> Estimate:
     """Price a feature: average tokens per request × daily volume, on the price of ``on``.
@@ -270,10 +306,11 @@ def estimate(
     info = book.model(model)
     record = book.price_on(info.id, on)
     per_request = request_cost(record, input_tokens, output_tokens, cached_input_tokens,
-                               cache_write_tokens, batch=batch, cache_ttl=cache_ttl, **extra_tokens)
+                               cache_write_tokens, batch=batch, cache_ttl=cache_ttl, service_tier=service_tier,
+                               **extra_tokens)
     est = Estimate(info.id, record, input_tokens, output_tokens, cached_input_tokens,
                    cache_write_tokens, requests_per_day, int(days), batch, per_request,
-                   {k: v for k, v in extra_tokens.items() if v}, cache_ttl)
+                   {k: v for k, v in extra_tokens.items() if v}, cache_ttl, service_tier or "standard")
     if not all(math.isfinite(v) for v in (*per_request.to_dict().values(), est.usd_per_day, est.usd_per_month)):
         raise PriceError("too large: the cost of these token counts and volumes overflows a float "
                          f"(input {input_tokens:g}, output {output_tokens:g}, {requests_per_day:g} requests/day)")

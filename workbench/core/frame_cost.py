@@ -12,31 +12,35 @@ import numpy as np
 import pandas as pd
 
 from workbench.core.cost import EXTRA_KINDS, PER_MTOK, rates_for
-from workbench.core.prices import NoPriceError, PriceBook, PriceError, PriceRecord
+from workbench.core.prices import STANDARD_TIERS, NoPriceError, PriceBook, PriceError, PriceRecord
 
 COST_COLUMNS = ("input_usd", "cached_input_usd", "cache_write_usd", "output_usd", "cost_usd")
 _KEYS = ("input", "output", "cached_input", "cache_write", "cache_write_long", "input_audio",
          "cached_input_audio", "output_audio", "input_image")
 
 
-def _rate_table(records: list[PriceRecord], cache_ttl: str) -> tuple[np.ndarray, list[np.ndarray]]:
+def _rate_table(records: list[PriceRecord], cache_ttl: str,
+                service_tier: str | None = None) -> tuple[np.ndarray, list[np.ndarray], list[str]]:
     """Rates of every (record, tier level, batch flag): shape (records, levels, 2, len(_KEYS)), NaN = not offered.
 
     Built with :func:`workbench.core.cost.rates_for`, so the frame follows the same rules as one request."""
     thresholds = [np.array(sorted(t.above_input_tokens for t in r.tiers), dtype=np.float64) for r in records]
     levels = 1 + max((len(t) for t in thresholds), default=0)
     table = np.full((len(records), levels, 2, len(_KEYS)), np.nan)
+    errors: list[str] = [""] * len(records)  # why a record has no standard-flag rates (service tier)
     for i, rec in enumerate(records):
         shapes = [0] + [int(t) + 1 for t in thresholds[i]]
         for level in range(levels):
             shape = shapes[min(level, len(shapes) - 1)]
             for b in (0, 1):
                 try:
-                    r = rates_for(rec, shape, batch=bool(b), cache_ttl=cache_ttl)
-                except NoPriceError:  # no batch price
+                    r = rates_for(rec, shape, batch=bool(b), cache_ttl=cache_ttl, service_tier=service_tier)
+                except PriceError as e:  # no batch price; no such service tier (or none for long context)
+                    if not b:
+                        errors[i] = errors[i] or str(e)
                     continue
                 table[i, level, b] = [np.nan if r[k] is None else r[k] for k in _KEYS]
-    return table, thresholds
+    return table, thresholds, errors
 
 
 def _row_days(frame: pd.DataFrame, date_col: str | None, on: dt.date | str | None, n: int) -> np.ndarray:
@@ -58,19 +62,30 @@ def price_frame(
     on: dt.date | str | None = None,
     date_col: str | None = "ts",
     cache_ttl: str = "5m",
+    service_tier: str | None = None,
 ) -> pd.DataFrame:
     """Return a copy of ``frame`` with the columns of :data:`COST_COLUMNS` added.
 
     Required columns: ``model``, ``input_tokens``, ``output_tokens``. Optional:
     ``cached_input_tokens``, ``cache_write_tokens``, the extra token kinds of
     :data:`workbench.core.cost.EXTRA_KINDS` (``cache_write_long_tokens``, ``audio_input_tokens``, …;
-    missing = 0), ``batch`` (bool) and the date column
+    missing = 0), ``batch`` (bool), ``service_tier`` (per request: standard, flex, priority, regional, …; or
+    ``service_tier=`` for every row) and the date column
     (``ts`` by default; without it every row is priced on ``on``, default today).
     Unknown models and days without a price raise; nothing is priced at $0 by default.
     """
     missing = {"model", "input_tokens", "output_tokens"} - set(frame.columns)
     if missing:
         raise PriceError(f"cannot price: missing column(s) {sorted(missing)}")
+    if "service_tier" in frame.columns:  # per request: price each tier's rows apart, keep the row order
+        tiers = frame["service_tier"].astype("string").fillna(service_tier or "standard").str.strip().str.lower()
+        if service_tier is not None or tiers.nunique() > 1 or (len(tiers) and tiers.iloc[0] not in STANDARD_TIERS):
+            parts = [price_frame(frame[tiers == t].drop(columns="service_tier"), book, on=on, date_col=date_col,
+                                 cache_ttl=cache_ttl, service_tier=t)
+                     for t in tiers.unique()]
+            priced = pd.concat(parts).loc[frame.index] if parts else frame.copy()
+            priced.insert(list(frame.columns).index("service_tier"), "service_tier", frame["service_tier"])
+            return priced
     n = len(frame)
 
     def tokens(name: str) -> np.ndarray:
@@ -119,7 +134,7 @@ def price_frame(
         rec_idx[rows] = pos + len(records)
         records.extend(history)
 
-    table, thresholds = _rate_table(records, cache_ttl)
+    table, thresholds, errors = _rate_table(records, cache_ttl, service_tier)
     level = np.zeros(n, dtype=np.int64)
     for i, thr in enumerate(thresholds):  # long-context tiers: the count of thresholds the input exceeds
         if len(thr):
@@ -127,6 +142,9 @@ def price_frame(
             level[rows] = np.searchsorted(thr, inp[rows], side="left")
     picked = table[rec_idx, level, batch.astype(np.int64)]
     rates = {k: picked[:, j] for j, k in enumerate(_KEYS)}
+    unpriced = ~batch & np.isnan(rates["input"])
+    if unpriced.any():
+        raise NoPriceError(errors[int(rec_idx[np.argmax(unpriced)])] or "no price for some rows")
     no_batch = batch & np.isnan(rates["input"])
     if no_batch.any():
         bad = sorted({records[i].model for i in np.unique(rec_idx[no_batch])})

@@ -61,6 +61,22 @@ class Tier:
 
 
 @dataclass(frozen=True)
+class ServiceTier:
+    """A service tier of a price record: its own rates (OpenAI Flex / Priority) or a multiplier on every
+    standard rate (OpenAI regional processing +10 %, Anthropic US-only inference 1.1×)."""
+
+    name: str
+    source: str
+    rates: Mapping[str, float] = field(default_factory=dict)   # absent rate = not offered in this tier
+    multiplier: float | None = None
+    note: str = ""
+
+
+#: names that mean "no service tier"
+STANDARD_TIERS = ("standard", "default", "")
+
+
+@dataclass(frozen=True)
 class PriceRecord:
     """One period of a model's price. Rates are floats in USD per 1M tokens (None = not offered)."""
 
@@ -85,6 +101,7 @@ class PriceRecord:
     note: str = ""
     derived: bool = False
     guaranteed_until: dt.date | None = None   # a promotional price guaranteed only through this day
+    service_tiers: Mapping[str, ServiceTier] = field(default_factory=dict)
 
     def covers(self, day: dt.date) -> bool:
         return self.effective <= day and (self.until is None or day <= self.until)
@@ -114,6 +131,9 @@ class PriceRecord:
             d["derived"] = True
         if self.guaranteed_until:
             d["guaranteed_until"] = self.guaranteed_until.isoformat()
+        if self.service_tiers:
+            d["service_tiers"] = {n: ({"multiplier": t.multiplier} if t.multiplier is not None else dict(t.rates))
+                                  | {"source": t.source} for n, t in self.service_tiers.items()}
         return d
 
 

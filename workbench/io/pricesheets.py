@@ -19,7 +19,9 @@ from workbench.core.prices import (
     ModelInfo,
     PriceBook,
     PriceError,
+    STANDARD_TIERS,
     PriceRecord,
+    ServiceTier,
     Tier,
 )
 
@@ -29,12 +31,13 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: Environment variable naming another folder of sheets.
 PRICING_DIR_ENV = "WORKBENCH_PRICING_DIR"
 
-_SHEET_KEYS = {"vendor", "models", "hardware", "notes", "reviewed"}
+_SHEET_KEYS = {"vendor", "models", "hardware", "notes", "reviewed", "service_tiers"}
 _MODEL_KEYS = {
     "display_name", "aliases", "context_window", "max_output_tokens", "tokenizer", "litellm",
     "litellm_diff", "genai_prices", "genai_prices_diff", "status", "notes", "prices", "billing", "throughput",
 }
-_RECORD_KEYS = {"effective", "until", "source", "note", *RATE_FIELDS, "tiers", "guaranteed_until"}
+_RECORD_KEYS = {"effective", "until", "source", "note", *RATE_FIELDS, "tiers", "guaranteed_until", "service_tiers"}
+_SERVICE_TIER_KEYS = {"source", "note", "multiplier", *RATE_FIELDS}
 _TIER_KEYS = {"above_input_tokens", *RATE_FIELDS}
 _HARDWARE_KEYS = {"id", "name", "usd_per_hour", "effective", "source", "note"}
 _THROUGHPUT_KEYS = {
@@ -127,7 +130,30 @@ def _day(where: _Where, value: Any, name: str) -> dt.date:
         raise where.error(f"{name} must be a date YYYY-MM-DD, got {value!r}") from None
 
 
-def _records(where: _Where, model_id: str, raw: Any) -> tuple[PriceRecord, ...]:
+def _service_tiers(where: _Where, raw: Any, inherited: dict[str, ServiceTier] | None = None,
+                   ) -> dict[str, ServiceTier]:
+    """``service_tiers: {flex: {input: .., output: .., source: ..}, regional: {multiplier: "1.10", source: ..}}``."""
+    out = dict(inherited or {})
+    if raw is None:
+        return out
+    if not isinstance(raw, dict):
+        raise where.error(f"service_tiers must be a mapping of tier name -> rates or multiplier, got {raw!r}")
+    for name, t in raw.items():
+        _check_keys(where, t, _SERVICE_TIER_KEYS, f"service tier {name}")
+        if not str(t.get("source") or "").strip():
+            raise where.error(f"service tier {name} has no source")
+        if str(name).lower() in STANDARD_TIERS:
+            raise where.error(f"service tier {name!r} is the standard price; name the other tiers only")
+        rates = {k: _rate(where, t[k], f"service tier {name} {k}") for k in RATE_FIELDS if k in t}
+        mult = _rate(where, t["multiplier"], f"service tier {name} multiplier") if "multiplier" in t else None
+        if (mult is None) == (not rates) or (mult is None and not {"input", "output"} <= set(rates)):
+            raise where.error(f"service tier {name} needs either a multiplier or its own input and output rates")
+        out[str(name)] = ServiceTier(str(name), str(t["source"]).strip(), rates, mult, str(t.get("note") or ""))
+    return out
+
+
+def _records(where: _Where, model_id: str, raw: Any,
+             sheet_tiers: dict[str, ServiceTier] | None = None) -> tuple[PriceRecord, ...]:
     if not isinstance(raw, list) or not raw:
         raise where.error("prices must be a non-empty list of price records")
     parsed = []
@@ -149,6 +175,7 @@ def _records(where: _Where, model_id: str, raw: Any) -> tuple[PriceRecord, ...]:
             until=_day(where, r["until"], "until") if r.get("until") else None,
             guaranteed_until=(_day(where, r["guaranteed_until"], "guaranteed_until")
                               if r.get("guaranteed_until") else None),
+            service_tiers=_service_tiers(where, r.get("service_tiers"), sheet_tiers),
             source=str(r["source"]).strip(),
             note=str(r.get("note") or ""),
             tiers=tuple(tiers),
@@ -230,6 +257,7 @@ def load_sheet(path: Path) -> list[ModelInfo]:
         raise where.error("sheet has no vendor")
     reviewed = _day(where, doc["reviewed"], "reviewed") if doc.get("reviewed") is not None else None
     hardware = _hardware(where, doc.get("hardware"))
+    sheet_tiers = _service_tiers(where, doc.get("service_tiers"))  # multipliers for every model of the sheet
     raw_models = doc.get("models") or {}
     if not isinstance(raw_models, dict):
         raise where.error(f"models must be a mapping of model id -> model (write `  gpt-x:`, not `  - gpt-x:`), "
@@ -248,7 +276,7 @@ def load_sheet(path: Path) -> list[ModelInfo]:
         if billing == "gpu_time":
             history = _derived_records(mw, model_id, m.get("throughput"), hardware)
         elif billing == "tokens":
-            history = _records(mw, model_id, m.get("prices"))
+            history = _records(mw, model_id, m.get("prices"), sheet_tiers)
         else:
             raise mw.error(f"unknown billing {billing!r}; valid: tokens, gpu_time")
         models.append(ModelInfo(
