@@ -134,3 +134,15 @@ def test_a_dated_snapshot_priced_apart_from_its_alias_has_its_own_history(real_b
     snap, alias = real_book.price_on("gpt-4o-2024-08-06", "2024-08-20"), real_book.price_on("gpt-4o", "2024-08-20")
     assert (snap.input, snap.output) == (2.5, 10.0) and (alias.input, alias.output) == (5.0, 15.0)
     assert snap.source.startswith("https://")
+
+
+def test_service_tiers_have_sources_and_are_cross_checked(real_book, shared_data):
+    tiers = [(m.id, n, t) for m in real_book.models() for r in m.history for n, t in r.service_tiers.items()]
+    assert {n for _, n, _ in tiers} >= {"flex", "priority", "regional", "us_only"}
+    assert all(t.source.startswith("https://") for _, _, t in tiers)
+    litellm = load_litellm_map(shared_data / "litellm_price_map" / "model_prices_and_context_window.json")
+    litellm["gpt-5.6-sol"] = dict(litellm["gpt-5.6-sol"], input_cost_per_token_priority=9e-6)  # a peer that moved
+    diff = diff_against_litellm(real_book, litellm, on=LITELLM_SNAPSHOT_DAY)
+    assert [(d.model, d.field, d.ours, d.theirs) for d in diff.disagreements if "priority" in d.field] == [
+        ("gpt-5.6-sol", "priority input", 8.0, 9.0)]
+    assert ("gemini-2.5-flash", "flex") in diff.tiers_not_recorded  # listed for a person, never guessed

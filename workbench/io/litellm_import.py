@@ -81,6 +81,7 @@ class LiteLLMDiff:
     context_differs: list[tuple[str, int | None, int | None]] = field(default_factory=list)
     peer: str = "LiteLLM"
     source: str = "LiteLLM's model_prices_and_context_window.json"
+    tiers_not_recorded: list[tuple[str, str]] = field(default_factory=list)   # (model, service tier) the peer prices
 
     @property
     def unexplained(self) -> list[Disagreement]:
@@ -97,6 +98,7 @@ class LiteLLMDiff:
             "missing_keys": [{"model": m, "peer_key": k} for m, k in self.missing_keys],
             "new_models": self.new_models,
             "context_differs": [{"model": m, "ours": o, "theirs": t} for m, o, t in self.context_differs],
+            "service_tiers_not_recorded": [{"model": m, "tier": t} for m, t in sorted(set(self.tiers_not_recorded))],
         }
 
 
@@ -139,6 +141,23 @@ def diff_against_litellm(book: PriceBook, litellm: dict[str, dict], *, on: dt.da
                 if ours is None or theirs is None or abs(ours - theirs) > 1e-9 * max(1.0, abs(ours)):
                     diff.disagreements.append(
                         Disagreement(info.id, key, ours_name, ours, theirs, info.litellm_diff))
+            for tier_name in ("flex", "priority"):  # service tiers with their own rates: LiteLLM's *_flex / *_priority
+                tier = rec.service_tiers.get(tier_name)
+                if tier is None or tier.multiplier is not None:  # not recorded: listed apart, not a price disagreement
+                    if entry.get(f"input_cost_per_token_{tier_name}") is not None:
+                        diff.tiers_not_recorded.append((info.id, tier_name))
+                    continue
+                for ours_name in ("input", "output", "cached_input", "cache_write_5m"):
+                    if ours_name == "cache_write_5m":
+                        ours_name = short_write_field(rec)
+                    theirs = _per_mtok(entry.get(f"{FIELD_MAP[ours_name if ours_name in FIELD_MAP else 'cache_write_5m']}"
+                                                 f"_{tier_name}"))
+                    ours = tier.rates.get(ours_name) if tier and tier.multiplier is None else None
+                    if ours is None and theirs is None:
+                        continue
+                    if ours is None or theirs is None or abs(ours - theirs) > 1e-9 * max(1.0, abs(ours)):
+                        diff.disagreements.append(Disagreement(info.id, key, f"{tier_name} {ours_name}", ours, theirs,
+                                                               info.litellm_diff))
             theirs_ctx = entry.get("max_input_tokens")
             if info.context_window and theirs_ctx and int(theirs_ctx) != info.context_window:
                 diff.context_differs.append((info.id, info.context_window, int(theirs_ctx)))
@@ -174,6 +193,11 @@ def format_diff(diff: LiteLLMDiff) -> str:
     if diff.context_differs:
         lines += ["", "Context windows that differ:"]
         lines += [f"  {m}: ours {o}, {peer} {t}" for m, o, t in diff.context_differs]
+    if diff.tiers_not_recorded:
+        gaps = sorted(set(diff.tiers_not_recorded))
+        lines += ["", f"Service tiers {peer} prices that our sheets do not record ({len(gaps)}; asking for one is an "
+                      "error, never a guess):"]
+        lines += [f"  {m}: {t}" for m, t in gaps]
     lines += ["", f"Models {peer} has that our sheets lack: {len(diff.new_models)}"]
     lines += [f"  {n['litellm_key']:50} {decimal_text(n['input']):>9} {decimal_text(n['output']):>9}"
               + (f"  ({n['mode']})" if n.get("mode") not in (None, "chat") else "")
