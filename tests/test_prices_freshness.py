@@ -84,3 +84,14 @@ def test_prices_list_json_carries_source_and_effective(run_cli, real_book):
         assert row["reviewed"], model
     text = run_cli("prices", "list", "--on", "2026-11-15", "--vendor", "openai")
     assert "prices as of 2026-11-22" in text.stdout
+
+
+def test_token_counter_app_shows_prices_as_of(frozen_book):
+    import datetime as _dt
+
+    from workbench.widgets.token_counter import make_token_counter
+
+    app = make_token_counter(frozen_book, text="hello world", models=["gpt-4o"], query="",
+                             day=_dt.date(2025, 2, 1), debounce_ms=0)
+    html = app.footer.value
+    assert "Prices as of 2025-01-15" in html, html
