@@ -122,7 +122,8 @@ def run_show(args: argparse.Namespace) -> int:
         emit_json({"model": info.id, "vendor": info.vendor, "aliases": list(info.aliases),
                    "context_window": info.context_window, "max_output_tokens": info.max_output_tokens,
                    "tokenizer": info.tokenizer, "status": info.status, "litellm": list(info.litellm),
-                   "litellm_diff": info.litellm_diff, "notes": info.notes, "sheet": info.sheet,
+                   "litellm_diff": info.litellm_diff, "genai_prices_diff": info.genai_prices_diff,
+                   "notes": info.notes, "sheet": info.sheet,
                    "reviewed": info.reviewed.isoformat() if info.reviewed else None,
                    "history": [r.to_dict() for r in info.history]})
         return 0
@@ -136,8 +137,16 @@ def run_show(args: argparse.Namespace) -> int:
             print(f"      above {t.above_input_tokens:,} input tokens: "
                   + "  ".join(f"{k}={decimal_text(v)}" for k, v in t.rates.items()))
         print(f"      source: {r.source}" + (f"  ({r.note})" if r.note else ""))
+        for name, t in r.service_tiers.items():
+            rates = (f"x{decimal_text(t.multiplier)} every rate" if t.multiplier is not None
+                     else "  ".join(f"{k}={decimal_text(v)}" for k, v in t.rates.items()))
+            print(f"      service tier {name}: {rates}  (source: {t.source})")
+        if r.guaranteed_until:
+            print(f"      promotional price, guaranteed through {r.guaranteed_until}")
     if info.litellm_diff:
         print(f"  differs from LiteLLM: {info.litellm_diff}")
+    if info.genai_prices_diff:
+        print(f"  differs from genai-prices: {info.genai_prices_diff}")
     return 0
 
 

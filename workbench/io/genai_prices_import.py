@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from workbench.core.prices import NoPriceError, PriceBook
+from workbench.core.prices import NoPriceError, PriceBook, PriceError
 from workbench.io.litellm_import import Disagreement, LiteLLMDiff, short_write_field
 
 PEER = "genai-prices"
@@ -42,8 +42,9 @@ def load_genai_prices() -> tuple[list[Any], str]:
     try:
         import genai_prices
         from genai_prices.data import providers
-    except ImportError as e:  # a declared dependency; say how to get it rather than skip
-        raise ImportError("genai-prices is not installed: pip install genai-prices (MIT, PyPI)") from e
+    except ImportError:  # in the `test` extra; a one-line error for the CLI rather than a traceback
+        raise PriceError("genai-prices is not installed: pip install 'genai-prices==0.2.3' "
+                         "(MIT, PyPI; part of the test extra)") from None
     return list(providers), genai_prices.__version__
 
 
