@@ -147,3 +147,17 @@ def test_estimate_cli_service_tier(run_cli):
     bad = run_cli("estimate", "--model", "gpt-4o-mini", "--input-tokens", "1", "--output-tokens", "1",
                   "--service-tier", "flex", "--on", DAY, env=FROZEN)
     assert bad.returncode == 2 and "no service tier 'flex'" in bad.stderr
+
+
+def test_replay_prices_openai_cache_writes_and_keeps_them_when_routing(frozen_book):
+    from workbench.core.replay import replay
+
+    log = pd.DataFrame({"request_id": ["a", "b"], "ts": pd.to_datetime([DAY, DAY], utc=True),
+                        "model": ["gpt-5.6-sol", "claude-sonnet-4-5"], "input_tokens": [10_000, 10_000],
+                        "cached_input_tokens": [0, 0], "cache_write_tokens": [8_000, 8_000],
+                        "output_tokens": [100, 100]})
+    base = replay(log, [], frozen_book, bootstrap=0)
+    assert base.baseline_usd == pytest.approx(price_frame(log, frozen_book)["cost_usd"].sum())
+    # route the Sonnet row to GPT-5.6: its 30-minute write price keeps the cache-write split
+    routed = replay(log, [{"policy": "route", "rules": [{"model": "gpt-5.6-sol", "from_model": "claude-sonnet-4-5"}]}], frozen_book, bootstrap=0)
+    assert routed.replayed_usd == pytest.approx(2 * (2_000 * 4 + 8_000 * 5 + 100 * 20) / 1e6)

@@ -73,6 +73,11 @@ def _long_write(price: PriceRecord, input_tokens: int) -> float | None:
     return v if v is not None else price.rate("cache_write_12h", input_tokens)
 
 
+def cache_write_rate(price: PriceRecord, cache_ttl: str = "5m") -> float | None:
+    """The base cache-write rate of TTL ``cache_ttl`` (short: 5m/30m, long: 1h/12h), None if not offered."""
+    return _short_write(price, 0) if cache_ttl in SHORT_TTLS else _long_write(price, 0)
+
+
 def rates_for(
     price: PriceRecord,
     input_tokens: float,
