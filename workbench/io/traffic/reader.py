@@ -352,19 +352,17 @@ def _iter_json_array(path: Path, parse: _JsonlParser, chunk_rows: int, progress:
 # ----------------------------------------------------------------------------------------- CSV
 
 
-class _CountingReader(io.RawIOBase):
-    def __init__(self, fh: BinaryIO, progress: Progress | None, total: int):
-        self.fh, self.progress, self.total, self.done = fh, progress, total, 0
+def _native_stream(path: Path) -> tuple[pa.NativeFile, pa.NativeFile]:
+    """``(stream, file)``: the CSV's bytes as an Arrow-native stream (gzip decompressed natively).
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:
-        n = self.fh.readinto(b)
-        self.done += n or 0
-        if self.progress is not None and n:
-            self.progress(min(self.done, self.total), self.total)
-        return n
+    Never a Python file object: Arrow's CSV reader reads ahead on its I/O threads, and a read that
+    calls back into Python while the interpreter is exiting aborts the process (``terminate called
+    without an active exception``, exit 134, seen on header-only files). Native reads need no GIL.
+    """
+    raw = pa.OSFile(str(path), "rb")
+    head = raw.read(2)
+    raw.seek(0)
+    return (pa.CompressedInputStream(raw, "gzip") if head == b"\x1f\x8b" else raw), raw
 
 
 def iter_csv(
@@ -394,44 +392,62 @@ def iter_csv(
         return "skip"
 
     total = path.stat().st_size
-    with open_log(path) as raw:
-        reader = pacsv.open_csv(
-            _CountingReader(raw, progress, total),
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=block_bytes, column_names=names, skip_rows=1),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=True,
-                                             ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=True,
-                null_values=[""], quoted_strings_can_be_null=True,
-            ),
-        )
-        next_record = 2
-        while True:
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                break
-            except pa.ArrowInvalid as e:
-                raise LoadError(f"{path}: CSV cannot be parsed after record {next_record - 1}: {e}") from None
-            k = batch.num_rows
-            skipped = sorted([b[0] for b in pending_bad if b[0] >= next_record]
-                             + [n for n in pending_blank if n >= next_record])
-            lines = np.arange(next_record, next_record + k + len(skipped), dtype=np.int64)
-            if skipped:
-                lines = lines[~np.isin(lines, skipped)]
-            lines = lines[:k]
-            bad, pending_bad[:], pending_blank[:] = list(pending_bad), [], []
-            if k:
-                next_record = int(lines[-1]) + 1
-            if skipped:
-                next_record = max(next_record, skipped[-1] + 1)
-            frame = pl.from_arrow(batch)
-            assert isinstance(frame, pl.DataFrame)
-            frame = frame.with_columns(pl.Series("_line", lines, dtype=pl.Int64))
-            if names:  # empty lines come through as all-null rows: they are not rows (like blank JSONL lines)
-                frame = frame.filter(~pl.all_horizontal(pl.col(names).is_null()))
-            for i in range(0, max(frame.height, 1), chunk_rows):
-                yield RawChunk(frame.slice(i, chunk_rows), bad if i == 0 else [])
-        if pending_bad:
-            yield RawChunk(pl.DataFrame({n: pl.Series([], dtype=pl.String) for n in names}).with_columns(
-                pl.Series("_line", [], dtype=pl.Int64)), list(pending_bad))
+    stream, raw = _native_stream(path)
+    with stream, raw:
+        try:
+            reader = _open_csv(stream, names, block_bytes, on_invalid)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise LoadError(f"{path}: cannot read: {e}") from None
+        try:
+            yield from _csv_chunks(path, reader, names, chunk_rows, pending_bad, pending_blank,
+                                   lambda: progress(min(raw.tell(), total), total) if progress else None)
+        finally:
+            reader.close()  # no read-ahead left running on Arrow's I/O threads
+
+
+def _open_csv(stream: pa.NativeFile, names: list[str], block_bytes: int, on_invalid) -> pacsv.CSVStreamingReader:
+    return pacsv.open_csv(
+        stream,
+        read_options=pacsv.ReadOptions(use_threads=False, block_size=block_bytes, column_names=names, skip_rows=1),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=True,
+                                         ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names}, strings_can_be_null=True,
+            null_values=[""], quoted_strings_can_be_null=True,
+        ),
+    )
+
+
+def _csv_chunks(path, reader, names, chunk_rows, pending_bad, pending_blank, report):
+    """Batches of the CSV reader as chunks with their record numbers (see :func:`iter_csv`)."""
+    next_record = 2
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except (pa.ArrowInvalid, OSError) as e:
+            raise LoadError(f"{path}: CSV cannot be parsed after record {next_record - 1}: {e}") from None
+        k = batch.num_rows
+        skipped = sorted([b[0] for b in pending_bad if b[0] >= next_record]
+                         + [n for n in pending_blank if n >= next_record])
+        lines = np.arange(next_record, next_record + k + len(skipped), dtype=np.int64)
+        if skipped:
+            lines = lines[~np.isin(lines, skipped)]
+        lines = lines[:k]
+        bad, pending_bad[:], pending_blank[:] = list(pending_bad), [], []
+        if k:
+            next_record = int(lines[-1]) + 1
+        if skipped:
+            next_record = max(next_record, skipped[-1] + 1)
+        report()
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        frame = frame.with_columns(pl.Series("_line", lines, dtype=pl.Int64))
+        if names:  # empty lines come through as all-null rows: they are not rows (like blank JSONL lines)
+            frame = frame.filter(~pl.all_horizontal(pl.col(names).is_null()))
+        for i in range(0, max(frame.height, 1), chunk_rows):
+            yield RawChunk(frame.slice(i, chunk_rows), bad if i == 0 else [])
+    if pending_bad:
+        yield RawChunk(pl.DataFrame({n: pl.Series([], dtype=pl.String) for n in names}).with_columns(
+            pl.Series("_line", [], dtype=pl.Int64)), list(pending_bad))
