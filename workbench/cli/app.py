@@ -110,6 +110,9 @@ def voila_argv(target: Path, apps_dir: Path, port: int, open_browser: bool) -> l
         f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_S}",
         f"--MappingKernelManager.cull_interval={CULL_INTERVAL_S}",
         "--MappingKernelManager.cull_connected=False",
+        # Under load (ten pages at once on two cores) a busy kernel's output can arrive after nbclient's
+        # default 4 s: the output (the app's widgets) was dropped and the page never rendered.
+        "--VoilaExecutor.iopub_timeout=60",
     ]
 
 
