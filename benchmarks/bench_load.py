@@ -95,6 +95,35 @@ def render_times(url: str, n: int, deadline_s: float, keep_browser: bool = False
     return times, None
 
 
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the Voila server process, its kernels, and our Chromium (where the
+    time of N sessions goes; kernels that exited are not counted)."""
+    import psutil
+
+    def cpu(p) -> float:
+        t = p.cpu_times()
+        return t.user + t.system
+
+    out = {"server": 0.0, "kernels": 0.0, "chromium": 0.0}
+    try:
+        server = psutil.Process(server_pid)
+        out["server"] = cpu(server)
+        for k in server.children(recursive=True):
+            try:
+                out["kernels"] += cpu(k)
+            except psutil.Error:
+                pass
+    except psutil.Error:
+        pass
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in p.name():
+                out["chromium"] += cpu(p)
+        except psutil.Error:
+            pass
+    return out
+
+
 def _kill_browser(browser) -> None:
     """SIGKILL the Chromium we launched (its PID, from the driver's process tree)."""
     import psutil
@@ -129,7 +158,10 @@ def main() -> int:
         alone, _ = render_times(url, 1, args.deadline)
         out["alone_s"] = alone[0]
         time.sleep(2)
+        cpu0 = cpu_seconds(server.proc.pid)
         times, held = render_times(url, args.sessions, args.deadline, keep_browser=True)
+        cpu1 = cpu_seconds(server.proc.pid)
+        out["cpu_s"] = {k: round(cpu1.get(k, 0) - cpu0.get(k, 0), 1) for k in cpu1}
         ok = [t for t in times if t is not None]
         out["rendered"] = len(ok)
         out["within_30s"] = sum(1 for t in ok if t <= 30)
@@ -166,6 +198,9 @@ def main() -> int:
               f"median {out['median_s'] and round(out['median_s'], 1)} s, max {out['max_s'] and round(out['max_s'], 1)} s"
               + (f"  ({out['median_over_alone']:.1f}x the lone session)" if out.get("median_over_alone") else ""))
         print(f"  kernels: {out['kernels_running']} running, ~{out['rss_mb_per_kernel']} MB RSS each")
+        c = out.get("cpu_s", {})
+        print(f"  CPU seconds while the {out['sessions']} rendered: server {c.get('server')}, kernels "
+              f"{c.get('kernels')}, Chromium {c.get('chromium')} (machine: {out['cpus']} CPUs)")
         print(f"  abandoned kernels reclaimed after: "
               f"{'not within %.0f s' % args.reclaim_timeout if out['reclaimed_s'] is None else '%.0f s' % out['reclaimed_s']}")
     return 0
