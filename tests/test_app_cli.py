@@ -52,3 +52,22 @@ def test_offline_template_has_no_cdn_and_a_same_origin_csp():
 def test_help_lists_the_subcommand(run_cli):
     r = run_cli("app", "--help")
     assert r.returncode == 0 and "--no-browser" in r.stdout and "127.0.0.1" in r.stdout
+
+
+def test_allow_host_and_key_env_are_validated(run_cli):
+    r = run_cli("app", "--allow-host", "http://evil/", "--no-browser")
+    assert r.returncode == 2 and "not a host name" in r.stderr
+    r = run_cli("app", "--key-env", "DB PASSWORD", "--no-browser")
+    assert r.returncode == 2 and "not an environment variable name" in r.stderr
+    r = run_cli("app", "--help")
+    assert "--allow-host" in r.stdout and "--key-env" in r.stdout and "OPENAI_API_KEY=api.openai.com" in r.stdout
+
+
+def test_abandoned_kernels_are_culled_within_two_minutes():
+    from workbench.cli.app import CULL_IDLE_S, CULL_INTERVAL_S
+
+    argv = voila_argv(APPS_DIR, APPS_DIR, 8866, open_browser=False)
+    assert f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_S}" in argv
+    assert f"--MappingKernelManager.cull_interval={CULL_INTERVAL_S}" in argv
+    assert "--MappingKernelManager.cull_connected=False" in argv  # an open page's kernel stays
+    assert CULL_IDLE_S + CULL_INTERVAL_S <= 90  # reclaimed within two minutes, with margin

@@ -43,8 +43,9 @@ class VoilaServer:
     """``workbench app [name] --no-browser --port P`` in a subprocess; ``url`` is its base URL."""
 
     def __init__(self, name: str | None = None, *, port: int | None = None,
-                 env: dict[str, str] | None = None, log_path: Path | None = None):
+                 env: dict[str, str] | None = None, log_path: Path | None = None, args: tuple[str, ...] = ()):
         self.name = name
+        self.args = tuple(args)  # extra `workbench app` options
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {})}
@@ -56,7 +57,7 @@ class VoilaServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "wb")
         cmd = [sys.executable, "-m", "workbench.cli", "app", *([self.name] if self.name else []),
-               "--port", str(self.port), "--no-browser"]
+               "--port", str(self.port), "--no-browser", *self.args]
         self.started_at = time.perf_counter()
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True)

@@ -86,18 +86,26 @@ class Backend(ABC):
         model: str,
         *,
         api_key_env: str | None = None,
+        api_key: str | None = None,
         timeout_s: float = 60.0,
         connect_timeout_s: float = 5.0,
     ) -> None:
         if not base_url or "://" not in base_url:
             raise ValueError(f"base URL must look like http://host:port, got {base_url!r}")
+        scheme = base_url.split("://", 1)[0].lower()
+        if scheme not in ("http", "https"):
+            raise ValueError(f"base URL must be http:// or https://, got {scheme}:// in {public_url(base_url)!r}")
         if not model:
             raise ValueError("model must not be empty")
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.api_key_env = api_key_env
+        self._typed_key = api_key or None  # a key typed into the app (never saved or described)
         self.timeout_s = float(timeout_s)
         self.connect_timeout_s = float(connect_timeout_s)
+
+    def _key(self) -> str | None:
+        return self._typed_key or _key_from_env(self.api_key_env)
 
     @abstractmethod
     def stream(self, request: BenchRequest) -> Iterator[StreamEvent]:
@@ -118,7 +126,7 @@ class Backend(ABC):
             "base_url": public_url(self.base_url),
             "model": self.model,
             "api_key_env": self.api_key_env,
-            "api_key_set": _key_from_env(self.api_key_env) is not None,
+            "api_key_set": self._key() is not None,
             "timeout_s": self.timeout_s,
             "connect_timeout_s": self.connect_timeout_s,
         }
@@ -145,13 +153,14 @@ class OpenAIBackend(Backend):
         model: str,
         *,
         api_key_env: str | None = "OPENAI_API_KEY",
+        api_key: str | None = None,
         timeout_s: float = 60.0,
         connect_timeout_s: float = 5.0,
         include_usage: bool = True,
         extra_body: dict[str, Any] | None = None,
         max_tokens_param: str = "max_tokens",
     ) -> None:
-        super().__init__(base_url, model, api_key_env=api_key_env, timeout_s=timeout_s,
+        super().__init__(base_url, model, api_key_env=api_key_env, api_key=api_key, timeout_s=timeout_s,
                          connect_timeout_s=connect_timeout_s)
         import openai
 
@@ -167,7 +176,7 @@ class OpenAIBackend(Backend):
         self._client = openai.OpenAI(
             base_url=self.base_url,
             # Local servers accept anything; the client insists on a non-empty key.
-            api_key=_key_from_env(api_key_env) or "no-key",
+            api_key=self._key() or "no-key",
             timeout=openai.Timeout(self.timeout_s, connect=self.connect_timeout_s),
             max_retries=0,
         )
@@ -258,13 +267,14 @@ class OllamaBackend(Backend):
         model: str,
         *,
         api_key_env: str | None = "OLLAMA_API_KEY",
+        api_key: str | None = None,
         timeout_s: float = 60.0,
         connect_timeout_s: float = 5.0,
         endpoint: str = "chat",
         keep_alive: str | float | None = None,
         options: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(base_url, model, api_key_env=api_key_env, timeout_s=timeout_s,
+        super().__init__(base_url, model, api_key_env=api_key_env, api_key=api_key, timeout_s=timeout_s,
                          connect_timeout_s=connect_timeout_s)
         if endpoint not in ("chat", "generate"):
             raise ValueError(f"ollama endpoint must be 'chat' or 'generate', got {endpoint!r}")
@@ -274,7 +284,7 @@ class OllamaBackend(Backend):
         self.endpoint = endpoint
         self.keep_alive = keep_alive
         self.options = dict(options or {})
-        key = _key_from_env(api_key_env)
+        key = self._key()
         headers = {"Authorization": f"Bearer {key}"} if key else None
         self._client = ollama.Client(
             host=self.base_url, timeout=httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s),
@@ -338,7 +348,7 @@ class OllamaBackend(Backend):
                 import httpx
                 import ollama
 
-                key = _key_from_env(self.api_key_env)  # re-read: the backend never keeps the key
+                key = self._key()  # re-read: the backend never keeps an environment key
                 self._meta_client = ollama.Client(
                     host=self.base_url, headers={"Authorization": f"Bearer {key}"} if key else None,
                     timeout=httpx.Timeout(min(5.0, self.timeout_s), connect=self.connect_timeout_s))

@@ -73,17 +73,17 @@ def hardware_presets(
 
     ``overrides`` maps a preset id to the user's own $/hour; an id not in the sheet adds a custom preset.
     """
-    import yaml
+    from workbench.io.safe_yaml import brief, load_yaml
 
     path = Path(path) if path else self_hosted_sheet()
     raw: list[dict[str, Any]] = []
     if path.exists():
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = load_yaml(path.read_text(encoding="utf-8")) or {}
         raw = list(doc.get("hardware") or [])
     presets = []
     for h in raw:
         if not isinstance(h, dict) or "id" not in h or "usd_per_hour" not in h:
-            raise ValueError(f"{path}: hardware entry without id or usd_per_hour: {h!r}")
+            raise ValueError(f"{path}: hardware entry without id or usd_per_hour: {brief(h)}")
         presets.append(HardwarePreset(
             id=str(h["id"]), name=str(h.get("name") or h["id"]), usd_per_hour=float(h["usd_per_hour"]),
             effective=str(h.get("effective") or ""), source=str(h.get("source") or ""), note=str(h.get("note") or ""),

@@ -25,3 +25,16 @@ def number(kind: type = float, *, minimum: float = 0, exclusive: bool = False) -
         return value
 
     return parse
+
+
+_SIZE_UNITS = ("B", "KB", "MB", "GB", "TB", "KIB", "MIB", "GIB", "TIB")
+
+
+def memory_size(text: str) -> str:
+    """An argparse ``type`` for a memory size as DuckDB takes it (``512MB``, ``1.5GB``, ``2GiB``)."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    if not m or m.group(2).upper() not in _SIZE_UNITS or float(m.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"not a memory size: {text!r} (e.g. 512MB, 2GB, 1.5GiB)")
+    return f"{m.group(1)}{m.group(2).upper().replace('I', 'i')}"

@@ -15,9 +15,15 @@ import socket
 import sys
 from pathlib import Path
 
+from workbench.bench.keys import DEFAULT_KEY_HOSTS, KEYS_ENV, encode_key_hosts, parse_key_spec
 from workbench.cli import CliError
+from workbench.cli.host_guard import normalise_host, refusal
 
 DEFAULT_PORT = 8866
+#: Abandoned kernels (no page connected) are culled after this many idle seconds...
+CULL_IDLE_S = 60
+#: ...checked this often.
+CULL_INTERVAL_S = 15
 HOST = "127.0.0.1"
 #: The workbench's Voila template ("lab" without CDN links, with a same-origin-only CSP).
 TEMPLATE = "workbench"
@@ -34,6 +40,14 @@ def add_parser(sub) -> None:
                    help="one app to serve, e.g. token_counter (default: all, with an index)")
     p.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME", type=_host_arg,
+                   help="also answer requests addressed to this host name (e.g. an SSH tunnel's or a "
+                        "reverse proxy's); by default only loopback names (127.0.0.1, localhost, ::1)")
+    p.add_argument("--key-env", action="append", default=[], metavar="NAME[=HOST]", type=_key_arg,
+                   help="an environment variable the apps may send as an API key, and the host it is "
+                        "for (repeatable; default: " + ", ".join(f"{k}={v}" for k, v in
+                                                               DEFAULT_KEY_HOSTS.items())
+                        + "). Sending a key to any other host needs a confirmation in the page")
     p.set_defaults(func=run)
 
 
@@ -45,6 +59,20 @@ def _port(text: str) -> int:
     if not 0 < port < 65536:
         raise argparse.ArgumentTypeError(f"port must be 1-65535, got {port}")
     return port
+
+
+def _host_arg(text: str) -> str:
+    try:
+        return normalise_host(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _key_arg(text: str) -> tuple[str, str | None]:
+    try:
+        return parse_key_spec(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def app_names(apps_dir: Path | None = None) -> list[str]:
@@ -76,11 +104,15 @@ def voila_argv(target: Path, apps_dir: Path, port: int, open_browser: bool) -> l
         "--VoilaConfiguration.show_tracebacks=False",
         f"--VoilaConfiguration.template={TEMPLATE}",
         "--Voila.log_level=WARN",
-        # Kernels of tabs that vanished without their close beacon (crash, kill): cull after
-        # 10 idle minutes with no page connected.
-        "--MappingKernelManager.cull_idle_timeout=600",
-        "--MappingKernelManager.cull_interval=60",
+        # Kernels of tabs that vanished without their close beacon (crash, kill): culled once idle
+        # for CULL_IDLE_S with no page connected, checked every CULL_INTERVAL_S (reclaimed within
+        # ~75 s; benchmarks/bench_load.py measures it). A connected page's kernel is never culled.
+        f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_S}",
+        f"--MappingKernelManager.cull_interval={CULL_INTERVAL_S}",
         "--MappingKernelManager.cull_connected=False",
+        # Under load (ten pages at once on two cores) a busy kernel's output can arrive after nbclient's
+        # default 4 s: the output (the app's widgets) was dropped and the page never rendered.
+        "--VoilaExecutor.iopub_timeout=60",
     ]
 
 
@@ -108,17 +140,22 @@ def run(args: argparse.Namespace) -> int:
     what = f"app {args.name!r}" if args.name else f"{n} app{'s' if n != 1 else ''} and an index"
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
         p for p in (str(JUPYTER_DATA), os.environ.get("JUPYTER_PATH", "")) if p)
+    # The kernels inherit this: the only variables the pages may send as API keys, and where to.
+    os.environ[KEYS_ENV] = encode_key_hosts(dict(args.key_env) if args.key_env else DEFAULT_KEY_HOSTS)
     print(f"workbench: serving {what} at {url}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
-    app_class = _voila_class(index)
+    app_class = _voila_class(index, frozenset(args.allow_host))
     app_class.launch_instance(voila_argv(target, apps_dir, args.port, not args.no_browser))
     return 0
 
 
-def _voila_class(index: str | None):
-    """Voila, with ``/`` redirecting to the index app and tab-close kernel shutdown that works."""
+def _voila_class(index: str | None, allowed_hosts: frozenset[str] = frozenset()):
+    """Voila, with ``/`` redirecting to the index app, tab-close kernel shutdown that works, and
+    every request refused (403) unless its Host and Origin are this server's (:mod:`host_guard`)."""
+    import logging
+    from types import MethodType
     from urllib.parse import urlsplit
 
-    from tornado.web import HTTPError, RedirectHandler
+    from tornado.web import ErrorHandler, HTTPError, RedirectHandler
     from voila.app import Voila
     from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
 
@@ -131,7 +168,21 @@ def _voila_class(index: str | None):
             if urlsplit(source).netloc != self.request.host:
                 raise HTTPError(403, "kernel shutdown must come from this server's own page")
 
+    log = logging.getLogger("workbench.app")
+
+    def find_handler(app, request, **kwargs):
+        why = refusal(request.headers.get("Host"), request.headers.get("Origin"), allowed_hosts)
+        if why is not None:
+            log.warning("refused %s %s: %s", request.method, request.path[:200], why)
+            return app.get_handler_delegate(request, ErrorHandler, {"status_code": 403})
+        return type(app).find_handler(app, request, **kwargs)
+
     class WorkbenchVoila(Voila):
+        def listen(self):
+            # Voila builds its tornado Application in start() and then listens: guard it first.
+            self.app.find_handler = MethodType(find_handler, self.app)
+            return super().listen()
+
         def init_handlers(self):
             handlers = [
                 (h[0], SameOriginShutdownHandler, *h[2:]) if h[1] is VoilaShutdownKernelHandler else h

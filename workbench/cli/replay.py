@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from workbench.cli import CliError, emit_json
+from workbench.cli._args import memory_size
 from workbench.core.replay import describe_policies, load_stack, replay
 from workbench.core.replay.backends import ENGINES
 
@@ -35,7 +36,7 @@ def add_parser(sub) -> None:
     p.add_argument("--strict", action="store_true", help="stop at the first bad log row")
     p.add_argument("--prices", metavar="DIR", help="folder of price sheets (default: pricing/)")
     p.add_argument("--engine", choices=ENGINES, help="frame engine (default polars; duckdb for --memory-limit)")
-    p.add_argument("--memory-limit", metavar="SIZE", help="DuckDB memory limit, e.g. 1GB (larger logs spill to disk)")
+    p.add_argument("--memory-limit", metavar="SIZE", type=memory_size, help="DuckDB memory limit, e.g. 1GB (larger logs spill to disk)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="resamples for the 95%% interval (0: none)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--sweep", metavar="STEP.PARAM=V1,V2,…",

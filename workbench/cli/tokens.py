@@ -32,8 +32,11 @@ def tokenizer_of(model: str | None) -> str | None:
 def run(args: argparse.Namespace) -> int:
     from workbench.core.tokens import count_messages, count_tokens
 
-    if args.file == "-":
-        text = sys.stdin.read()
+    if args.file == "-":  # the same strict UTF-8 as a file
+        try:
+            text = sys.stdin.buffer.read().decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise CliError(f"stdin: not UTF-8 text ({e.reason} at byte {e.start})") from None
     else:
         try:
             with open(args.file, encoding="utf-8") as f:
@@ -47,9 +50,14 @@ def run(args: argparse.Namespace) -> int:
             messages = json.loads(text)
         except json.JSONDecodeError as e:
             raise CliError(f"{args.file}: not JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+        except RecursionError:
+            raise CliError(f"{args.file}: JSON nested too deeply for a list of chat messages") from None
         if not isinstance(messages, list):
             raise CliError(f"{args.file}: --chat expects a JSON list of messages")
-        count = count_messages(messages, **kw)
+        try:
+            count = count_messages(messages, **kw)
+        except (TypeError, RecursionError) as e:  # numbers as messages, objects as content...
+            raise CliError(f"{args.file}: not a list of chat messages: {str(e)[:200]}") from None
     else:
         count = count_tokens(text, **kw)
     if args.json:

@@ -57,6 +57,11 @@ EXTRA_TOKEN_NAMES: tuple[str, ...] = tuple(c.name for c in EXTRA_TOKEN_COLUMNS)
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 REQUIRED: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
 TOKEN_COLUMNS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens")
+#: Largest token count of one request that ingest accepts and replay prices (2**31 - 1, ~2.1e9, far
+#: above any model's context). Replay keeps money in int64 pico-dollars: 2**31 tokens at $1,000 per
+#: 1M tokens is 2.1e18 pUSD, under int64's 9.2e18, so no single request can overflow it. Ingest rejects
+#: larger counts row by row (file, line, field), so whatever ingest accepts, replay accepts.
+MAX_TOKENS_PER_REQUEST = 2**31 - 1
 
 
 def schema_markdown() -> str:

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from workbench.io.safe_yaml import load_yaml
+
 from workbench.core.prices import (
     RATE_FIELDS,
     ModelInfo,
@@ -248,7 +250,7 @@ def load_sheet(path: Path) -> list[ModelInfo]:
     path = Path(path)
     where = _Where(path)
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        doc = load_yaml(path.read_text(encoding="utf-8"))  # bounded: alias bombs refused
     except yaml.YAMLError as e:
         raise where.error(f"not valid YAML: {e}") from None
     _check_keys(where, doc, _SHEET_KEYS, "sheet")
@@ -299,7 +301,7 @@ def load_sheet(path: Path) -> list[ModelInfo]:
 def load_hardware(path: Path | None = None) -> dict[str, dict]:
     """Hardware presets (``id`` → record with ``usd_per_hour``) from the self-hosted sheet."""
     path = Path(path) if path else default_pricing_dir() / "self-hosted.yaml"
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    doc = load_yaml(path.read_text(encoding="utf-8")) or {}
     return _hardware(_Where(path), doc.get("hardware"))
 
 

@@ -14,7 +14,8 @@ By default the app shows the recorded sample run shipped in ``sample_data/bench`
 SmolLM2-135M on llama.cpp, on the project's 2-core CPU machine), so it shows real figures without a
 server. Defaults for the endpoint can be set with ``WORKBENCH_BENCH_BACKEND``, ``WORKBENCH_BENCH_BASE_URL``
 and ``WORKBENCH_BENCH_MODEL``. API keys are read from the environment variable named in the form and
-never shown or stored.
+never shown or stored; only variables ``workbench app`` allows, sent only to their configured host unless
+the page confirms another (:mod:`workbench.bench.keys`).
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ class LocalVsHostedState(traitlets.HasTraits):
     base_url = traitlets.Unicode(os.environ.get("WORKBENCH_BENCH_BASE_URL", "http://127.0.0.1:8080/v1"))
     model = traitlets.Unicode(os.environ.get("WORKBENCH_BENCH_MODEL", "smollm2-135m"))
     api_key_env = traitlets.Unicode("")  # the *name* of the variable; empty = backend default
+    api_key = traitlets.Unicode("")  # a key typed into the page (sent only to base_url, never saved)
+    confirm_key = traitlets.Bool(False)  # "send the configured key to this other host" (workbench.bench.keys)
     concurrency = traitlets.Unicode("1,2")
     requests = traitlets.Int(4)
     max_output_tokens = traitlets.Int(16)
@@ -159,14 +162,27 @@ class LocalVsHostedState(traitlets.HasTraits):
         return [str(p) for p in save_run(self.run, directory)]
 
     # -- endpoint ---------------------------------------------------------------------------------
+    @traitlets.observe("confirm_key", "base_url")
+    def _confirm_for_this_host(self, change: dict) -> None:
+        from workbench.bench.keys import url_host
+
+        if change["name"] == "base_url":
+            self.confirm_key = False  # a confirmation holds for the host it was given for only
+        self._confirmed_host = url_host(self.base_url) if self.confirm_key else ""
+
+    def _key_options(self) -> dict[str, Any]:
+        """Which key may go to ``base_url`` (raises ``KeyRefused``, a ValueError): workbench.bench.keys."""
+        from workbench.bench.keys import key_options
+
+        return key_options(self.backend, self.base_url, self.api_key_env, typed_key=self.api_key,
+                           confirmed_host=getattr(self, "_confirmed_host", ""))
+
     def fetch_models(self) -> list[str]:
         """Ask the endpoint which models it serves (``/v1/models`` or ``/api/tags``); errors go to ``error``."""
         from workbench.bench.backends import create_backend
 
         try:
-            opts: dict[str, Any] = {"timeout_s": 5.0, "connect_timeout_s": 3.0}
-            if self.api_key_env:
-                opts["api_key_env"] = self.api_key_env
+            opts: dict[str, Any] = {"timeout_s": 5.0, "connect_timeout_s": 3.0, **self._key_options()}
             with create_backend(self.backend, self.base_url, self.model or "?", **opts) as backend:
                 info = backend.describe()
         except ValueError as exc:
@@ -241,9 +257,7 @@ class LocalVsHostedState(traitlets.HasTraits):
                     self._refresh_live()
 
         try:
-            opts: dict[str, Any] = {"timeout_s": self.request_timeout_s}
-            if self.api_key_env:
-                opts["api_key_env"] = self.api_key_env
+            opts: dict[str, Any] = {"timeout_s": self.request_timeout_s, **self._key_options()}
             backend = create_backend(self.backend, self.base_url, self.model, **opts)
             prompts = make_requests(self.dataset, max(self.requests, 2), max_output_tokens=self.max_output_tokens)
             slo = SLO(ttft_ms=self.slo_ttft_ms or None, tpot_ms=self.slo_tpot_ms or None)
@@ -437,11 +451,14 @@ def make_local_vs_hosted_app(state: LocalVsHostedState | None = None):
     base_url = w.Text(description="base URL", layout=w.Layout(width="420px"), style=style)
     model = w.Combobox(description="model", layout=lay, style=style, ensure_option=False)
     key_env = w.Text(description="API key env var", placeholder="e.g. OPENAI_API_KEY", layout=lay, style=style)
+    typed_key = w.Password(description="or API key", placeholder="sent only to the base URL", layout=lay, style=style)
+    confirm_key = w.Checkbox(description="send the key variable's key to this host", indent=False)
     concurrency = w.Text(description="concurrency levels", layout=lay, style=style)
     requests = w.BoundedIntText(min=1, max=500, description="requests / level", layout=lay, style=style)
     max_tokens = w.BoundedIntText(min=1, max=4096, description="max output tokens", layout=lay, style=style)
     dataset = w.Dropdown(options=["bitext", "mt_bench", "synthetic"], description="prompts", layout=lay, style=style)
     for widget, name in ((backend, "backend"), (base_url, "base_url"), (model, "model"), (key_env, "api_key_env"),
+                         (typed_key, "api_key"), (confirm_key, "confirm_key"),
                          (concurrency, "concurrency"), (requests, "requests"), (max_tokens, "max_output_tokens"),
                          (dataset, "dataset")):
         w.link((state, name), (widget, "value"))
@@ -548,7 +565,7 @@ def make_local_vs_hosted_app(state: LocalVsHostedState | None = None):
 
     bench_box = w.VBox([
         w.HTML("<h3>Benchmark a server</h3>"),
-        w.HBox([w.VBox([backend, base_url, w.HBox([model, list_btn]), key_env]),
+        w.HBox([w.VBox([backend, base_url, w.HBox([model, list_btn]), key_env, typed_key, confirm_key]),
                 w.VBox([concurrency, requests, max_tokens, dataset])]),
         w.HBox([run_btn, stop_btn, bar, status]),
         w.HBox([load_dd, load_path, load_btn]),

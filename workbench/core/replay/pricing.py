@@ -21,12 +21,13 @@ import narwhals.stable.v2 as nw
 
 from workbench.core.cost import cache_write_rate, rates_for
 from workbench.core.prices import NoPriceError, PriceBook, PriceRecord
+from workbench.core.schema import MAX_TOKENS_PER_REQUEST
 
 PUSD_PER_USD = 10**12
 NO_RATE = -1          # a rate the price record does not offer
 NEVER = 2**62         # tier threshold of a record without that tier
 UNPRICED = -1         # cost of a request that cannot be priced (checked after every replay)
-MAX_TOKENS = 2**31 - 1
+MAX_TOKENS = MAX_TOKENS_PER_REQUEST  # the schema's bound: ingest enforces the same
 
 # state column names shared with the engine
 MODEL, DAY, IN, CACHED, WRITE, OUT, BATCH, FATE, EXTRA = (

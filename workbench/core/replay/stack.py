@@ -20,6 +20,7 @@ import yaml
 
 from workbench.core.replay.params import PolicyError
 from workbench.core.replay.registry import Policy, get_policy
+from workbench.io.safe_yaml import brief, load_yaml
 
 _TOP_KEYS = {"name", "description", "policies"}
 
@@ -56,7 +57,7 @@ class PolicyStack:
         for i, item in enumerate(items, 1):
             at = f"{where}: item {i}"
             if not isinstance(item, Mapping) or "policy" not in item:
-                raise PolicyError(f"{at}: expected a mapping with a 'policy' key, got {item!r}")
+                raise PolicyError(f"{at}: expected a mapping with a 'policy' key, got {brief(item)}")
             params = {k: v for k, v in item.items() if k != "policy"}
             try:
                 policies.append(get_policy(str(item["policy"]))(**params))
@@ -75,7 +76,7 @@ class PolicyStack:
         else:
             text, where = str(source), "policy stack"
         try:
-            data = yaml.safe_load(text)
+            data = load_yaml(text)  # bounded: alias bombs refused before expansion
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             line = f" (line {mark.line + 1})" if mark is not None else ""

@@ -10,7 +10,7 @@ import polars as pl
 
 from workbench.core.prices import PriceBook
 from workbench.io.traffic.formats import FORMATS, Context, Format
-from workbench.io.traffic.reader import Progress, csv_header, first_record, iter_csv, iter_ndjson
+from workbench.io.traffic.reader import Progress, csv_header, first_record, iter_csv, iter_ndjson, open_log
 from workbench.io.traffic.result import Chunk, LoadError, LoadResult, Rejection
 from workbench.io.traffic.validate import Validator, empty_frame, to_pandas
 
@@ -21,12 +21,12 @@ _JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 
 
 def _looks_csv(path: Path) -> bool:
-    suffix = path.suffix.lower()
+    suffix = Path(path.name[:-3]).suffix.lower() if path.name.lower().endswith(".gz") else path.suffix.lower()
     if suffix in _JSON_SUFFIXES:
         return False
     if suffix in {".csv", ".tsv"}:
         return True
-    with open(path, "rb") as fh:
+    with open_log(path) as fh:  # gzip read through; other compression refused with a message
         head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
     return not head.startswith((b"{", b"["))
 

@@ -120,6 +120,17 @@ def extract_jsonl(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     )
 
 
+def _absent(c: Cols, path: str) -> pl.Expr:
+    """True where a (possibly nested, possibly object) field is missing or null; no cast to text."""
+    if not c.has(path):
+        return pl.lit(True)
+    parts = path.split(".")
+    expr = pl.col(parts[0])
+    for p in parts[1:]:
+        expr = expr.struct.field(p)
+    return expr.is_null()
+
+
 def extract_batch(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     c = Cols(df)
     body = "response.body"
@@ -135,7 +146,8 @@ def extract_batch(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     reject = (pl.when(err_text.is_not_null()).then(pl.format("batch request failed: {}", err_text))
               .when(failed_http).then(pl.format("batch request failed with HTTP {}: {}", code,
                                                  pl.coalesce(body_err, pl.lit("no error message"))))
-              .when(c("response").is_null()).then(pl.lit("batch line has neither response nor error")))
+              .when(_absent(c, "response")).then(pl.lit("batch line has neither response nor error"))
+              .when(_absent(c, body)).then(pl.lit("batch response has no body (no usage to price)")))
     return df.select(
         "_line",
         request_id=c.first("response.request_id", "id"),
@@ -145,7 +157,9 @@ def extract_batch(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
         status=http_status(code),
         tags=tags_json(custom_id=c("custom_id"), batch_request_id=c("id"), batch=pl.lit(True)),
         _completion=c(f"{body}.choices"),
-        _reject_field=pl.when(err_text.is_not_null()).then(pl.lit("error")).otherwise(pl.lit("response")),
+        _reject_field=pl.when(err_text.is_not_null()).then(pl.lit("error"))
+        .when(~_absent(c, "response") & _absent(c, body) & ~failed_http).then(pl.lit("response.body"))
+        .otherwise(pl.lit("response")),
         _reject_reason=reject,
     )
 

@@ -11,6 +11,7 @@ with ``json.loads``. Memory is bounded by the block size, not by the file size.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 from dataclasses import dataclass, field
@@ -39,8 +40,51 @@ class RawChunk:
     bad: list[tuple[int, str, str]] = field(default_factory=list)  # (line, field, reason)
 
 
-def is_json_array(path: Path) -> bool:
+#: Leading bytes of compressed files we cannot read (gzip is read transparently).
+_COMPRESSED = {b"\x28\xb5\x2f\xfd": "zstd", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"PK\x03\x04": "zip"}
+
+
+def open_log(path: Path) -> BinaryIO:
+    """The log's bytes: gzip-compressed files are decompressed on the fly (by content, not by name);
+    other compressed files are refused with a message saying so."""
     with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"\x1f\x8b"):
+        return _GzipLog(path)
+    for magic, kind in _COMPRESSED.items():
+        if head.startswith(magic):
+            raise LoadError(f"{path}: the file is {kind}-compressed; decompress it first "
+                            "(gzip-compressed logs are read as they are)")
+    return open(path, "rb")
+
+
+class _GzipLog(gzip.GzipFile):
+    """A gzip log whose damage is reported with the file name (a :class:`LoadError`)."""
+
+    def __init__(self, path: Path):
+        super().__init__(filename=str(path), mode="rb")
+        self._path = path
+
+    def read(self, size=-1):
+        try:
+            return super().read(size)
+        except (OSError, EOFError, gzip.BadGzipFile) as e:
+            raise LoadError(f"{self._path}: gzip-compressed file is damaged or truncated: {e}") from None
+
+    def readinto(self, b):
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def readline(self, size=-1):
+        try:
+            return super().readline(size)
+        except (OSError, EOFError, gzip.BadGzipFile) as e:
+            raise LoadError(f"{self._path}: gzip-compressed file is damaged or truncated: {e}") from None
+
+
+def is_json_array(path: Path) -> bool:
+    with open_log(path) as fh:
         head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
     return head.startswith(b"[")
 
@@ -48,14 +92,14 @@ def is_json_array(path: Path) -> bool:
 def first_record(path: Path) -> object:
     """The first record of a JSON/JSONL file (for format detection); ``None`` if none parses."""
     if is_json_array(path):
-        with open(path, "rb") as fh:
+        with open_log(path) as fh:
             head = fh.read(1 << 20)
         try:
             text = head.lstrip(b"\xef\xbb\xbf \t\r\n")[1:].lstrip().decode("utf-8", "replace")
             return json.JSONDecoder().raw_decode(text)[0]
         except ValueError:
             return None
-    with open(path, "rb") as fh:
+    with open_log(path) as fh:
         for i, line in enumerate(fh):
             if i >= 50:
                 break
@@ -70,11 +114,13 @@ def first_record(path: Path) -> object:
 
 
 def csv_header(path: Path) -> list[str]:
-    with open(path, "r", encoding="utf-8-sig", newline="") as fh:
+    with io.TextIOWrapper(open_log(path), encoding="utf-8-sig", newline="") as fh:
         try:
             header = next(csv.reader(fh))
         except StopIteration:
             raise LoadError(f"{path}: empty file, no CSV header") from None
+        except UnicodeDecodeError as e:
+            raise LoadError(f"{path}: CSV header is not UTF-8 text ({e.reason} at byte {e.start})") from None
     return [h.strip() for h in header]
 
 
@@ -113,7 +159,7 @@ def _line_blocks(fh: BinaryIO, chunk_rows: int, block_bytes: int, progress: Prog
             s0, s1 = int(starts[i]), int(ends[j - 1]) + 1
             yield line_no + i, view[s0:s1], starts[i:j] - s0, lengths[i:j]
             if progress is not None:
-                progress(done - len(buf) + min(s1, len(buf)), total)
+                progress(min(done - len(buf) + min(s1, len(buf)), total), total)  # gzip: total is compressed
         line_no += n
 
 
@@ -279,7 +325,7 @@ def iter_ndjson(
     if is_json_array(path):
         yield from _iter_json_array(path, parse, chunk_rows, progress, total)
         return
-    with open(path, "rb") as fh:
+    with open_log(path) as fh:
         for first_line, data, starts, lengths in _line_blocks(fh, chunk_rows, block_bytes, progress, total):
             yield parse(data, first_line, starts, lengths)
 
@@ -288,7 +334,8 @@ def _iter_json_array(path: Path, parse: _JsonlParser, chunk_rows: int, progress:
     """A JSON array is parsed whole (arrays cannot be streamed line by line); element ``k`` is
     reported as line ``k`` (1-based). Use JSONL for files larger than memory."""
     try:
-        records = json.loads(path.read_bytes().decode("utf-8-sig"))
+        with open_log(path) as fh:
+            records = json.loads(fh.read().decode("utf-8-sig"))
     except (ValueError, UnicodeDecodeError) as e:
         raise LoadError(f"{path}: not a valid JSON array: {e}") from None
     if not isinstance(records, list):
@@ -305,19 +352,17 @@ def _iter_json_array(path: Path, parse: _JsonlParser, chunk_rows: int, progress:
 # ----------------------------------------------------------------------------------------- CSV
 
 
-class _CountingReader(io.RawIOBase):
-    def __init__(self, fh: BinaryIO, progress: Progress | None, total: int):
-        self.fh, self.progress, self.total, self.done = fh, progress, total, 0
+def _native_stream(path: Path) -> tuple[pa.NativeFile, pa.NativeFile]:
+    """``(stream, file)``: the CSV's bytes as an Arrow-native stream (gzip decompressed natively).
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:
-        n = self.fh.readinto(b)
-        self.done += n or 0
-        if self.progress is not None and n:
-            self.progress(self.done, self.total)
-        return n
+    Never a Python file object: Arrow's CSV reader reads ahead on its I/O threads, and a read that
+    calls back into Python while the interpreter is exiting aborts the process (``terminate called
+    without an active exception``, exit 134, seen on header-only files). Native reads need no GIL.
+    """
+    raw = pa.OSFile(str(path), "rb")
+    head = raw.read(2)
+    raw.seek(0)
+    return (pa.CompressedInputStream(raw, "gzip") if head == b"\x1f\x8b" else raw), raw
 
 
 def iter_csv(
@@ -347,44 +392,62 @@ def iter_csv(
         return "skip"
 
     total = path.stat().st_size
-    with open(path, "rb") as raw:
-        reader = pacsv.open_csv(
-            _CountingReader(raw, progress, total),
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=block_bytes, column_names=names, skip_rows=1),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=True,
-                                             ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=True,
-                null_values=[""], quoted_strings_can_be_null=True,
-            ),
-        )
-        next_record = 2
-        while True:
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                break
-            except pa.ArrowInvalid as e:
-                raise LoadError(f"{path}: CSV cannot be parsed after record {next_record - 1}: {e}") from None
-            k = batch.num_rows
-            skipped = sorted([b[0] for b in pending_bad if b[0] >= next_record]
-                             + [n for n in pending_blank if n >= next_record])
-            lines = np.arange(next_record, next_record + k + len(skipped), dtype=np.int64)
-            if skipped:
-                lines = lines[~np.isin(lines, skipped)]
-            lines = lines[:k]
-            bad, pending_bad[:], pending_blank[:] = list(pending_bad), [], []
-            if k:
-                next_record = int(lines[-1]) + 1
-            if skipped:
-                next_record = max(next_record, skipped[-1] + 1)
-            frame = pl.from_arrow(batch)
-            assert isinstance(frame, pl.DataFrame)
-            frame = frame.with_columns(pl.Series("_line", lines, dtype=pl.Int64))
-            if names:  # empty lines come through as all-null rows: they are not rows (like blank JSONL lines)
-                frame = frame.filter(~pl.all_horizontal(pl.col(names).is_null()))
-            for i in range(0, max(frame.height, 1), chunk_rows):
-                yield RawChunk(frame.slice(i, chunk_rows), bad if i == 0 else [])
-        if pending_bad:
-            yield RawChunk(pl.DataFrame({n: pl.Series([], dtype=pl.String) for n in names}).with_columns(
-                pl.Series("_line", [], dtype=pl.Int64)), list(pending_bad))
+    stream, raw = _native_stream(path)
+    with stream, raw:
+        try:
+            reader = _open_csv(stream, names, block_bytes, on_invalid)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise LoadError(f"{path}: cannot read: {e}") from None
+        try:
+            yield from _csv_chunks(path, reader, names, chunk_rows, pending_bad, pending_blank,
+                                   lambda: progress(min(raw.tell(), total), total) if progress else None)
+        finally:
+            reader.close()  # no read-ahead left running on Arrow's I/O threads
+
+
+def _open_csv(stream: pa.NativeFile, names: list[str], block_bytes: int, on_invalid) -> pacsv.CSVStreamingReader:
+    return pacsv.open_csv(
+        stream,
+        read_options=pacsv.ReadOptions(use_threads=False, block_size=block_bytes, column_names=names, skip_rows=1),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=True,
+                                         ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names}, strings_can_be_null=True,
+            null_values=[""], quoted_strings_can_be_null=True,
+        ),
+    )
+
+
+def _csv_chunks(path, reader, names, chunk_rows, pending_bad, pending_blank, report):
+    """Batches of the CSV reader as chunks with their record numbers (see :func:`iter_csv`)."""
+    next_record = 2
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except (pa.ArrowInvalid, OSError) as e:
+            raise LoadError(f"{path}: CSV cannot be parsed after record {next_record - 1}: {e}") from None
+        k = batch.num_rows
+        skipped = sorted([b[0] for b in pending_bad if b[0] >= next_record]
+                         + [n for n in pending_blank if n >= next_record])
+        lines = np.arange(next_record, next_record + k + len(skipped), dtype=np.int64)
+        if skipped:
+            lines = lines[~np.isin(lines, skipped)]
+        lines = lines[:k]
+        bad, pending_bad[:], pending_blank[:] = list(pending_bad), [], []
+        if k:
+            next_record = int(lines[-1]) + 1
+        if skipped:
+            next_record = max(next_record, skipped[-1] + 1)
+        report()
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        frame = frame.with_columns(pl.Series("_line", lines, dtype=pl.Int64))
+        if names:  # empty lines come through as all-null rows: they are not rows (like blank JSONL lines)
+            frame = frame.filter(~pl.all_horizontal(pl.col(names).is_null()))
+        for i in range(0, max(frame.height, 1), chunk_rows):
+            yield RawChunk(frame.slice(i, chunk_rows), bad if i == 0 else [])
+    if pending_bad:
+        yield RawChunk(pl.DataFrame({n: pl.Series([], dtype=pl.String) for n in names}).with_columns(
+            pl.Series("_line", [], dtype=pl.Int64)), list(pending_bad))

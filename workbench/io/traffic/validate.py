@@ -14,7 +14,8 @@ Rules (each rejected row gets the first failing check, in this order):
   time-zone style as the file's first timestamp: a file is either all naive (read as UTC) or all
   with offsets; rows of the other style are rejected as *mixed time zones*.
 * ``model`` present (or given by ``model=``) and known to the price book.
-* token columns are non-negative integers (``"12"`` and ``12.0`` are accepted); missing
+* token columns are integers in [0, ``MAX_TOKENS_PER_REQUEST``] (``"12"`` and ``12.0`` are accepted; the
+  schema's bound, which replay shares, so what ingest accepts replay accepts); missing
   ``input_tokens`` / ``output_tokens`` are counted from the prompt / reply text when the log has it,
   and those rows are tagged ``token_source = "counted"``; cached and cache-write tokens default to 0
   and may not exceed ``input_tokens``.
@@ -27,12 +28,13 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
 
 from workbench.core.prices import PriceBook, UnknownModelError
-from workbench.core.schema import ALL_COLUMNS as COLUMNS, EXTRA_TOKEN_NAMES, TOKEN_COLUMNS
+from workbench.core.schema import ALL_COLUMNS as COLUMNS, EXTRA_TOKEN_NAMES, MAX_TOKENS_PER_REQUEST, TOKEN_COLUMNS
 from workbench.io.traffic import _duck
 from workbench.io.traffic.counting import fill_missing_counts
 from workbench.io.traffic.result import Rejection, StrictError
@@ -47,6 +49,8 @@ STATUS_SYNONYMS = {"success": "ok", "succeeded": "ok", "successful": "ok", "comp
 _OFFSET_RE = r"(?i)\d:\d{2}(:\d{2}(\.\d+)?)?\s*(z|[+-]\d{2}(:?\d{2})?)$"
 _UTC_SUFFIX_RE = r"(?i)\s*(utc|gmt)$"
 _EPOCH_RE = r"^-?\d+(\.\d+)?$"
+_TS_MIN = pd.Timestamp.min.tz_localize("UTC")
+_TS_MAX = pd.Timestamp.max.tz_localize("UTC")
 
 _PL_TYPES = {"string": pl.String, "int64": pl.Int64, "float64": pl.Float64}
 _PD_TYPES = {
@@ -97,7 +101,8 @@ def epoch_to_datetime(values: pl.Expr, whole: pl.Expr | None = None) -> pl.Expr:
     approx = (base.cast(pl.Int64, strict=False) * scale
               + ((v - base) * scale.cast(pl.Float64)).round(0).cast(pl.Int64, strict=False))
     ns = approx if whole is None else pl.coalesce(whole.cast(pl.Int64, strict=False) * scale, approx)
-    return ns.cast(pl.Datetime("ns", "UTC"))
+    fits = (a * scale.cast(pl.Float64)) < 9.2e18  # int64 nanoseconds: beyond, the product would wrap
+    return pl.when(fits).then(ns).cast(pl.Datetime("ns", "UTC"))
 
 
 _SYSTEM_SQL = """
@@ -187,8 +192,11 @@ class Validator:
             .otherwise(pl.lit("naive")),
         })
         iso = df.select(pl.when(~pl.col("_epoch")).then(t.str.replace(_UTC_SUFFIX_RE, "+00:00"))).to_series()
-        parsed = pd.to_datetime(iso.to_numpy(), format="ISO8601", utc=True, errors="coerce").as_unit("ns")
-        df = df.with_columns(_iso=pl.from_arrow(pa.array(parsed)).cast(pl.Datetime("ns", "UTC")))
+        parsed = pd.to_datetime(iso.to_numpy(), format="ISO8601", utc=True, errors="coerce")
+        in_range = (parsed >= _TS_MIN) & (parsed <= _TS_MAX)  # ns timestamps: years 1677-2262
+        oob = pl.Series("_ts_oob", np.asarray(parsed.notna() & ~in_range))
+        parsed = parsed.where(in_range).as_unit("ns")
+        df = df.with_columns(_iso=pl.from_arrow(pa.array(parsed)).cast(pl.Datetime("ns", "UTC")), _ts_oob=oob)
         epoch_ts = epoch_to_datetime(t.cast(pl.Float64, strict=False), t.cast(pl.Int64, strict=False))
         return df.with_columns(**{out: pl.when(pl.col("_epoch")).then(epoch_ts).otherwise(pl.col("_iso"))}
                                ).drop("_epoch", "_iso")
@@ -257,7 +265,11 @@ class Validator:
         checks: list[tuple[pl.Expr, str, pl.Expr]] = [
             (pl.col("_reject_reason").is_not_null(), "", pl.col("_reject_reason")),
             (pl.col("_ts_text").is_null() | (pl.col("_ts_text") == ""), "ts", pl.lit("missing timestamp")),
-            (pl.col("_ts").is_null(), "ts", pl.format("unparseable timestamp '{}'", pl.col("_ts_text"))),
+            (pl.col("_ts").is_null(), "ts",
+             pl.when(pl.col("_ts_oob") if "_ts_oob" in df.columns else pl.lit(False))
+             .then(pl.format("timestamp out of range '{}' (representable: 1677-09-22 to 2262-04-11)",
+                             pl.col("_ts_text")))
+             .otherwise(pl.format("unparseable timestamp '{}'", pl.col("_ts_text")))),
         ]
         if self.tz_style is not None:
             other = "naive" if self.tz_style == "aware" else "aware"
@@ -273,6 +285,9 @@ class Validator:
         for n in (*TOKEN_COLUMNS, *EXTRA_TOKEN_NAMES):
             checks.append((bad_int(n), n, pl.format("not a whole number: {}", raw_text(n))))
             checks.append((pl.col(f"_n_{n}") < 0, n, pl.format("negative token count {}", raw_text(n))))
+            checks.append((pl.col(f"_n_{n}") > MAX_TOKENS_PER_REQUEST, n,
+                           pl.format(f"token count {{}} above the limit of {MAX_TOKENS_PER_REQUEST:,} per request",
+                                     raw_text(n))))
         checks += [
             (~pl.col("_p_input_tokens") & pl.col("prompt").is_null(), "input_tokens",
              pl.lit("missing input token count and no prompt text to count")),
