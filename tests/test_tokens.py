@@ -412,8 +412,18 @@ def test_count_batch_shape_and_dtype() -> None:
 def _forced_threads(workers: int):
     """Make count_batch use ``workers`` threads even for tiny batches on a 1-CPU machine."""
     return mock.patch.multiple(
-        tokens, MIN_TEXTS_PER_THREAD=1, _worker_count=lambda: workers
+        tokens, MIN_TEXTS_PER_THREAD=1, MIN_CHARS_PER_TEXT_FOR_THREADS=0, _worker_count=lambda: workers
     )
+
+
+@pytest.mark.parametrize("encoding", EXACT_ENCODINGS)
+def test_batch_with_lone_surrogates_matches_tiktoken(encoding: str) -> None:
+    texts = ["plain", "bad \ud800 half", "\udfff", "ok"]
+    enc = get_encoding(encoding)
+    expected = [len(enc.encode_ordinary(t)) for t in texts]
+    assert count_batch(texts, encoding=encoding).tolist() == expected
+    with _forced_threads(2):
+        assert count_batch(texts, encoding=encoding).tolist() == expected
 
 
 @settings(deadline=None, max_examples=60)
