@@ -1,10 +1,13 @@
 """Benchmark: price 1M requests in one vectorised call vs per-row loops.
 
 Baselines, run side by side on the same rows:
-  * the real ``litellm.cost_per_token`` in a per-row loop, when ``--litellm-python`` names an
-    interpreter that has litellm installed (a scratch venv: the project never depends on litellm).
-    It runs on ``--litellm-rows`` rows in a subprocess with LITELLM_LOCAL_MODEL_COST_MAP=True
-    (no network) and is scaled to the full row count;
+  * the real ``litellm.cost_per_token`` in a per-row loop, by default: litellm is installed from
+    PyPI into a scratch venv (``--litellm-venv``, default ``~/.cache/llm-cost-workbench/litellm-venv``;
+    the project itself never depends on litellm) unless ``--litellm-python`` names an interpreter
+    that already has it, or ``--no-litellm`` skips it. When it cannot be installed (no PyPI), the
+    run says so plainly and the ratio is missing rather than guessed. It runs on ``--litellm-rows``
+    rows in a subprocess with LITELLM_LOCAL_MODEL_COST_MAP=True (no network) and is scaled to the
+    full row count;
   * a bare per-row loop that only does LiteLLM's core arithmetic (dict lookup of per-token
     prices in LiteLLM's map, then multiply): a lower bound for any per-row approach;
   * a per-row loop over our own scalar ``request_cost``.
@@ -12,12 +15,13 @@ Prints seconds and the ratio of each baseline to ``price_frame``. Targets: price
 ≤ 1 s, and ≥ 100× faster than a per-row loop over ``litellm.cost_per_token``.
 
     .venv/bin/python benchmarks/bench_pricing.py [--rows 1000000] [--loop-rows 1000000]
-        [--litellm-python /tmp/litellm-venv/bin/python --litellm-rows 20000]
+        [--litellm-python PATH | --litellm-venv DIR | --no-litellm] [--litellm-rows 20000]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -80,11 +84,46 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "total": total}))
 def real_litellm_loop(python: str, records: list) -> float:
     """Seconds for litellm.cost_per_token over ``records`` in a subprocess (import time excluded)."""
     import os
-    import subprocess
 
     out = subprocess.run([python, "-c", REAL_LITELLM], input=json.dumps(records), capture_output=True,
                          text=True, check=True, env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
     return json.loads(out.stdout.strip().splitlines()[-1])["seconds"]
+
+
+#: The litellm release whose price map is the shared test data (litellm_price_map/); 1.107.0 was a
+#: compromised release, so an exact, known version is pinned.
+LITELLM_SPEC = "litellm==1.109.1"
+
+
+def default_litellm_venv() -> Path:
+    import os
+
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    root = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return root / "llm-cost-workbench" / "litellm-venv"
+
+
+def litellm_python(venv: Path, spec: str = LITELLM_SPEC) -> tuple[str | None, str]:
+    """Python of a scratch venv with ``spec`` installed (creating it on first use): (path, why-not)."""
+    import venv as venv_mod
+
+    py = venv / "bin" / "python"
+    probe = [str(py), "-c", "import importlib.metadata as m; print(m.version('litellm'))"]
+    if py.exists():
+        found = subprocess.run(probe, capture_output=True, text=True)
+        if found.returncode == 0 and spec.endswith("==" + found.stdout.strip()):
+            return str(py), ""
+    print(f"installing {spec} into the scratch venv {venv} (the project does not depend on it) ...",
+          flush=True)
+    try:
+        if not py.exists():
+            venv_mod.EnvBuilder(with_pip=True, clear=True).create(venv)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", spec], check=True, capture_output=True,
+                       text=True, timeout=900)
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+        detail = getattr(e, "stderr", "") or str(e)
+        return None, f"could not install {spec} into {venv}: {detail.strip().splitlines()[-1] if detail.strip() else e}"
+    return str(py), ""
 
 
 def timed(fn, repeat: int = 1) -> tuple[float, object]:
@@ -100,9 +139,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--loop-rows", type=int, default=1_000_000)
-    ap.add_argument("--litellm-python", help="python of a scratch venv with litellm installed")
+    ap.add_argument("--litellm-python", help="python of an environment that already has litellm installed")
+    ap.add_argument("--litellm-venv", type=Path, default=default_litellm_venv(),
+                    help="scratch venv to install litellm into when --litellm-python is not given")
+    ap.add_argument("--no-litellm", action="store_true", help="skip the real litellm baseline")
     ap.add_argument("--litellm-rows", type=int, default=20_000)
     args = ap.parse_args()
+    litellm_missing = "skipped (--no-litellm)" if args.no_litellm else ""
+    if not args.no_litellm and not args.litellm_python:
+        args.litellm_python, litellm_missing = litellm_python(args.litellm_venv)
     book = load_prices()
     model_cost = load_litellm_map()
     frame = make_rows(args.rows)
@@ -126,8 +171,12 @@ def main() -> None:
     rows = [("price_frame (vectorised)", args.rows, t_vec, 1.0)]
     if args.litellm_python:
         n = min(args.litellm_rows, len(records))
-        t_real = real_litellm_loop(args.litellm_python, [list(r) for r in records[:n]])
-        rows.append(("litellm.cost_per_token loop (real)", n, t_real, t_real * args.rows / n / t_vec))
+        try:
+            t_real = real_litellm_loop(args.litellm_python, [list(r) for r in records[:n]])
+            rows.append(("litellm.cost_per_token loop (real)", n, t_real, t_real * args.rows / n / t_vec))
+        except subprocess.CalledProcessError as e:
+            litellm_missing = f"litellm failed in {args.litellm_python}: {(e.stderr or '').strip()[-300:]}"
+            args.litellm_python = None
     rows += [
         ("bare dict-lookup loop (lower bound)", args.loop_rows, t_lite, t_lite * scale / t_vec),
         ("our request_cost per-row loop", args.loop_rows, t_scalar, t_scalar * scale / t_vec),
@@ -141,7 +190,8 @@ def main() -> None:
     if args.litellm_python:
         print("target ≥ 100× a litellm.cost_per_token loop:", "met" if rows[1][3] >= 100 else "NOT met")
     else:
-        print("(pass --litellm-python to measure the real litellm.cost_per_token baseline)")
+        print(f"REAL litellm BASELINE NOT MEASURED: {litellm_missing}. The strongest peer is missing "
+              "from this run; the dict-lookup loop above is only a lower bound for it.")
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
     (out / "pricing.json").write_text(json.dumps(

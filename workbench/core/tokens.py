@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, Mapping, Sequence
@@ -23,18 +24,22 @@ import numpy as np
 import tiktoken
 from tiktoken import Encoding
 
-from workbench.core import _bpe_cache
+from workbench.core import _bpe_cache, _tekken
 
 Method = Literal["exact", "estimate"]
 
 #: Encodings counted exactly with tiktoken.
 EXACT_ENCODINGS: tuple[str, ...] = ("o200k_base", "cl100k_base")
 
+#: Vendor vocabularies used as the base of an estimate (see :data:`ESTIMATORS`), read offline.
+BASE_ENCODINGS: tuple[str, ...] = ("tekken",)
+
 #: Every tokenizer string accepted by ``tokenizer=`` (and by the price sheets).
 TOKENIZERS: tuple[str, ...] = (
     "o200k_base",
     "cl100k_base",
     "estimate:anthropic",
+    "estimate:anthropic-4.7",
     "estimate:google",
     "estimate:mistral",
     "estimate:generic",
@@ -51,6 +56,15 @@ MODEL_PREFIXES: tuple[tuple[str, str], ...] = (
     ("o4", "o200k_base"),
     ("gpt-4-", "cl100k_base"),  # gpt-4-turbo*, gpt-4-0613, gpt-4-32k ...
     ("gpt-3.5-turbo", "cl100k_base"),
+    # Claude Opus 4.7 introduced a new tokenizer that the later models share (see ESTIMATORS).
+    ("claude-opus-4-7", "estimate:anthropic-4.7"),
+    ("claude-opus-4.7", "estimate:anthropic-4.7"),
+    ("claude-opus-4-8", "estimate:anthropic-4.7"),
+    ("claude-opus-4.8", "estimate:anthropic-4.7"),
+    ("claude-opus-5", "estimate:anthropic-4.7"),
+    ("claude-sonnet-5", "estimate:anthropic-4.7"),
+    ("claude-haiku-5", "estimate:anthropic-4.7"),
+    ("claude-fable-5", "estimate:anthropic-4.7"),
     ("claude", "estimate:anthropic"),
     ("gemini", "estimate:google"),
     ("mistral", "estimate:mistral"),
@@ -73,6 +87,9 @@ REPLY_PRIMING_TOKENS = 3
 
 #: Fewest texts per worker thread in :func:`count_batch`; smaller batches run in one loop.
 MIN_TEXTS_PER_THREAD = 256
+#: Mean characters per text below which :func:`count_batch` stays in one loop (threads cost more
+#: than they save on chat-sized texts: their Python-side work holds the GIL).
+MIN_CHARS_PER_TEXT_FOR_THREADS = 500
 
 MESSAGE_KEYS: tuple[str, ...] = ("role", "content", "name")
 CONTENT_PART_TYPES: tuple[str, ...] = ("text",)
@@ -95,11 +112,14 @@ class TokenCount:
 
 @dataclass(frozen=True)
 class Estimator:
-    """How a vendor's count is estimated without its tokenizer.
+    """How a vendor's count is estimated without its exact tokenizer.
 
-    Either ``ceil(exact(base_encoding) * numerator / denominator)`` when ``base_encoding``
-    is set, or ``ceil(characters / chars_per_token)`` when it is ``None``. Integer
-    arithmetic throughout, so results are deterministic (no float round-off in ceil).
+    Either ``ceil(base_encoding count * numerator / denominator)`` when ``base_encoding`` is
+    set, or ``ceil(weighted characters / chars_per_token)`` when it is ``None``, where a CJK
+    character (:data:`CJK_RE`) weighs ``cjk_char_weight`` characters and any other one weighs 1.
+    Integer arithmetic throughout, so results are deterministic (no float round-off in ceil).
+    ``framing`` names the chat framing rule of :data:`FRAMINGS` that :func:`count_messages`
+    adds for this vendor.
     """
 
     tokenizer: str
@@ -108,9 +128,11 @@ class Estimator:
     denominator: int
     chars_per_token: int
     note: str
+    cjk_char_weight: int = 1
+    framing: str = "openai"
 
     def scale(self, measure: np.ndarray) -> np.ndarray:
-        """Estimated tokens from base counts (or character counts), element-wise, int64."""
+        """Estimated tokens from base counts (or weighted character counts), element-wise, int64."""
         measure = measure.astype(np.int64, copy=False)
         if self.base_encoding is None:
             return -(-measure // self.chars_per_token)
@@ -123,75 +145,117 @@ class Estimator:
         return -(-(measure * self.numerator) // self.denominator)
 
 
+#: CJK characters: Hiragana, Katakana, CJK ideographs (incl. extension A and compatibility),
+#: Hangul syllables and jamo, CJK symbols and full-width forms, and the supplementary ideographs.
+CJK_RE = re.compile(
+    "[\u1100-\u11ff\u3000-\u303f\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\U00020000-\U0002fa1f]"
+)
+
+
+def cjk_chars(text: str) -> int:
+    """Number of CJK characters in ``text`` (0 at once for ASCII text)."""
+    return 0 if text.isascii() else len(CJK_RE.findall(text))
+
+
+_CLAUDE_NOTE_TAIL = (
+    " Use Anthropic's count_tokens API for an exact figure."
+)
+
 ESTIMATORS: Mapping[str, Estimator] = {
-    # Anthropic publishes no offline tokenizer. Lavanya Gupta, "Hidden costs in AI deployment:
-    # Why Claude models may be 20-30% more expensive than GPT in enterprise settings"
-    # (VentureBeat, May 2025) counted Claude 3.5 Sonnet vs GPT-4o (o200k_base) on the same
-    # inputs: ~16% more tokens for English articles, ~21% for math, ~30% for Python code.
-    # 1.20 is the middle of that range. Anthropic says the tokenizer introduced with Claude
-    # Opus 4.7 yields about 1.0-1.35x the tokens of the previous one, so for those models this
-    # estimate can be low by a further ~0-35%. Third-party measurement, not a vendor figure.
+    # Anthropic publishes no offline tokenizer for Claude 3 and later (the JSON vocabulary that old
+    # `anthropic` SDKs shipped is Claude 2's, which Anthropic says is not accurate for Claude 3).
+    # Lavanya Gupta, "Hidden costs in AI deployment: Why Claude models may be 20-30% more
+    # expensive than GPT in enterprise settings" (VentureBeat, May 2025) counted Claude 3.5
+    # Sonnet vs GPT-4o (o200k_base) on the same inputs: ~16% more tokens for English articles,
+    # ~21% for math, ~30% for Python code. 1.20 is the middle of that range.
     "estimate:anthropic": Estimator(
         tokenizer="estimate:anthropic",
         base_encoding="o200k_base",
         numerator=6,
         denominator=5,
         chars_per_token=0,
+        framing="anthropic",
         note=(
-            "estimate: o200k_base count x 1.20 (third-party measurement of Claude 3.5 Sonnet "
-            "vs GPT-4o: +16% English, +21% math, +30% code); expected error about -10%..+5% "
-            "on English/math/code for Claude 3.x-4.6, may be up to ~35% low for Opus 4.7+ "
-            "(new tokenizer); unmeasured for other languages. Use Anthropic's count_tokens "
-            "API for an exact figure."
+            "estimate: o200k_base count x 1.20 for Claude 3.x-4.6 (third-party measurement of "
+            "Claude 3.5 Sonnet vs GPT-4o: +16% English, +21% math, +30% code); expected error "
+            "about -10%..+5% on English/math/code documents, up to +15% on short chat turns; "
+            "unmeasured for CJK and other scripts; Claude chat framing (1 + 3/turn + 3 reply "
+            "priming, no role text)." + _CLAUDE_NOTE_TAIL
+        ),
+    ),
+    # Claude Opus 4.7 came with a new tokenizer; Anthropic's migration notes say it uses about
+    # 1.0-1.35x the tokens of the previous one for the same text (our anthropic sheet notes "up to
+    # ~35% more"), and the later Opus 4.8 / Claude 5 models share it. 1.20 x 1.175 (the middle of
+    # 1.0-1.35) = 1.41, rounded to 7/5; the band widens by the +/-15% of that range.
+    "estimate:anthropic-4.7": Estimator(
+        tokenizer="estimate:anthropic-4.7",
+        base_encoding="o200k_base",
+        numerator=7,
+        denominator=5,
+        chars_per_token=0,
+        framing="anthropic",
+        note=(
+            "estimate: o200k_base count x 1.40 for Claude Opus 4.7 and later (Claude 5): the "
+            "x1.20 Claude 3.x-4.6 calibration times the middle of Anthropic's 1.0-1.35x for the "
+            "tokenizer introduced with Opus 4.7; expected error about -25%..+15%; Claude chat "
+            "framing (1 + 3/turn + 3 reply priming, no role text)." + _CLAUDE_NOTE_TAIL
         ),
     ),
     # Google: "For Gemini models, a token is equivalent to about 4 characters. 100 tokens is
     # equal to about 60-80 English words." (ai.google.dev/gemini-api/docs/tokens). Gemini's
-    # SentencePiece vocabulary is not available offline. The rule is for English; CJK and
-    # other non-Latin scripts are ~1 token per 1-2 characters, so it undercounts those.
+    # SentencePiece vocabulary ships in no offline package (the SDKs' local tokenizers download
+    # it). The 4-character rule is for English: on CJK text it undercounts about 3x (issue 8,
+    # against Gemini's countTokens), so a CJK character counts as 3 characters (0.75 token).
     "estimate:google": Estimator(
         tokenizer="estimate:google",
         base_encoding=None,
         numerator=1,
         denominator=1,
         chars_per_token=4,
+        cjk_char_weight=3,
         note=(
-            "estimate: ceil(characters / 4), Google's documented rule of thumb for Gemini; "
-            "expected error about +/-25% on English prose, can undercount CJK and other "
-            "non-Latin text 2-4x. Use Gemini's countTokens API for an exact figure."
+            "estimate: ceil((characters + 2 x CJK characters) / 4): Google's 4-characters-per-"
+            "token rule for Gemini, with a CJK character counted as 0.75 token (the rule "
+            "undercounts CJK about 3x); expected error about +/-25% on English prose, about "
+            "+/-30% on CJK (not measured offline), worse for code and other non-Latin scripts. "
+            "Use Gemini's countTokens API for an exact figure."
         ),
     ),
-    # Mistral's Tekken tokenizer (Mistral NeMo and later) is tiktoken-based with ~131k entries
-    # (130k vocabulary + 1k control tokens, docs.mistral.ai/guides/tokenization); Mistral
-    # reports it compresses text better than the Llama 3 tokenizer (itself cl100k_base plus
-    # 28k tokens) for ~85% of languages. Its size sits between cl100k_base and o200k_base, so
-    # o200k_base x 1.0 is used. No published head-to-head with o200k_base was found: the band
-    # below is a judgement, not a measurement. Older SentencePiece Mistral models (v1/v2,
-    # 32k vocabulary: mistral-7b, mixtral-8x7b) produce noticeably more tokens.
+    # Mistral's Tekken tokenizer (Mistral NeMo and later: tiktoken-based, 131k entries) ships in
+    # `mistral-common` (Apache-2.0) and is read offline (workbench.core._tekken). The exact
+    # vocabulary version of each hosted model is not published per model, so the count stays
+    # labelled an estimate: tekken_240718 and tekken_240911 give identical counts on the
+    # project's real English test texts (Bitext support requests and replies, MT-Bench, GSM8K),
+    # where o200k_base, the proxy used before, counts 3-13% fewer. Older SentencePiece Mistral
+    # models (v1/v2/v3, 32k vocabulary: mistral-7b, mixtral-8x7b, Large 2407) count higher.
     "estimate:mistral": Estimator(
         tokenizer="estimate:mistral",
-        base_encoding="o200k_base",
+        base_encoding="tekken",
         numerator=1,
         denominator=1,
         chars_per_token=0,
         note=(
-            "estimate: o200k_base count x 1.00 as a proxy for Mistral's Tekken tokenizer "
-            "(tiktoken-based, ~131k vocabulary); expected error about +/-15% (unmeasured "
-            "judgement), more for older 32k-vocabulary Mistral models, which count higher."
+            "estimate: Mistral's Tekken tokenizer (mistral-common's tekken_240911, counted "
+            "offline); exact for Tekken models if the hosted model uses this vocabulary (not "
+            "published per model; expected error within +/-2%); 32k-vocabulary SentencePiece "
+            "models (Mistral 7B, Mixtral, Large 2407) count higher."
         ),
     ),
     # Generic: OpenAI's rule of thumb, "one token generally corresponds to ~4 characters of
-    # text for common English text" (help.openai.com, "What are tokens and how to count them").
+    # text for common English text" (help.openai.com, "What are tokens and how to count them");
+    # CJK characters weigh 3 as for Gemini.
     "estimate:generic": Estimator(
         tokenizer="estimate:generic",
         base_encoding=None,
         numerator=1,
         denominator=1,
         chars_per_token=4,
+        cjk_char_weight=3,
         note=(
-            "estimate: ceil(characters / 4), the common ~4 characters/token rule for English; "
-            "expected error about +/-25% on English prose, worse for code, numbers and "
-            "non-Latin scripts (CJK can be 2-4x higher)."
+            "estimate: ceil((characters + 2 x CJK characters) / 4), the common ~4 characters/"
+            "token rule for English with a CJK character counted as 0.75 token; expected error "
+            "about +/-25% on English prose, worse for code, numbers and other non-Latin scripts."
         ),
     ),
 }
@@ -203,7 +267,9 @@ def _options_error(kind: str, value: object, valid: Sequence[str]) -> ValueError
 
 @functools.lru_cache(maxsize=None)
 def get_encoding(name: str) -> Encoding:
-    """The tiktoken ``Encoding`` for an exact encoding name, loaded offline and cached."""
+    """The tiktoken ``Encoding`` for an exact or base encoding name, loaded offline and cached."""
+    if name in BASE_ENCODINGS:
+        return _tekken.encoding()
     if name not in EXACT_ENCODINGS:
         raise _options_error("encoding", name, EXACT_ENCODINGS)
     _bpe_cache.ensure_cached(name)
@@ -278,24 +344,39 @@ def _worker_count() -> int:
         return os.cpu_count() or 1
 
 
-def _exact_counts(enc: Encoding, texts: list[str]) -> np.ndarray:
-    """``len(enc.encode_ordinary(t))`` for every text, as int64, in parallel threads.
+def _fast_encoder(enc: Encoding):
+    """``enc``'s Rust ``encode_ordinary`` without tiktoken's Python wrapper frame (about 1.2x
+    faster per chat-sized text); the wrapper only adds a retry for lone surrogates, which
+    :func:`_exact_counts` does itself. Falls back to the public method if tiktoken changes."""
+    core = getattr(enc, "_core_bpe", None)
+    fast = getattr(core, "encode_ordinary", None)
+    return fast if callable(fast) else enc.encode_ordinary
 
-    tiktoken releases the GIL while encoding, so one thread per CPU, each looping over a
-    strided slice, scales with cores. ``Encoding.encode_ordinary_batch`` submits one
-    thread-pool task per text instead, and that overhead made it slower than a plain loop:
-    on 2 CPUs this took 0.37x its time for ~1,000-character texts and 0.15x for chat-sized
-    ones (benchmarks/bench_tokens.py). Strided slices balance inputs sorted by length.
+
+def _exact_counts(enc: Encoding, texts: list[str]) -> np.ndarray:
+    """``len(enc.encode_ordinary(t))`` for every text, as int64.
+
+    One plain loop over tiktoken's Rust encoder: for chat-sized texts that is the fastest path
+    (``Encoding.encode_ordinary_batch`` submits one thread-pool task per text and ran at about a
+    third of a loop's speed here). Long texts (mean >= :data:`MIN_CHARS_PER_TEXT_FOR_THREADS`)
+    in large batches run one thread per CPU over strided slices instead, since tiktoken releases
+    the GIL while encoding; strided slices balance inputs sorted by length
+    (benchmarks/bench_tokens.py measures both against raw tiktoken).
     """
     n = len(texts)
     out = np.empty(n, dtype=np.int64)
+    encode = _fast_encoder(enc)
     workers = min(_worker_count(), n // MIN_TEXTS_PER_THREAD)
+    if workers > 1 and sum(map(len, texts)) < MIN_CHARS_PER_TEXT_FOR_THREADS * n:
+        workers = 1
 
     def fill(start: int, step: int) -> None:
-        chunk = texts[start::step]
-        out[start::step] = np.fromiter(
-            map(len, map(enc.encode_ordinary, chunk)), dtype=np.int64, count=len(chunk)
-        )
+        chunk = texts[start::step] if step > 1 else texts
+        try:
+            counts = np.fromiter(map(len, map(encode, chunk)), dtype=np.int64, count=len(chunk))
+        except (UnicodeEncodeError, TypeError):  # lone surrogates: tiktoken's wrapper repairs them
+            counts = np.fromiter(map(len, map(enc.encode_ordinary, chunk)), dtype=np.int64, count=len(chunk))
+        out[start::step] = counts
 
     if workers <= 1:
         fill(0, 1)
@@ -308,7 +389,11 @@ def _exact_counts(enc: Encoding, texts: list[str]) -> np.ndarray:
 def _measure(texts: list[str], estimator: Estimator) -> np.ndarray:
     """Per-text input to ``estimator.scale``: base-encoding token counts or character counts."""
     if estimator.base_encoding is None:
-        return np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        chars = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        if estimator.cjk_char_weight != 1:
+            cjk = np.fromiter(map(cjk_chars, texts), dtype=np.int64, count=len(texts))
+            chars += (estimator.cjk_char_weight - 1) * cjk
+        return chars
     return _exact_counts(get_encoding(estimator.base_encoding), texts)
 
 
@@ -327,7 +412,7 @@ def count_tokens(
         return TokenCount(n, "exact", name, model, _exact_note(name))
     est = ESTIMATORS[name]
     if est.base_encoding is None:
-        measure = len(text)
+        measure = len(text) + (est.cjk_char_weight - 1) * cjk_chars(text)
     else:
         measure = len(get_encoding(est.base_encoding).encode_ordinary(text))
     n = est.scale_one(measure)
@@ -348,9 +433,10 @@ def count_batch(
     Element ``i`` equals ``count_tokens(texts[i], ...).tokens``.
     """
     items = list(texts)
-    for i, t in enumerate(items):
-        if not isinstance(t, str):
-            raise TypeError(f"texts[{i}] must be a str, got {type(t).__name__}")
+    if not set(map(type, items)) <= {str}:  # C-speed check; the loop below only finds the culprit
+        for i, t in enumerate(items):
+            if not isinstance(t, str):
+                raise TypeError(f"texts[{i}] must be a str, got {type(t).__name__}")
     name = resolve_tokenizer(model, encoding=encoding, tokenizer=tokenizer)
     if name in EXACT_ENCODINGS:
         return _exact_counts(get_encoding(name), items)
@@ -358,14 +444,20 @@ def count_batch(
     return est.scale(_measure(items, est))
 
 
-def _message_texts(messages: Sequence[Mapping[str, object]]) -> tuple[list[str], int]:
-    """All strings billed as message text, and the number of ``name`` fields."""
+@dataclass(frozen=True)
+class _Message:
+    role: str
+    name: str | None
+    texts: list[str]
+
+
+def _parse_messages(messages: Sequence[Mapping[str, object]]) -> list[_Message]:
+    """Validated messages: role, optional name and the strings billed as content."""
     if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
         raise TypeError("messages must be a list of dicts with 'role' and 'content'")
     if len(messages) == 0:
         raise ValueError("messages is empty; a chat request needs at least one message")
-    texts: list[str] = []
-    names = 0
+    out: list[_Message] = []
     for i, msg in enumerate(messages):
         if not isinstance(msg, Mapping):
             raise TypeError(f"messages[{i}] must be a dict, got {type(msg).__name__}")
@@ -378,12 +470,10 @@ def _message_texts(messages: Sequence[Mapping[str, object]]) -> tuple[list[str],
         for key in ("role", "content"):
             if key not in msg:
                 raise ValueError(f"messages[{i}] is missing {key!r}")
-        texts.append(_require_str(msg["role"], f"messages[{i}]['role']"))
-        if "name" in msg:
-            texts.append(_require_str(msg["name"], f"messages[{i}]['name']"))
-            names += 1
-        texts.extend(_content_texts(msg["content"], i))
-    return texts, names
+        role = _require_str(msg["role"], f"messages[{i}]['role']")
+        name = _require_str(msg["name"], f"messages[{i}]['name']") if "name" in msg else None
+        out.append(_Message(role, name, _content_texts(msg["content"], i)))
+    return out
 
 
 def _content_texts(content: object, i: int) -> list[str]:
@@ -407,6 +497,76 @@ def _content_texts(content: object, i: int) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class Framing:
+    """A vendor's chat framing: the tokens a request adds around its messages' text.
+
+    ``text(messages)`` lists the strings billed as text (with or without role names);
+    ``tokens(messages)`` the framing tokens added to them.
+    """
+
+    name: str
+    role_is_text: bool
+    describe: str
+
+    def text(self, messages: Sequence[_Message]) -> list[str]:
+        out: list[str] = []
+        for m in messages:
+            if self.role_is_text:
+                out.append(m.role)
+            if m.name is not None:
+                out.append(m.name)
+            out.extend(m.texts)
+        return out
+
+    def tokens(self, messages: Sequence[_Message]) -> int:
+        if self.name == "openai":
+            names = sum(m.name is not None for m in messages)
+            return TOKENS_PER_MESSAGE * len(messages) + TOKENS_PER_NAME * names + REPLY_PRIMING_TOKENS
+        turns = [m for m in messages if m.role != "system"]
+        priming = CLAUDE_REPLY_PRIMING_TOKENS if not turns or turns[-1].role != "assistant" else 0
+        return CLAUDE_START_TOKENS + CLAUDE_TOKENS_PER_TURN * len(turns) + priming
+
+
+#: Claude's framing, fitted to two counts Anthropic's count_tokens API returned:
+#: [user "Hello", assistant "Hi there!"] = 11 (tokencost's tests/test_costs.py, which calls that
+#: API for Claude 3+; the same texts are 4 tokens with Anthropic's own older tokenizer, tokencost's
+#: claude-2.1 case) and system "You are a scientist" + user "Hello, Claude" = 14 (Anthropic's token
+#: counting guide, docs.anthropic.com/en/docs/build-with-claude/token-counting; 7 text tokens).
+#: Both fit the Human/Assistant turn format: 1 start token, 3 per user/assistant turn
+#: ("\n\nHuman:" / "\n\nAssistant:"), 3 to prime the reply unless the last turn is the
+#: assistant's (a prefill), system text without framing, and no role names billed as text.
+CLAUDE_START_TOKENS = 1
+CLAUDE_TOKENS_PER_TURN = 3
+CLAUDE_REPLY_PRIMING_TOKENS = 3
+
+FRAMINGS: Mapping[str, Framing] = {
+    "openai": Framing("openai", True, f"OpenAI chat framing ({TOKENS_PER_MESSAGE}/message, "
+                                      f"+{TOKENS_PER_NAME}/name, +{REPLY_PRIMING_TOKENS} reply priming)"),
+    "anthropic": Framing("anthropic", False, f"Claude chat framing ({CLAUDE_START_TOKENS} + "
+                                             f"{CLAUDE_TOKENS_PER_TURN}/turn + {CLAUDE_REPLY_PRIMING_TOKENS} "
+                                             "reply priming unless prefilled; no role text)"),
+}
+
+
+def framing_for(tokenizer: str) -> Framing:
+    """The chat framing rule of a tokenizer string (OpenAI's for exact encodings)."""
+    est = ESTIMATORS.get(tokenizer)
+    return FRAMINGS[est.framing if est is not None else "openai"]
+
+
+def message_framing(
+    messages: Sequence[Mapping[str, object]],
+    model: str | None = None,
+    *,
+    encoding: str | None = None,
+    tokenizer: str | None = None,
+) -> int:
+    """Tokens the vendor's chat framing adds to the messages' text (same resolution as count_tokens)."""
+    name = resolve_tokenizer(model, encoding=encoding, tokenizer=tokenizer)
+    return framing_for(name).tokens(_parse_messages(messages))
+
+
 def count_messages(
     messages: Sequence[Mapping[str, object]],
     model: str | None = None,
@@ -414,27 +574,27 @@ def count_messages(
     encoding: str | None = None,
     tokenizer: str | None = None,
 ) -> TokenCount:
-    """Prompt tokens of a chat request, framed the way OpenAI bills chat messages.
+    """Prompt tokens of a chat request, framed the way the model's vendor bills chat messages.
 
-    Per the OpenAI cookbook: every message costs 3 tokens plus its role, content and name
-    tokens, a ``name`` costs 1 more, and 3 tokens prime the reply. Content may be a string or
-    a list of ``{"type": "text", "text": ...}`` parts (each part counted separately and summed);
-    other part types raise ``ValueError``. Tools/functions are not counted. For estimate
-    tokenizers the same framing is added to the estimated text tokens and the result is
-    labelled ``"estimate"``.
+    OpenAI (cookbook): every message costs 3 tokens plus its role, content and name tokens, a
+    ``name`` costs 1 more, and 3 tokens prime the reply. Claude: see :data:`CLAUDE_START_TOKENS`.
+    Other vendors' estimates use OpenAI's rule, and say so. Content may be a string or a list of
+    ``{"type": "text", "text": ...}`` parts (each part counted separately and summed); other part
+    types raise ``ValueError``. Tools/functions are not counted.
     """
-    texts, names = _message_texts(messages)
-    framing = TOKENS_PER_MESSAGE * len(messages) + TOKENS_PER_NAME * names + REPLY_PRIMING_TOKENS
+    parsed = _parse_messages(messages)
     name = resolve_tokenizer(model, encoding=encoding, tokenizer=tokenizer)
-    frame_note = (
-        f"; OpenAI chat framing ({TOKENS_PER_MESSAGE}/message, +{TOKENS_PER_NAME}/name, "
-        f"+{REPLY_PRIMING_TOKENS} reply priming = {framing})"
-    )
+    rule = framing_for(name)
+    texts = rule.text(parsed)
+    framing = rule.tokens(parsed)
+    frame_note = f"; {rule.describe} = {framing}"
     if name in EXACT_ENCODINGS:
         enc = get_encoding(name)
         body = sum(len(enc.encode_ordinary(t)) for t in texts)
         return TokenCount(body + framing, "exact", name, model, _exact_note(name) + frame_note)
     est = ESTIMATORS[name]
     body = est.scale_one(int(_measure(texts, est).sum()))
-    note = est.note.rstrip(".") + frame_note + "; the vendor's real message framing may differ"
+    note = est.note.rstrip(".") + frame_note
+    if rule.name == "openai":
+        note += "; the vendor's own message framing may differ"
     return TokenCount(body + framing, "estimate", name, model, note)

@@ -88,22 +88,84 @@ def rag_feature() -> WorkedExample:
 
 
 def cascade_blend() -> WorkedExample:
-    """Seed 000: 85 % mini / 15 % GPT-4o on the RAG feature, 'if escalations double token use on tier-2'."""
+    """Seed 000: 85 % mini / 15 % GPT-4o on the RAG feature, 'if escalations double token use on tier-2'.
+
+    The sentence mixes two traffic models, so both are shown, each labelled: a *split* routes 85 %
+    of requests to mini and 15 % to GPT-4o; a *cascade* sends every request to mini first and
+    re-runs the 15 % that escalate on GPT-4o (the doubled tier-2 tokens apply to that second call).
+    """
     ex = rag_feature()
     mini_month = ex.checks[1].computed
     big_month = ex.checks[3].computed
     plain_blend = 0.85 * mini_month + 0.15 * big_month
+    split_doubled = 0.85 * mini_month + 0.15 * 2 * big_month
     cascade = effective_cost(mini_month, escalation_rate=0.15, tier_multiplier=big_month / mini_month)
     doubled = effective_cost(mini_month, escalation_rate=0.15, tier_multiplier=2 * big_month / mini_month)
     return WorkedExample(
         "cascade_blend", "000", "Cascade blend 85 % mini / 15 % GPT-4o",
         {"mini_usd_per_month": mini_month, "gpt4o_usd_per_month": big_month, "escalation_rate": 0.15},
-        (Check("blend with doubled tier-2 tokens ('~$2,400/month')", 2_400, doubled.total_usd, 0.10),),
+        (Check("85/15 split, tier-2 tokens doubled ('~$2,400/month')", 2_400, split_doubled, 0.10),
+         Check("cascade: all try mini first, 15 % escalate with doubled tokens ('~$2,400/month')",
+               2_400, doubled.total_usd, 0.10)),
         notes=(f"$2,400 is the plain 85/15 routing blend (${plain_blend:,.2f}) with no doubling. "
-               f"A cascade where every request tries mini and 15 % also run on GPT-4o costs "
-               f"${cascade.total_usd:,.2f}; with doubled tokens on the GPT-4o call "
-               f"${doubled.total_usd:,.2f}/month."),
-        extra={"plain_blend": plain_blend, "cascade": cascade.total_usd, "cascade_doubled": doubled.total_usd},
+               f"Read literally (85 % of requests on mini, 15 % on GPT-4o with doubled tokens) it is "
+               f"${split_doubled:,.2f}/month; as a cascade where every request tries mini first and "
+               f"15 % also run on GPT-4o with doubled tokens, ${doubled.total_usd:,.2f}/month "
+               f"(${cascade.total_usd:,.2f} without the doubling)."),
+        extra={"plain_blend": plain_blend, "split_doubled": split_doubled, "cascade": cascade.total_usd,
+               "cascade_doubled": doubled.total_usd},
+    )
+
+
+def system_prompt_per_hour() -> WorkedExample:
+    """Seed 000: 'an 8K-token system prompt, 100 req/s, $3/M input on Sonnet ≈ $8.64/hour'."""
+    price = stated_price("sonnet", 3.00, 15.00)
+    per_hour = request_cost(price, 8_000, 0).total_usd * 100 * 3_600
+    hit_rate, discount = 0.80, 0.90
+    cut = hit_rate * discount  # share of the input bill removed by cache reads
+    return WorkedExample(
+        "system_prompt_per_hour", "000", "8K-token system prompt at 100 requests/s on Sonnet",
+        {"system_prompt_tokens": 8_000, "requests_per_second": 100, "input_usd_per_mtok": 3.00,
+         "cache_hit_rate": hit_rate, "cache_read_discount": discount},
+        (Check("uncached input $/hour ('≈ $8.64/hour')", 8.64, per_hour, 0.05),
+         Check("input cut by 80 % hits at 90 % off ('roughly 70 %')", 0.70, cut, 0.05)),
+        notes=f"8,000 tokens × 100 requests/s × 3,600 s = 2.88 billion tokens/hour × $3/1M = "
+              f"${per_hour:,.0f}/hour, not $8.64 (a factor of 1,000 lost). The cache figure holds: "
+              f"0.80 × 0.90 = {cut:.0%} off the input bill, before cache-write premiums.",
+    )
+
+
+#: Vendor figures that seed 002's price table misstates, each with the vendor page that gives it.
+#: tests/test_worked_examples.py checks them against pricing/ on a pinned date.
+SEED_002_FACTS: dict[str, dict] = {
+    "claude-haiku-4-5-20251001": {"label": "Claude Haiku 4.5", "input": 1.00, "output": 5.00,
+                                  "source": "https://www.anthropic.com/news/claude-haiku-4-5"},
+    "mistral-large-2512": {"label": "Mistral Large 3", "input": 0.50, "output": 1.50, "context_window": 262_144,
+                           "source": "https://docs.mistral.ai/models/mistral-large-3-25-12"},
+    "claude-sonnet-4-6": {"label": "Claude Sonnet 4.6", "context_window": 1_000_000,
+                          "source": "https://www.anthropic.com/news/claude-sonnet-4-6"},
+}
+
+
+def seed_002_price_table() -> WorkedExample:
+    """Seed 002's model table: Haiku 4.5 at $0.80/$4, Mistral Large 3 at $2/$6 (128K), Sonnet 4.6 at 200K."""
+    f = SEED_002_FACTS
+    haiku, large, sonnet = f["claude-haiku-4-5-20251001"], f["mistral-large-2512"], f["claude-sonnet-4-6"]
+    return WorkedExample(
+        "seed_002_price_table", "002", "Seed 002's model price table",
+        {"gpt-4o": "$2.50 / $10", "gpt-4o-mini": "$0.15 / $0.60", "Claude Haiku 4.5": "$0.80 / $4.00, 200K",
+         "Mistral Large 3": "$2.00 / $6.00, 128K", "Claude Sonnet 4.6": "$3 / $15, 200K"},
+        (Check("GPT-4o / mini input ('17x cheaper')", 17, 2.50 / 0.15, 0.05),
+         Check("Claude Haiku 4.5 input $/1M ('$0.80')", 0.80, haiku["input"], 0.0),
+         Check("Claude Haiku 4.5 output $/1M ('$4.00')", 4.00, haiku["output"], 0.0),
+         Check("Mistral Large 3 input $/1M ('$2.00')", 2.00, large["input"], 0.0),
+         Check("Mistral Large 3 output $/1M ('$6.00')", 6.00, large["output"], 0.0),
+         Check("Mistral Large 3 context ('128K')", 128_000, large["context_window"], 0.0),
+         Check("Claude Sonnet 4.6 context ('200K')", 200_000, sonnet["context_window"], 0.0)),
+        notes="Claude Haiku 4.5 launched at $1/$5 ($0.80/$4 was Claude 3.5 Haiku's price); Mistral "
+              "Large 3 is $0.50/$1.50 with a 256K (262,144-token) context; Claude Sonnet 4.6 has a "
+              "1M-token context. Sources: " + "; ".join(v["source"] for v in f.values()) + ".",
+        extra={"facts": f},
     )
 
 
@@ -169,8 +231,8 @@ def output_multiplier() -> WorkedExample:
 
 
 def all_examples() -> list[WorkedExample]:
-    return [support_bot(), rag_feature(), cascade_blend(), prompt_compression(), compounding(),
-            prefix_cache(), output_multiplier()]
+    return [support_bot(), rag_feature(), cascade_blend(), system_prompt_per_hour(), prompt_compression(),
+            seed_002_price_table(), compounding(), prefix_cache(), output_multiplier()]
 
 
 def _example_markdown(ex: WorkedExample) -> str:

@@ -49,6 +49,7 @@ _THROUGHPUT_KEYS = {
 _TOKENIZERS = {
     "o200k_base", "cl100k_base",
     "estimate:anthropic", "estimate:google", "estimate:mistral", "estimate:generic",
+    "estimate:anthropic-4.7",
 }
 _STATUSES = {"active", "deprecated", "retired"}
 

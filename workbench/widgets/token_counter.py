@@ -31,6 +31,7 @@ FAMILY_LABELS: Mapping[str, str] = {
     "o200k_base": "OpenAI o200k_base (GPT-4o, GPT-4.1, GPT-5, o-series)",
     "cl100k_base": "OpenAI cl100k_base (GPT-4, GPT-3.5 Turbo)",
     "estimate:anthropic": "Anthropic (Claude)",
+    "estimate:anthropic-4.7": "Anthropic (Claude Opus 4.7+, Claude 5)",
     "estimate:google": "Google (Gemini)",
     "estimate:mistral": "Mistral",
     "estimate:generic": "Other and open models",
