@@ -1,0 +1,147 @@
+"""What a response cache compares: the cache text of a request, its normalised form, its namespace.
+
+* **Conversation context.** A prompt may be plain text or JSON chat messages
+  (``[{"role": ..., "content": ...}, ...]``). By default the cache text is the whole conversation
+  (every message with its role), so "yes, cancel it" in one chat is not served the answer given in
+  another. ``context="last_message"`` compares only the last user message — the common shortcut,
+  offered so its false hits can be shown.
+* **Normalisation** (the normalised cache): case folded, whitespace collapsed, and variable fields
+  (timestamps, dates, UUIDs, long ids, e-mail addresses) replaced by a placeholder. The patterns
+  are data (:data:`DEFAULT_PATTERNS`) and can be replaced or extended.
+* **Namespaces**: tenant + prompt version + model by default (see :func:`namespace_codes`).
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+CONTEXTS = ("conversation", "last_message")
+
+#: (name, regex, placeholder), applied in order. Timestamps before dates before bare numbers.
+DEFAULT_PATTERNS: tuple[tuple[str, str, str], ...] = (
+    ("timestamp", r"\b\d{4}-\d{2}-\d{2}[t ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})?\b", "<ts>"),
+    ("date", r"\b(?:\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4})\b", "<date>"),
+    ("time", r"\b\d{1,2}:\d{2}(?::\d{2})?\s?(?:am|pm)?\b", "<time>"),
+    ("uuid", r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", "<id>"),
+    ("email", r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b", "<email>"),
+    ("long_id", r"\b(?=[0-9a-z_-]*\d)[0-9a-z_-]{6,}\b", "<id>"),
+)
+
+
+def _messages(text: str):
+    if not text or text[0] != "[":
+        return None
+    try:
+        msgs = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(msgs, list) and all(isinstance(m, dict) and "content" in m for m in msgs):
+        return msgs
+    return None
+
+
+def _content(c) -> str:
+    if isinstance(c, str):
+        return c
+    if isinstance(c, list):  # content parts
+        return " ".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in c)
+    return "" if c is None else str(c)
+
+
+def cache_text(prompts: Iterable[str | None], context: str = "conversation") -> list[str]:
+    """The text a cache compares for each prompt (``None`` stays ``None``: never cached)."""
+    if context not in CONTEXTS:
+        raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, got {context!r}")
+    out: list[str | None] = []
+    for p in prompts:
+        if p is None or (isinstance(p, float) and np.isnan(p)) or p is pd.NA:
+            out.append(None)
+            continue
+        msgs = _messages(p)
+        if msgs is None:
+            out.append(p)
+        elif context == "conversation":
+            out.append("\n".join(f"{m.get('role', '')}: {_content(m.get('content'))}" for m in msgs))
+        else:
+            users = [m for m in msgs if m.get("role") == "user"] or msgs
+            out.append(_content(users[-1].get("content")) if users else "")
+    return out
+
+
+def compile_patterns(patterns: Sequence[tuple[str, str, str]] | None = None) -> list[tuple[re.Pattern, str]]:
+    """Compile ``(name, regex, placeholder)`` patterns; a bad regex raises naming the pattern."""
+    compiled = []
+    for name, rx, repl in (DEFAULT_PATTERNS if patterns is None else patterns):
+        try:
+            compiled.append((re.compile(rx), repl))
+        except re.error as e:
+            raise ValueError(f"normalisation pattern {name!r} is not a valid regex: {e}") from None
+    return compiled
+
+
+def normalize(texts: Sequence[str | None], patterns: Sequence[tuple[str, str, str]] | None = None,
+              case: bool = True, whitespace: bool = True) -> list[str | None]:
+    """Normalised cache keys: lower case, collapsed whitespace, variable fields as placeholders."""
+    s = pd.Series(list(texts), dtype="object")
+    valid = s.notna()
+    v = s[valid].astype(str)
+    if case:
+        v = v.str.lower()
+    for rx, repl in compile_patterns(patterns):
+        v = v.str.replace(rx, repl, regex=True)
+    if whitespace:
+        v = v.str.replace(r"\s+", " ", regex=True).str.strip()
+    s[valid] = v
+    return [None if x is None or x is np.nan else x for x in s.tolist()]
+
+
+NAMESPACE_COLUMNS = ("tenant", "prompt_version", "model")
+
+
+def prompt_version(frame: pd.DataFrame) -> pd.Series:
+    """The prompt version of each request: ``tags.prompt_version`` when logged, else the
+    ``system_prompt_hash`` column, else null (one version)."""
+    version = pd.Series([None] * len(frame), index=frame.index, dtype="object")
+    if "tags" in frame:
+        def pv(t):
+            if not isinstance(t, str) or not t.startswith("{"):
+                return None
+            try:
+                v = json.loads(t).get("prompt_version")
+            except (ValueError, AttributeError):
+                return None
+            return None if v is None else str(v)
+        version = frame["tags"].map(pv).astype("object")
+    if "system_prompt_hash" in frame:
+        version = version.where(version.notna(), frame["system_prompt_hash"].astype("object"))
+    return version
+
+
+def namespace_codes(frame: pd.DataFrame, by: Sequence[str] = NAMESPACE_COLUMNS) -> tuple[np.ndarray, pd.DataFrame]:
+    """Integer namespace of each row (rows with equal values of ``by`` share a cache) and the
+    table of namespaces. ``by=()`` is one shared namespace. A missing value is its own value
+    (requests without a tenant share the "no tenant" namespace, never another tenant's)."""
+    unknown = [c for c in by if c not in NAMESPACE_COLUMNS]
+    if unknown:
+        raise ValueError(f"unknown namespace field(s) {unknown}; valid: {', '.join(NAMESPACE_COLUMNS)}")
+    if not by:
+        return np.zeros(len(frame), dtype=np.int64), pd.DataFrame(index=[0])
+    cols = {}
+    for c in by:
+        col = prompt_version(frame) if c == "prompt_version" else (
+            frame[c].astype("object") if c in frame else pd.Series([None] * len(frame), index=frame.index))
+        cols[c] = col.where(col.notna(), "\x00none").astype(str)
+    keys = pd.DataFrame(cols)
+    codes, uniq = pd.MultiIndex.from_frame(keys).factorize() if len(by) > 1 else pd.factorize(keys[by[0]])
+    table = uniq.to_frame(index=False) if len(by) > 1 else pd.DataFrame({by[0]: np.asarray(uniq)})
+    return codes.astype(np.int64), table.replace("\x00none", None)
+
+
+def key_codes(texts: Sequence[str | None]) -> np.ndarray:
+    """Integer code per distinct text; ``None`` → -1 (never cached)."""
+    codes, _ = pd.factorize(pd.Series(list(texts), dtype="object"), use_na_sentinel=True)
+    return codes.astype(np.int64)
