@@ -213,7 +213,7 @@ def _report(f, config, texts, eligible, hit, source, sim, book, label) -> CacheR
         "request_id": f["request_id"].to_numpy(), "ts": f["ts"].to_numpy(), "tenant": tenant,
         "feature": f["feature"].to_numpy() if "feature" in f else None, "model": f["model"].to_numpy(),
         "cache_text": texts, "eligible": eligible, "hit": hit,
-        "source_request_id": np.where(hit, f["request_id"].to_numpy()[src], None),
+        "source_request_id": pd.array(np.where(hit, f["request_id"].astype(str).to_numpy()[src], None), dtype="string"),
         "similarity": sim, "cross_tenant": cross, "cost_usd": cost,
         "saved_usd": np.where(hit, cost, 0.0),
         "latency_saved_ms": np.where(hit, lat - lookup, 0.0) - np.where(eligible & ~hit, lookup, 0.0),
