@@ -139,6 +139,9 @@ class ReplayResult:
              "savings_usd": self.savings_usd, "savings_pct": self.savings_pct,
              "baseline_pusd": s["baseline_pusd"], "replayed_pusd": s["replayed_pusd"]}
         d.update({k: s[k] for k in _SUMMARY_KEYS if k not in d})
+        d["cache_hits"] = int((s.get("fates") or {}).get("cache_hit", 0))
+        d["prefix_cached_tokens"] = sum(int(st.get("report", {}).get("prefix_cached_tokens", 0))
+                                        for st in s.get("steps") or [])
         if include_requests and self.frame is not None:
             native = nw.from_native(self.frame)
             if isinstance(native, nw.LazyFrame):
