@@ -139,3 +139,10 @@ def test_replay_cli_json_reports_cache_keys(run_cli, tmp_path):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["cache_hits"] > 0 and out["prefix_cached_tokens"] == 0
+
+
+def test_a_log_without_tags_has_one_prompt_version(run):
+    log = rows({"prompt": "a"}, {"prompt": "a"}).drop(columns=["tags"])
+    assert run(log, [{"policy": "exact_cache", "ttl_s": 3600}]).to_dict()["cache_hits"] == 1
+    with pytest.raises(PolicyError, match="needs column .tags."):   # drop_retries needs them: still an error
+        run(log, [{"policy": "exact_cache", "ttl_s": 3600}, {"policy": "drop_retries"}])

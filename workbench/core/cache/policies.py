@@ -63,6 +63,10 @@ class _ResponseCache(Policy):
     def reads(self) -> set[str]:
         return {"tags"} if PV in self.p["namespaces"] else set()
 
+    def optional_columns(self) -> set[str]:
+        """A log without ``tags`` has one prompt version (null), not an error."""
+        return {"tags"}
+
     def derive(self, ctx):
         if PV not in self.p["namespaces"]:
             return ctx.frame
