@@ -72,31 +72,38 @@ def cache_text(prompts: Iterable[str | None], context: str = "conversation") -> 
     return out
 
 
-def compile_patterns(patterns: Sequence[tuple[str, str, str]] | None = None) -> list[tuple[re.Pattern, str]]:
-    """Compile ``(name, regex, placeholder)`` patterns; a bad regex raises naming the pattern."""
-    compiled = []
-    for name, rx, repl in (DEFAULT_PATTERNS if patterns is None else patterns):
+def compile_patterns(patterns: Sequence[tuple[str, str, str]] | None = None) -> tuple[re.Pattern | None, dict]:
+    """One regex that finds every pattern in a single pass (earlier patterns win at the same
+    position), and each group's placeholder. A bad regex raises naming the pattern."""
+    pats = list(DEFAULT_PATTERNS if patterns is None else patterns)
+    alts, repl = [], {}
+    for i, (name, rx, placeholder) in enumerate(pats):
         try:
-            compiled.append((re.compile(rx), repl))
+            re.compile(rx)
         except re.error as e:
             raise ValueError(f"normalisation pattern {name!r} is not a valid regex: {e}") from None
-    return compiled
+        alts.append(f"(?P<p{i}>{rx})")
+        repl[f"p{i}"] = placeholder
+    return (re.compile("|".join(alts)) if alts else None), repl
 
 
 def normalize(texts: Sequence[str | None], patterns: Sequence[tuple[str, str, str]] | None = None,
               case: bool = True, whitespace: bool = True) -> list[str | None]:
-    """Normalised cache keys: lower case, collapsed whitespace, variable fields as placeholders."""
-    s = pd.Series(list(texts), dtype="object")
-    valid = s.notna()
-    v = s[valid].astype(str)
-    if case:
-        v = v.str.lower()
-    for rx, repl in compile_patterns(patterns):
-        v = v.str.replace(rx, repl, regex=True)
-    if whitespace:
-        v = v.str.replace(r"\s+", " ", regex=True).str.strip()
-    s[valid] = v
-    return [None if x is None or x is np.nan else x for x in s.tolist()]
+    """Normalised cache keys: lower case, variable fields as placeholders, collapsed whitespace.
+    Patterns see lower-cased text when ``case`` is on."""
+    rx, repl = compile_patterns(patterns)
+    sub = (lambda m: repl[m.lastgroup])
+    out: list[str | None] = []
+    for t in texts:
+        if t is None:
+            out.append(None)
+            continue
+        if case:
+            t = t.lower()
+        if rx is not None:
+            t = rx.sub(sub, t)
+        out.append(" ".join(t.split()) if whitespace else t)
+    return out
 
 
 NAMESPACE_COLUMNS = ("tenant", "prompt_version", "model")
@@ -107,6 +114,8 @@ def prompt_version(frame: pd.DataFrame) -> pd.Series:
     ``system_prompt_hash`` column, else null (one version)."""
     version = pd.Series([None] * len(frame), index=frame.index, dtype="object")
     if "tags" in frame:
+        codes, uniq = pd.factorize(frame["tags"].astype("object"), use_na_sentinel=True)
+
         def pv(t):
             if not isinstance(t, str) or not t.startswith("{"):
                 return None
@@ -115,7 +124,8 @@ def prompt_version(frame: pd.DataFrame) -> pd.Series:
             except (ValueError, AttributeError):
                 return None
             return None if v is None else str(v)
-        version = frame["tags"].map(pv).astype("object")
+        per_tag = np.array([pv(t) for t in uniq] + [None], dtype=object)
+        version = pd.Series(per_tag[np.where(codes >= 0, codes, len(uniq))], index=frame.index, dtype="object")
     if "system_prompt_hash" in frame:
         version = version.where(version.notna(), frame["system_prompt_hash"].astype("object"))
     return version
@@ -130,15 +140,25 @@ def namespace_codes(frame: pd.DataFrame, by: Sequence[str] = NAMESPACE_COLUMNS) 
         raise ValueError(f"unknown namespace field(s) {unknown}; valid: {', '.join(NAMESPACE_COLUMNS)}")
     if not by:
         return np.zeros(len(frame), dtype=np.int64), pd.DataFrame(index=[0])
-    cols = {}
+    parts = {}
     for c in by:
         col = prompt_version(frame) if c == "prompt_version" else (
             frame[c].astype("object") if c in frame else pd.Series([None] * len(frame), index=frame.index))
-        cols[c] = col.where(col.notna(), "\x00none").astype(str)
-    keys = pd.DataFrame(cols)
-    codes, uniq = pd.MultiIndex.from_frame(keys).factorize() if len(by) > 1 else pd.factorize(keys[by[0]])
-    table = uniq.to_frame(index=False) if len(by) > 1 else pd.DataFrame({by[0]: np.asarray(uniq)})
-    return codes.astype(np.int64), table.replace("\x00none", None)
+        parts[c] = pd.factorize(col, use_na_sentinel=False)   # a missing value is its own value
+    combo = np.zeros(len(frame), dtype=np.int64)
+    for c in by:
+        codes, uniq = parts[c]
+        combo = combo * (len(uniq) + 1) + codes
+    ns = np.unique(combo, return_inverse=True)[1]
+    table = pd.DataFrame({c: [parts[c][1][k] for k in parts[c][0][_firsts(ns)]] for c in by})
+    return ns.astype(np.int64), table
+
+
+def _firsts(codes: np.ndarray) -> np.ndarray:
+    """Row position of each code's first occurrence (codes 0..k-1)."""
+    first = np.full(int(codes.max(initial=-1)) + 1, len(codes), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    return first
 
 
 def key_codes(texts: Sequence[str | None]) -> np.ndarray:

@@ -138,8 +138,11 @@ class ExactCache(_ResponseCache):
                "namespaced by tenant + prompt version + model; TTL, optional LRU capacity")
 
     def _lookup(self, arrays, texts, eligible, ns, t_us, ttl_us):
-        model = np.asarray(arrays[MODEL]).astype(str)
-        key = K.key_codes([None if t is None else f"{m}\x00{t}" for m, t in zip(model, self._keyed(texts))])
+        codes, uniq = pd.factorize(pd.Series(texts, dtype="object"), use_na_sentinel=True)
+        kc, _ = pd.factorize(pd.Series(self._keyed(list(uniq)), dtype="object"), use_na_sentinel=True)
+        kc = np.append(kc, -1)[np.where(codes >= 0, codes, len(uniq))]
+        m, models = pd.factorize(pd.Series(np.asarray(arrays[MODEL])))
+        key = np.where(kc >= 0, kc.astype(np.int64) * max(len(models), 1) + m, -1)   # the model is in the key
         return exact_scan(ns, key, t_us, ttl_us, eligible, self.p["capacity"], self.p["capacity_scope"])
 
     def _keyed(self, texts):

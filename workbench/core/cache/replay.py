@@ -129,21 +129,31 @@ def eligible_mask(log: pd.DataFrame, config: CacheConfig, texts: Sequence[str | 
     if config.exclude_features and "feature" in log:
         ok &= ~log["feature"].astype("object").isin(list(config.exclude_features)).to_numpy()
     if config.exclude_patterns:
-        s = pd.Series(list(texts), dtype="object").fillna("")
+        codes, uniq = pd.factorize(pd.Series(list(texts), dtype="object"), use_na_sentinel=True)
+        u = pd.Series(uniq, dtype="object").fillna("")
+        bad = np.zeros(len(u), dtype=bool)
         for rx in config.exclude_patterns:
-            ok &= ~s.str.contains(rx, regex=True).to_numpy()
+            bad |= u.str.contains(rx, regex=True).to_numpy()
+        ok &= ~np.where(codes >= 0, bad[np.maximum(codes, 0)], False)
     return ok
 
 
 def cache_keys(log: pd.DataFrame, config: CacheConfig) -> tuple[list, np.ndarray]:
-    """Cache text of each row and its integer exact/normalised key (model always in the key)."""
-    prompts = log["prompt"].astype("object").where(log["prompt"].notna(), None) if "prompt" in log \
-        else pd.Series([None] * len(log), dtype="object")
-    texts = K.cache_text(prompts.tolist(), config.context)
-    keyed = K.normalize(texts, config.patterns) if config.kind == "normalized" else texts
-    model = log["model"].astype(str).tolist()
-    key = K.key_codes([None if t is None else f"{m}\x00{t}" for m, t in zip(model, keyed)])
-    return texts, key
+    """Cache text of each row and its integer exact/normalised key (model always in the key).
+    Work is done once per distinct prompt, so a log of repeated prompts is cheap."""
+    n = len(log)
+    if "prompt" not in log:
+        return [None] * n, np.full(n, -1, dtype=np.int64)
+    codes, uniq = pd.factorize(log["prompt"].astype("object"), use_na_sentinel=True)
+    texts_u = K.cache_text([str(u) for u in uniq], config.context)
+    keyed_u = K.normalize(texts_u, config.patterns) if config.kind == "normalized" else texts_u
+    kcode_u, _ = pd.factorize(pd.Series(keyed_u, dtype="object"), use_na_sentinel=True)
+    text_arr = np.array(texts_u + [None], dtype=object)
+    texts = text_arr[np.where(codes >= 0, codes, len(texts_u))].tolist()
+    kc = np.append(kcode_u, -1)[np.where(codes >= 0, codes, len(texts_u))]
+    m, models = pd.factorize(log["model"].astype("object"))
+    key = np.where(kc >= 0, kc.astype(np.int64) * max(len(models), 1) + m, -1)
+    return texts, key.astype(np.int64)
 
 
 def replay_cache(log: pd.DataFrame, config: CacheConfig, book=None, *, embed: Embed | None = None,
