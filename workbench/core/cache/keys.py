@@ -28,7 +28,9 @@ DEFAULT_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("time", r"\b\d{1,2}:\d{2}(?::\d{2})?\s?(?:am|pm)?\b", "<time>"),
     ("uuid", r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", "<id>"),
     ("email", r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b", "<email>"),
-    ("long_id", r"\b(?=[0-9a-z_-]*\d)[0-9a-z_-]{6,}\b", "<id>"),
+    # ids of 6+ characters: numeric or hex-like (starting with a digit), or a short letter prefix
+    # then digits ("ord-55812", "inv_2024a"); short numbers ("2 plus 2", "v2") are kept
+    ("long_id", r"\b(?:\d[0-9a-z_-]{5,}|[a-z]{1,4}[_-]?\d[0-9a-z_-]{4,})\b", "<id>"),
 )
 
 
@@ -72,38 +74,34 @@ def cache_text(prompts: Iterable[str | None], context: str = "conversation") -> 
     return out
 
 
-def compile_patterns(patterns: Sequence[tuple[str, str, str]] | None = None) -> tuple[re.Pattern | None, dict]:
-    """One regex that finds every pattern in a single pass (earlier patterns win at the same
-    position), and each group's placeholder. A bad regex raises naming the pattern."""
+def compile_patterns(patterns: Sequence[tuple[str, str, str]] | None = None) -> list[tuple[str, str, str]]:
+    """Check ``(name, regex, placeholder)`` patterns (Rust regex syntax, as Polars runs them: no
+    look-around); a bad one raises naming the pattern."""
+    import polars as pl
     pats = list(DEFAULT_PATTERNS if patterns is None else patterns)
-    alts, repl = [], {}
-    for i, (name, rx, placeholder) in enumerate(pats):
+    probe = pl.Series(["x"], dtype=pl.String)
+    for name, rx, placeholder in pats:
         try:
-            re.compile(rx)
-        except re.error as e:
-            raise ValueError(f"normalisation pattern {name!r} is not a valid regex: {e}") from None
-        alts.append(f"(?P<p{i}>{rx})")
-        repl[f"p{i}"] = placeholder
-    return (re.compile("|".join(alts)) if alts else None), repl
+            probe.str.replace_all(rx, placeholder)
+        except Exception as e:  # polars ComputeError
+            raise ValueError(f"normalisation pattern {name!r} is not a valid regex: {str(e).splitlines()[0]}") from None
+    return pats
 
 
 def normalize(texts: Sequence[str | None], patterns: Sequence[tuple[str, str, str]] | None = None,
               case: bool = True, whitespace: bool = True) -> list[str | None]:
-    """Normalised cache keys: lower case, variable fields as placeholders, collapsed whitespace.
-    Patterns see lower-cased text when ``case`` is on."""
-    rx, repl = compile_patterns(patterns)
-    sub = (lambda m: repl[m.lastgroup])
-    out: list[str | None] = []
-    for t in texts:
-        if t is None:
-            out.append(None)
-            continue
-        if case:
-            t = t.lower()
-        if rx is not None:
-            t = rx.sub(sub, t)
-        out.append(" ".join(t.split()) if whitespace else t)
-    return out
+    """Normalised cache keys: lower case, then each pattern's matches replaced by its placeholder
+    (in order), then whitespace collapsed. Runs in Polars (Rust regex, all cores)."""
+    import polars as pl
+    pats = compile_patterns(patterns)
+    s = pl.Series(list(texts), dtype=pl.String)
+    if case:
+        s = s.str.to_lowercase()
+    for _, rx, placeholder in pats:
+        s = s.str.replace_all(rx, placeholder)
+    if whitespace:
+        s = s.str.replace_all(r"\s+", " ").str.strip_chars()
+    return s.to_list()
 
 
 NAMESPACE_COLUMNS = ("tenant", "prompt_version", "model")

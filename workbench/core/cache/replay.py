@@ -83,6 +83,12 @@ class CacheReplay:
     config: CacheConfig
     frame: pd.DataFrame
     summary: dict = field(default_factory=dict)
+    texts: "Texts | None" = None
+
+    def cache_text(self, rows=None) -> list:
+        """The compared text of the given rows (all by default)."""
+        codes = self.frame["text_code"].to_numpy() if rows is None else self.frame["text_code"].to_numpy()[rows]
+        return [self.texts.uniq[c] if c >= 0 else None for c in codes]
 
     def by_tenant(self) -> pd.DataFrame:
         f = self.frame.assign(tenant=self.frame["tenant"].astype("object").fillna("(none)"))
@@ -103,16 +109,21 @@ class CacheReplay:
     def hit_pairs(self, only_false: bool = False, limit: int | None = None) -> pd.DataFrame:
         """Each hit beside the request whose answer it reuses (for a person to judge)."""
         f = self.frame
-        h = f[f["hit"] & (f["false_hit"] if only_false and "false_hit" in f else True)]
-        src = f.set_index("request_id").loc[h["source_request_id"]]
-        out = pd.DataFrame({"request_id": h["request_id"].to_numpy(), "prompt": h["cache_text"].to_numpy(),
+        mask = f["hit"] & (f["false_hit"] if only_false and "false_hit" in f else True)
+        h = f[mask]
+        if limit:
+            h = h.head(limit)
+        pos = pd.Series(np.arange(len(f)), index=f["request_id"].astype(str))
+        src = pos.loc[h["source_request_id"].astype(str)].to_numpy()
+        out = pd.DataFrame({"request_id": h["request_id"].to_numpy(),
+                            "prompt": self.cache_text(np.flatnonzero(mask.to_numpy())[:len(h)]),
                             "cached_request_id": h["source_request_id"].to_numpy(),
-                            "cached_prompt": src["cache_text"].to_numpy(),
+                            "cached_prompt": self.cache_text(src),
                             "similarity": h["similarity"].to_numpy(), "tenant": h["tenant"].to_numpy(),
-                            "cached_tenant": src["tenant"].to_numpy()})
+                            "cached_tenant": f["tenant"].to_numpy()[src]})
         if "false_hit" in f:
             out["false_hit"] = h["false_hit"].to_numpy()
-        return out.head(limit) if limit else out
+        return out
 
 
 def _ordered(log: pd.DataFrame) -> pd.DataFrame:
@@ -122,38 +133,53 @@ def _ordered(log: pd.DataFrame) -> pd.DataFrame:
     return log.sort_values(["ts", "request_id"], kind="stable").reset_index(drop=True)
 
 
-def eligible_mask(log: pd.DataFrame, config: CacheConfig, texts: Sequence[str | None]) -> np.ndarray:
-    ok = np.array([t is not None for t in texts], dtype=bool)
+class Texts:
+    """The cache text of each row as codes into the distinct texts (-1: no prompt, never cached)."""
+
+    def __init__(self, codes: np.ndarray, uniq: list):
+        self.codes, self.uniq = codes, uniq
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def rows(self, idx) -> list:
+        return [self.uniq[c] if c >= 0 else None for c in self.codes[idx]]
+
+
+def eligible_mask(log: pd.DataFrame, config: CacheConfig, texts: Texts) -> np.ndarray:
+    ok = texts.codes >= 0
     if "status" in log:
-        ok &= (log["status"].astype("object").fillna("ok") == "ok").to_numpy()   # errors are never cached
+        st = log["status"]
+        ok &= (st.isna() | (st == "ok")).to_numpy(dtype=bool)     # errors are never cached
     if config.exclude_features and "feature" in log:
-        ok &= ~log["feature"].astype("object").isin(list(config.exclude_features)).to_numpy()
+        ok &= ~log["feature"].isin(list(config.exclude_features)).to_numpy(dtype=bool)
     if config.exclude_patterns:
-        codes, uniq = pd.factorize(pd.Series(list(texts), dtype="object"), use_na_sentinel=True)
-        u = pd.Series(uniq, dtype="object").fillna("")
+        u = pd.Series(texts.uniq, dtype="object").fillna("")
         bad = np.zeros(len(u), dtype=bool)
         for rx in config.exclude_patterns:
-            bad |= u.str.contains(rx, regex=True).to_numpy()
-        ok &= ~np.where(codes >= 0, bad[np.maximum(codes, 0)], False)
+            bad |= u.str.contains(rx, regex=True).to_numpy(dtype=bool)
+        ok &= ~np.where(texts.codes >= 0, np.append(bad, False)[texts.codes], False)
     return ok
 
 
-def cache_keys(log: pd.DataFrame, config: CacheConfig) -> tuple[list, np.ndarray]:
+def cache_keys(log: pd.DataFrame, config: CacheConfig) -> tuple[Texts, np.ndarray]:
     """Cache text of each row and its integer exact/normalised key (model always in the key).
     Work is done once per distinct prompt, so a log of repeated prompts is cheap."""
     n = len(log)
     if "prompt" not in log:
-        return [None] * n, np.full(n, -1, dtype=np.int64)
-    codes, uniq = pd.factorize(log["prompt"].astype("object"), use_na_sentinel=True)
+        return Texts(np.full(n, -1, dtype=np.int64), []), np.full(n, -1, dtype=np.int64)
+    codes, uniq = pd.factorize(log["prompt"], use_na_sentinel=True)
     texts_u = K.cache_text([str(u) for u in uniq], config.context)
     keyed_u = K.normalize(texts_u, config.patterns) if config.kind == "normalized" else texts_u
     kcode_u, _ = pd.factorize(pd.Series(keyed_u, dtype="object"), use_na_sentinel=True)
-    text_arr = np.array(texts_u + [None], dtype=object)
-    texts = text_arr[np.where(codes >= 0, codes, len(texts_u))].tolist()
-    kc = np.append(kcode_u, -1)[np.where(codes >= 0, codes, len(texts_u))]
-    m, models = pd.factorize(log["model"].astype("object"))
+    # distinct cache texts (two prompts may share one, e.g. the same last message)
+    tcode_u, tuniq = pd.factorize(pd.Series(texts_u, dtype="object"), use_na_sentinel=True)
+    codes = codes.astype(np.int64)
+    tc = np.append(tcode_u, -1)[codes]
+    kc = np.append(kcode_u, -1)[codes]
+    m, models = pd.factorize(log["model"])
     key = np.where(kc >= 0, kc.astype(np.int64) * max(len(models), 1) + m, -1)
-    return texts, key.astype(np.int64)
+    return Texts(tc.astype(np.int64), list(tuniq)), key.astype(np.int64)
 
 
 def replay_cache(log: pd.DataFrame, config: CacheConfig, book=None, *, embed: Embed | None = None,
@@ -182,11 +208,12 @@ def replay_cache(log: pd.DataFrame, config: CacheConfig, book=None, *, embed: Em
                 from workbench.core.cache.embed import default_embed
                 embed = default_embed()
             emb = np.zeros((len(f), 384), dtype=np.float32)
-            idx = np.flatnonzero(eligible)
-            if len(idx):
-                vec = np.asarray(embed([texts[i] for i in idx]), dtype=np.float32)
-                emb = np.zeros((len(f), vec.shape[1]), dtype=np.float32)
-                emb[idx] = vec
+            used = np.unique(texts.codes[eligible])          # embed each distinct text once
+            if len(used):
+                vec = np.asarray(embed([texts.uniq[c] for c in used]), dtype=np.float32)
+                lookup = np.zeros((len(texts.uniq), vec.shape[1]), dtype=np.float32)
+                lookup[used] = vec
+                emb = np.where(eligible[:, None], lookup[np.maximum(texts.codes, 0)], 0).astype(np.float32)
         hit, source, sim = semantic_scan(ns, emb, t_us, config.threshold, ttl_us, eligible,
                                          config.capacity, config.capacity_scope)
     else:
@@ -210,27 +237,29 @@ def _report(f, config, texts, eligible, hit, source, sim, book, label) -> CacheR
     from workbench.core.cache.rules import embedding_rate
     n = len(f)
     cost = _cost(f, book)
-    tenant = f["tenant"].astype("object").to_numpy() if "tenant" in f else np.full(n, None, dtype=object)
+    tenant = f["tenant"] if "tenant" in f else pd.Series([None] * n, dtype="object")
     src = np.where(hit, source, 0)
-    cross = hit & (pd.Series(tenant).fillna("\x00").to_numpy() != pd.Series(tenant[src]).fillna("\x00").to_numpy())
+    tcode = pd.factorize(tenant, use_na_sentinel=False)[0]
+    cross = hit & (tcode != tcode[src])
     if "latency_ms" in f:
         lat = f["latency_ms"].astype("float64")
         lat = lat.fillna(lat.groupby(f["model"].astype(str)).transform("median")).to_numpy()
     else:
         lat = np.full(n, np.nan)
     lookup = config.lookup_ms + (config.embed_ms if config.kind == "semantic" else 0.0)
+    rid = f["request_id"]
     out = pd.DataFrame({
-        "request_id": f["request_id"].to_numpy(), "ts": f["ts"].to_numpy(), "tenant": tenant,
-        "feature": f["feature"].to_numpy() if "feature" in f else None, "model": f["model"].to_numpy(),
-        "cache_text": texts, "eligible": eligible, "hit": hit,
-        "source_request_id": pd.array(np.where(hit, f["request_id"].astype(str).to_numpy()[src], None), dtype="string"),
+        "request_id": rid, "ts": f["ts"], "tenant": tenant.to_numpy() if "tenant" not in f else f["tenant"],
+        "feature": f["feature"] if "feature" in f else None, "model": f["model"],
+        "text_code": texts.codes, "eligible": eligible, "hit": hit,
+        "source_request_id": rid.take(src).reset_index(drop=True).where(hit).astype("string"),
         "similarity": sim, "cross_tenant": cross, "cost_usd": cost,
         "saved_usd": np.where(hit, cost, 0.0),
         "latency_saved_ms": np.where(hit, lat - lookup, 0.0) - np.where(eligible & ~hit, lookup, 0.0),
     })
     if label is not None:
-        lab = f[label].astype("object").to_numpy()
-        out["false_hit"] = hit & (pd.Series(lab).astype(str).to_numpy() != pd.Series(lab[src]).astype(str).to_numpy())
+        lab = pd.factorize(f[label], use_na_sentinel=False)[0]
+        out["false_hit"] = hit & (lab != lab[src])
     writes = int((eligible & ~hit).sum())
     embed_calls = int(eligible.sum()) if config.kind == "semantic" else 0
     rate = config.embedding_usd_per_mtok
@@ -252,4 +281,4 @@ def _report(f, config, texts, eligible, hit, source, sim, book, label) -> CacheR
     }
     if label is not None:
         summary["false_hits"] = int(out["false_hit"].sum())
-    return CacheReplay(config, out, summary)
+    return CacheReplay(config, out, summary, texts)
