@@ -60,6 +60,9 @@ def cache_text(prompts: Iterable[str | None], context: str = "conversation") -> 
         raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, got {context!r}")
     out: list[str | None] = []
     for p in prompts:
+        if type(p) is str and p[:1] != "[":   # plain text (the common case)
+            out.append(p)
+            continue
         if p is None or (isinstance(p, float) and np.isnan(p)) or p is pd.NA:
             out.append(None)
             continue

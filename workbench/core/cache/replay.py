@@ -169,7 +169,7 @@ def cache_keys(log: pd.DataFrame, config: CacheConfig) -> tuple[Texts, np.ndarra
     if "prompt" not in log:
         return Texts(np.full(n, -1, dtype=np.int64), []), np.full(n, -1, dtype=np.int64)
     codes, uniq = pd.factorize(log["prompt"], use_na_sentinel=True)
-    texts_u = K.cache_text([str(u) for u in uniq], config.context)
+    texts_u = K.cache_text(np.asarray(uniq, dtype=object).tolist(), config.context)
     keyed_u = K.normalize(texts_u, config.patterns) if config.kind == "normalized" else texts_u
     kcode_u, _ = pd.factorize(pd.Series(keyed_u, dtype="object"), use_na_sentinel=True)
     # distinct cache texts (two prompts may share one, e.g. the same last message)
