@@ -52,9 +52,9 @@ class CacheReplayState(HasTraits):
     error = Unicode("")
     version = Int(0)
 
-    def __init__(self, log: pd.DataFrame, book, query: str = "", embed=None, **kw):
+    def __init__(self, log: pd.DataFrame, book, query: str = "", embed=None, system_prompts=None, **kw):
         super().__init__(**kw)
-        self.book, self.embed = book, embed
+        self.book, self.embed, self.system_prompts = book, embed, system_prompts
         self.log = log.sort_values(["ts", "request_id"], kind="stable").reset_index(drop=True)
         if "tags" in self.log and "intent" not in self.log:
             self.log["intent"] = self.log["tags"].map(_intent)
@@ -112,9 +112,10 @@ class CacheReplayState(HasTraits):
     def run_prefix(self) -> None:
         try:
             if self.provider not in self._prefix_cache:
+                kw = {"system_prompts": self.system_prompts}
                 self._prefix_cache[self.provider] = {
-                    "as_logged": prefix_replay(self.log, self.provider, self.book).summary,
-                    "static_first": prefix_replay(self.log, self.provider, self.book, static_first=True).summary}
+                    "as_logged": prefix_replay(self.log, self.provider, self.book, **kw).summary,
+                    "static_first": prefix_replay(self.log, self.provider, self.book, static_first=True, **kw).summary}
             self.prefix = self._prefix_cache[self.provider]
         except Exception as e:
             self.error = f"prefix cache: {one_line(e)}"
@@ -255,10 +256,14 @@ def make_cache_replay(log: pd.DataFrame | None = None, book=None, query: str | N
         if book is None:
             from workbench.io.pricesheets import load_prices
             book = load_prices()
+        system_prompts = None
         if log is None:
             from pathlib import Path
-            log = pd.read_parquet(Path(__file__).resolve().parents[2] / "sample_data" / "requests.parquet")
-        state = CacheReplayState(log, book, query=query, embed=embed)
+            sample = Path(__file__).resolve().parents[2] / "sample_data"
+            log = pd.read_parquet(sample / "requests.parquet")
+            sp = pd.read_csv(sample / "system_prompts.csv")   # hash → tokens (the texts are not logged)
+            system_prompts = dict(zip(sp["system_prompt_hash"], sp["tokens"]))
+        state = CacheReplayState(log, book, query=query, embed=embed, system_prompts=system_prompts)
     except Exception as e:
         view = w.HTML(STYLE + "<div class='wb-cache'>" + _html.error(f"The cache replay could not start: {one_line(e)}")
                       + "</div>")

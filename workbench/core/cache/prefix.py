@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zlib
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -92,12 +93,22 @@ def _encoder():
     return get_encoding("o200k_base")
 
 
-def token_boundaries(parts: list[str], provider: str, model: str, enc, rule: dict) -> list[tuple[int, int]]:
-    """Cacheable prefix boundaries ``(hash, tokens)`` of one prompt under a provider's rule."""
+def token_boundaries(parts: list, provider: str, model: str, enc, rule: dict, memo: dict | None = None) -> list[tuple[int, int]]:
+    """Cacheable prefix boundaries ``(hash, tokens)`` of one prompt under a provider's rule. A part
+    is text, or ``(identity, n_tokens)`` for content known only by its hash and length (a system
+    prompt logged as ``system_prompt_hash``)."""
     ids: list[int] = []
     ends: list[int] = []
     for p in parts:
-        ids.extend(enc.encode_ordinary(p))
+        if isinstance(p, tuple):
+            ids.extend([-1 - (zlib.crc32(str(p[0]).encode()) & 0x7FFFFFFF)] * int(p[1]))
+        elif memo is not None:
+            t = memo.get(p)
+            if t is None:
+                t = memo[p] = enc.encode_ordinary(p)
+            ids.extend(t)
+        else:
+            ids.extend(enc.encode_ordinary(p))
         ends.append(len(ids))
     minimum = min_cacheable(rule, model)
     if provider == "openai":
@@ -105,7 +116,7 @@ def token_boundaries(parts: list[str], provider: str, model: str, enc, rule: dic
         cuts = list(range(minimum, len(ids) + 1, step))
     else:
         cuts = [e for e in ends if e >= minimum][-int(rule.get("max_breakpoints", 4)):]
-    out, h, prev = [], hash(model), 0
+    out, h, prev = [], zlib.crc32(model.encode()), 0
     for c in cuts:
         h = hash((h, tuple(ids[prev:c])))
         out.append((h, c))
@@ -136,12 +147,13 @@ def _rates(book, model: str, day: dt.date, provider: str, rule: dict, ttl: str) 
 
 
 def prefix_replay(log: pd.DataFrame, provider: str, book, *, ttl: str | None = None,
-                  static_first: bool = False) -> PrefixReplay:
+                  static_first: bool = False, system_prompts: dict | None = None) -> PrefixReplay:
     """Prefix-cache what-if for a text log (columns ``ts``, ``model``, ``prompt``, ``input_tokens``).
 
     Tokens are counted with ``o200k_base`` (exact for OpenAI models, an estimate for others — the
     summary says which). ``static_first`` reorders each prompt's parts so parts seen in other
-    requests come first (the "static content first" what-if)."""
+    requests come first (the "static content first" what-if). ``system_prompts`` maps a
+    ``system_prompt_hash`` to its length in tokens: that system prompt is then the first part."""
     if provider not in PROVIDERS:
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}, got {provider!r}")
     rule = provider_rule(provider)
@@ -151,11 +163,15 @@ def prefix_replay(log: pd.DataFrame, provider: str, book, *, ttl: str | None = N
     enc = _encoder()
     prompts = f["prompt"].astype("object").where(f["prompt"].notna(), None).tolist()
     parts = [prompt_parts(p) for p in prompts]
+    if system_prompts and "system_prompt_hash" in f:
+        sph = f["system_prompt_hash"].astype("object").tolist()
+        parts = [([(h, system_prompts[h])] if h in system_prompts else []) + ps for h, ps in zip(sph, parts)]
     if static_first:
         counts = pd.Series([q for ps in parts for q in set(ps)]).value_counts()
         parts = [sorted(ps, key=lambda q: (counts.get(q, 0) <= 1)) for ps in parts]
     models = f["model"].astype(str).tolist()
-    bounds = [token_boundaries(ps, provider, m, enc, rule) for ps, m in zip(parts, models)]
+    memo: dict = {}
+    bounds = [token_boundaries(ps, provider, m, enc, rule, memo) for ps, m in zip(parts, models)]
     t_us = f["ts"].astype("datetime64[us, UTC]").astype("int64").to_numpy()
     cached, written = replay_boundaries(t_us, models, bounds, int(ttl_s * 1e6), bool(rule.get("ttl_refreshed_on_hit")))
     inp = f["input_tokens"].to_numpy(dtype=np.int64)
