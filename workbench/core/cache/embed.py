@@ -1,6 +1,7 @@
-"""The embedding function the semantic cache uses by default: ``workbench.embeddings.embed_texts``
-(offline all-MiniLM-L6-v2, int8 ONNX, L2-normalised, cached on disk). Any ``texts -> (n, d)``
-function with L2-normalised rows can be passed instead."""
+"""The embedding function the semantic cache uses when none is given:
+``workbench.embeddings.embed_texts`` (offline all-MiniLM-L6-v2, int8 ONNX, unit rows, cached on disk
+by content hash). Imported only when called, so ``workbench.core`` stays free of it; any
+``texts -> (n, d)`` function with L2-normalised rows can be passed instead."""
 from __future__ import annotations
 
 from typing import Callable
@@ -9,8 +10,5 @@ import numpy as np
 
 
 def default_embed() -> Callable[[list[str]], np.ndarray]:
-    try:
-        from workbench.embeddings import embed_texts
-    except ImportError:  # until the shared embeddings module lands on this branch
-        from workbench.core.cache._minilm import embed_texts
+    from workbench.embeddings import embed_texts
     return embed_texts
