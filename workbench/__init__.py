@@ -52,6 +52,8 @@ _EXPORTS: dict[str, str] = {
     # embeddings (offline MiniLM by default; cached on disk)
     "embed_texts": "workbench.embeddings",
     "get_embedder": "workbench.embeddings",
+    "prepare_sweep": "workbench.core.replay",
+    "AttachedArray": "workbench.core.replay",
     # attribution
     "spend_by": "workbench.core.attribution",
     "anomalies": "workbench.core.attribution",

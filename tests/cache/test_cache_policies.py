@@ -48,7 +48,7 @@ def test_exact_cache_chain_and_no_cross_tenant_hits(run, engine):
     assert fates == {"r01": "called", "r02": "cache_hit", "r03": "called", "r04": "cache_hit", "r05": "called"}
     d = r.to_dict()
     assert d["cache_hits"] == 2 and d["prefix_cached_tokens"] == 0
-    assert d["steps"][0]["report"]["cross_tenant_hits"] == 0
+    assert d["steps"][0]["detail"]["cross_tenant_hits"] == 0
 
 
 def test_engine_agrees_with_the_standalone_replay(run, frozen_book):
@@ -62,16 +62,18 @@ def test_engine_agrees_with_the_standalone_replay(run, frozen_book):
     with pytest.raises(PolicyError, match="share_tenants"):
         run(log, [{"policy": "exact_cache", "ttl_s": 600, "namespaces": ["model"]}])
     shared = run(log, [{"policy": "exact_cache", "ttl_s": 600, "namespaces": ["model"], "share_tenants": True}])
-    rep = shared.to_dict()["steps"][0]["report"]
+    rep = shared.to_dict()["steps"][0]["detail"]
     assert rep["cross_tenant_hits"] > 0 and rep["shared_across_tenants"] is True
 
 
-def test_shared_capacity_same_hits_on_every_engine_above_one_duckdb_batch(run):
-    # 130k rows: more than one DuckDB batch (~122,880 rows); LRU capacity per namespace
-    log = traffic(130_000, seed=2, tenants=3, prompts=400, span_s=7 * 86_400)
-    stack = [{"policy": "normalized_cache", "ttl_s": 3600, "capacity": 50}]
+@pytest.mark.parametrize("scope", ["namespace", "log"])
+def test_shared_capacity_same_hits_on_every_engine_above_one_duckdb_batch(run, scope):
+    # 125k rows: more than one DuckDB batch (~122,880 rows); one LRU capacity per namespace, or one
+    # for the whole log (a kernel without a partition key: the engine must not split it by batch)
+    log = traffic(125_000, seed=2, tenants=3, prompts=400, span_s=7 * 86_400)
+    stack = [{"policy": "normalized_cache", "ttl_s": 3600, "capacity": 50, "capacity_scope": scope}]
     hits = {e: run(log, stack, engine=e).to_dict()["cache_hits"] for e in ("polars", "duckdb")}
-    alone = replay_cache(log, CacheConfig(kind="normalized", ttl_s=3600, capacity=50), _book())
+    alone = replay_cache(log, CacheConfig(kind="normalized", ttl_s=3600, capacity=50, capacity_scope=scope), _book())
     assert hits["polars"] == hits["duckdb"] == alone.summary["cache_hits"] > 0
 
 
@@ -146,3 +148,22 @@ def test_a_log_without_tags_has_one_prompt_version(run):
     assert run(log, [{"policy": "exact_cache", "ttl_s": 3600}]).to_dict()["cache_hits"] == 1
     with pytest.raises(PolicyError, match="needs column .tags."):   # drop_retries needs them: still an error
         run(log, [{"policy": "exact_cache", "ttl_s": 3600}, {"policy": "drop_retries"}])
+
+
+def test_a_miss_refused_by_a_later_budget_writes_no_entry(run):
+    # cache first, budget after: r01 ($0.02775) is refused by the $0.02 daily cap, so it got no
+    # answer and r02 (same prompt, next day, inside the TTL) cannot hit it; r03 hits r02
+    t0 = pd.Timestamp("2025-03-01T10:00:00Z")
+    log = rows({"prompt": "a", "ts": t0, "input_tokens": 10_000},
+               {"prompt": "a", "ts": t0 + pd.Timedelta(days=1)},
+               {"prompt": "a", "ts": t0 + pd.Timedelta(days=1, seconds=9)})
+    r = run(log, [{"policy": "exact_cache", "ttl_s": 3 * 86_400},
+                  {"policy": "daily_budget", "usd": 0.02, "action": "block"}])
+    assert r.frame["fate"].tolist() == ["blocked", "called", "cache_hit"]
+    assert r.frame["step1_source"].fillna("-").tolist() == ["-", "-", "r02"]
+
+
+def test_a_hit_has_the_quality_of_the_answer_it_reuses(run):
+    log = rows({"prompt": "a", "quality": 0.2}, {"prompt": "a", "quality": 0.9}, {"prompt": "b", "quality": 1.0})
+    d = run(log, [{"policy": "exact_cache", "ttl_s": 3600}]).to_dict()
+    assert d["baseline_quality"] == pytest.approx(0.7) and d["replayed_quality"] == pytest.approx((0.2 + 0.2 + 1.0) / 3)

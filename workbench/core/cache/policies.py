@@ -18,8 +18,9 @@ from workbench.core.cache import keys as K
 from workbench.core.cache.scan import exact_scan, semantic_scan
 from workbench.core.replay.context import ORD
 from workbench.core.replay.params import Param, PolicyError
-from workbench.core.replay.pricing import CACHE_HIT, CACHED, CALLED, FATE, IN, MODEL, WRITE
+from workbench.core.replay.pricing import CACHE_HIT, CACHED, CALLED, FATE, IN, MODEL, QUALITY, WRITE
 from workbench.core.replay.registry import Policy, Reason, register_policy
+from workbench.core.replay.report import StepReport
 
 TTL = Param("ttl_s", "float", "entry lifetime in seconds (a hit does not refresh it)", minimum=0,
             exclusive_minimum=True, example=3600)
@@ -41,6 +42,7 @@ PV = "prompt_version"
 
 class _ResponseCache(Policy):
     stateful = True
+    caches_answers = True   # the engine decides it jointly with later budgets (ctx.may_write)
     params = (TTL, CAPACITY, SCOPE, NAMESPACES, SHARE, CONTEXT, EXCL_F, EXCL_P)
 
     def check(self) -> None:
@@ -73,27 +75,32 @@ class _ResponseCache(Policy):
         return ctx.json_field(ctx.frame, "tags", PV, ctx.private(PV))
 
     def reasons(self):
-        return (Reason("served from the response cache"),
-                Reason("served from another tenant's cache entry (share_tenants)"))
+        return (Reason("served from the response cache", kind="cache_hit"),
+                Reason("served from another tenant's cache entry (share_tenants)", kind="cache_hit"))
+
+    def outputs(self):
+        return {"source": nw.String}   # the request whose answer a hit reused
 
     def _ns_inputs(self, ctx) -> list[str]:
         cols = {"tenant": "tenant", PV: ctx.private(PV), "model": MODEL}
         return [cols[n] for n in self.p["namespaces"]]
 
-    def _lookup(self, arrays, texts, eligible, ns, t_us, ttl_us):
+    def _lookup(self, arrays, texts, eligible, ns, t_us, ttl_us, writable):
         raise NotImplementedError
 
     def apply(self, ctx):
         ns_cols = self._ns_inputs(ctx)
         by = ns_cols if self.p["capacity_scope"] == "namespace" else []
-        inputs = list(dict.fromkeys(["prompt", "ts", FATE, MODEL, "tenant", ORD, *ns_cols,
-                                     *(["feature"] if self.p["exclude_features"] else [])]))
+        q = ctx.has_quality
+        inputs = list(dict.fromkeys(["prompt", "ts", FATE, "_may", MODEL, "tenant", "request_id", *ns_cols,
+                                     *(["feature"] if self.p["exclude_features"] else []), *([QUALITY] if q else [])]))
         ttl_us = round(self.p["ttl_s"] * 1e6)
 
         def kernel(arrays, starts):
             n = len(arrays[FATE])
             if n == 0:
-                return {"hit": np.zeros(0, np.int8), "src": np.zeros(0, np.int64), "cross": np.zeros(0, np.int8)}
+                return {"hit": np.zeros(0, np.int8), "src": np.zeros(0, object), "cross": np.zeros(0, np.int8),
+                        "hq": np.zeros(0)}
             prompts = [None if p is None or (isinstance(p, float) and np.isnan(p)) else str(p) for p in arrays["prompt"]]
             texts = K.cache_text(prompts, self.p["context"])
             eligible = (arrays[FATE] == CALLED) & np.array([t is not None for t in texts])
@@ -107,28 +114,38 @@ class _ResponseCache(Policy):
             else:
                 ns = np.zeros(n, dtype=np.int64)
             t_us = np.asarray(arrays["ts"]).astype("datetime64[us]").astype(np.int64)
-            hit, source = self._lookup(arrays, texts, eligible, ns, t_us, ttl_us)
+            writable = np.asarray(arrays["_may"], dtype=bool)
+            hit, source = self._lookup(arrays, texts, eligible, ns, t_us, ttl_us, writable)
             src = np.where(hit, source, 0)
             tenant = pd.Series(arrays["tenant"], dtype="object").fillna("\x00").to_numpy()
             cross = hit & (tenant != tenant[src])
-            return {"hit": hit.astype(np.int8), "src": np.where(hit, np.asarray(arrays[ORD])[src], -1),
-                    "cross": cross.astype(np.int8)}
+            ids = np.asarray(arrays["request_id"], dtype=object)
+            quality = np.asarray(arrays[QUALITY], dtype=np.float64) if q else np.full(n, np.nan)
+            return {"hit": hit.astype(np.int8), "src": np.where(hit, ids[src], None),
+                    "cross": cross.astype(np.int8),
+                    "hq": np.where(hit, quality[src], quality)}   # a hit has the reused answer's quality
 
-        hit_c, src_c, cross_c = ctx.private("hit"), ctx.private("src"), ctx.private("cross")
-        frame = ctx.run_kernel(ctx.frame, by, inputs, {"hit": nw.Int8, "src": nw.Int64, "cross": nw.Int8}, kernel)
-        frame = frame.rename({"hit": hit_c, "src": src_c, "cross": cross_c})
+        hit_c, src_c, cross_c, hq_c = (ctx.private(x) for x in ("hit", "src", "cross", "hq"))
+        frame = ctx.frame.with_columns(_may=ctx.may_write, **({QUALITY: ctx.quality} if q else {}))
+        frame = ctx.run_kernel(frame, by, inputs, {"hit": nw.Int8, "src": nw.String, "cross": nw.Int8,
+                                                   "hq": nw.Float64}, kernel)
+        frame = frame.rename({"hit": hit_c, "src": src_c, "cross": cross_c, "hq": hq_c})
         hit = (nw.col(hit_c) == 1) & ctx.called
         act = nw.when(hit & (nw.col(cross_c) == 1)).then(nw.lit(2, nw.Int8)).when(hit).then(nw.lit(1, nw.Int8)) \
             .otherwise(nw.lit(0, nw.Int8))
-        return frame.with_columns(**{FATE: nw.when(hit).then(nw.lit(CACHE_HIT, nw.Int8)).otherwise(nw.col(FATE)),
-                                     ctx.act: act})
+        cols = {FATE: nw.when(hit).then(nw.lit(CACHE_HIT, nw.Int8)).otherwise(nw.col(FATE)), ctx.act: act,
+                ctx.output("source"): nw.when(hit).then(nw.col(src_c))}
+        if q:
+            cols[QUALITY] = nw.when(hit).then(nw.col(hq_c)).otherwise(nw.col(QUALITY))
+        return frame.with_columns(**cols).drop("_may", src_c, hq_c)
 
-    def summarize(self, ctx, frame) -> dict:
+    def report(self, ctx, frame) -> StepReport:
         row = ctx.collect(frame.select((nw.col(ctx.act) > 0).cast(nw.Int64).sum().alias("hits"),
                                        (nw.col(ctx.act) == 2).cast(nw.Int64).sum().alias("cross"))
                           ).to_dict(as_series=False)
-        return {"cache_hits": int(row["hits"][0] or 0), "cross_tenant_hits": int(row["cross"][0] or 0),
-                "shared_across_tenants": "tenant" not in self.p["namespaces"]}
+        return StepReport(detail={"cache_hits": int(row["hits"][0] or 0),
+                                  "cross_tenant_hits": int(row["cross"][0] or 0),
+                                  "shared_across_tenants": "tenant" not in self.p["namespaces"]})
 
 
 @register_policy
@@ -137,13 +154,14 @@ class ExactCache(_ResponseCache):
     summary = ("response cache keyed by model + the exact prompt (conversation context by default), "
                "namespaced by tenant + prompt version + model; TTL, optional LRU capacity")
 
-    def _lookup(self, arrays, texts, eligible, ns, t_us, ttl_us):
+    def _lookup(self, arrays, texts, eligible, ns, t_us, ttl_us, writable):
         codes, uniq = pd.factorize(pd.Series(texts, dtype="object"), use_na_sentinel=True)
         kc, _ = pd.factorize(pd.Series(self._keyed(list(uniq)), dtype="object"), use_na_sentinel=True)
         kc = np.append(kc, -1)[np.where(codes >= 0, codes, len(uniq))]
         m, models = pd.factorize(pd.Series(np.asarray(arrays[MODEL])))
         key = np.where(kc >= 0, kc.astype(np.int64) * max(len(models), 1) + m, -1)   # the model is in the key
-        return exact_scan(ns, key, t_us, ttl_us, eligible, self.p["capacity"], self.p["capacity_scope"])
+        return exact_scan(ns, key, t_us, ttl_us, eligible, self.p["capacity"], self.p["capacity_scope"],
+                          writable=writable)
 
     def _keyed(self, texts):
         return texts
@@ -167,7 +185,7 @@ class SemanticCache(_ResponseCache):
     params = (Param("threshold", "float", "cosine similarity needed for a hit", minimum=0, maximum=1, example=0.9),
               *_ResponseCache.params)
 
-    def _lookup(self, arrays, texts, eligible, ns, t_us, ttl_us):
+    def _lookup(self, arrays, texts, eligible, ns, t_us, ttl_us, writable):
         from workbench.core.cache.embed import default_embed
         idx = np.flatnonzero(eligible)
         emb = np.zeros((len(texts), 384), dtype=np.float32)
@@ -177,7 +195,7 @@ class SemanticCache(_ResponseCache):
             ns = ns * 0 + pd.Series(list(zip(ns.tolist(), model.tolist()))).factorize()[0]
             emb[idx] = default_embed()([texts[i] for i in idx])
         hit, source, _ = semantic_scan(ns, emb, t_us, self.p["threshold"], ttl_us, eligible,
-                                       self.p["capacity"], self.p["capacity_scope"])
+                                       self.p["capacity"], self.p["capacity_scope"], writable=writable)
         return hit, source
 
 
@@ -245,7 +263,7 @@ class PrefixCache(Policy):
                                      WRITE: nw.when(ctx.called).then(nw.col(w)).otherwise(nw.col(WRITE)),
                                      ctx.act: act})
 
-    def summarize(self, ctx, frame) -> dict:
+    def report(self, ctx, frame) -> StepReport:
         c, w = ctx.private("cached"), ctx.private("written")
         row = ctx.collect(frame.select(nw.when(ctx.called).then(nw.col(c)).otherwise(0).sum().alias("c"),
                                        nw.when(ctx.called).then(nw.col(w)).otherwise(0).sum().alias("w"),
@@ -253,10 +271,11 @@ class PrefixCache(Policy):
                           ).to_dict(as_series=False)
         cached, written, total = (int(row[k][0] or 0) for k in ("c", "w", "i"))
         from workbench.core.cache.rules import provider_rule
-        return {"prefix_cached_tokens": cached, "prefix_cache_write_tokens": written,
-                "cached_token_share": cached / total if total else 0.0, "provider": self.p["provider"],
-                "ttl": self.ttl, "source": provider_rule(self.p["provider"])["source"],
-                "token_method": "o200k_base (exact for OpenAI models, estimate for others)"}
+        return StepReport(detail={
+            "prefix_cached_tokens": cached, "prefix_cache_write_tokens": written,
+            "cached_token_share": cached / total if total else 0.0, "provider": self.p["provider"],
+            "ttl": self.ttl, "source": provider_rule(self.p["provider"])["source"],
+            "token_method": "o200k_base (exact for OpenAI models, estimate for others)"})
 
 
 __all__ = ["ExactCache", "NormalizedCache", "PrefixCache", "SemanticCache", "PolicyError"]

@@ -30,9 +30,10 @@ def _groups(ns: np.ndarray, capacity_scope: str) -> np.ndarray:
 
 def exact_scan(ns: np.ndarray, key: np.ndarray, t_us: np.ndarray, ttl_us: int | np.ndarray,
                eligible: np.ndarray | None = None, capacity: int | None = None,
-               capacity_scope: str = "namespace") -> tuple[np.ndarray, np.ndarray]:
+               capacity_scope: str = "namespace", writable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact-key cache replay. Rows must be in processing order; ``key`` -1 = uncacheable.
-    ``ttl_us`` may be per row (the TTL the writing request sets; 0 = not cached)."""
+    ``ttl_us`` may be per row (the TTL the writing request sets; 0 = not cached). A miss that is
+    not ``writable`` (refused by a later budget: it got no answer) writes no entry."""
     n = len(key)
     ttl = np.broadcast_to(np.asarray(ttl_us, dtype=np.int64), (n,))
     ok = (key >= 0) & (ttl > 0)
@@ -44,6 +45,7 @@ def exact_scan(ns: np.ndarray, key: np.ndarray, t_us: np.ndarray, ttl_us: int | 
     combo = ns.astype(np.int64) * (int(key.max(initial=0)) + 1) + key
     idx = np.flatnonzero(ok).tolist()
     c, t, tt = combo.tolist(), t_us.astype(np.int64).tolist(), ttl.tolist()
+    w = [True] * n if writable is None else np.asarray(writable, dtype=bool).tolist()
     if capacity is None:
         expires: dict[int, int] = {}
         writer: dict[int, int] = {}
@@ -53,7 +55,7 @@ def exact_scan(ns: np.ndarray, key: np.ndarray, t_us: np.ndarray, ttl_us: int | 
             if e is not None and t[i] < e:
                 hit[i] = True
                 source[i] = writer[k]
-            else:
+            elif w[i]:
                 expires[k] = t[i] + tt[i]
                 writer[k] = i
         return hit, source
@@ -74,7 +76,7 @@ def exact_scan(ns: np.ndarray, key: np.ndarray, t_us: np.ndarray, ttl_us: int | 
                 od.move_to_end(k)
                 continue
             del od[k]
-        if capacity == 0:
+        if capacity == 0 or not w[i]:
             continue
         if len(od) >= capacity:
             od.popitem(last=False)
@@ -84,7 +86,8 @@ def exact_scan(ns: np.ndarray, key: np.ndarray, t_us: np.ndarray, ttl_us: int | 
 
 def semantic_scan(ns: np.ndarray, emb: np.ndarray, t_us: np.ndarray, threshold: float, ttl_us: int | np.ndarray,
                   eligible: np.ndarray | None = None, capacity: int | None = None,
-                  capacity_scope: str = "namespace", block: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  capacity_scope: str = "namespace", block: int = 512,
+                  writable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Semantic cache replay with an exact (brute-force, BLAS) index. ``emb`` rows are
     L2-normalised. Returns ``(hit, source, similarity)``; ``similarity`` is the best live
     entry's cosine (NaN when the namespace had none)."""
@@ -107,11 +110,11 @@ def semantic_scan(ns: np.ndarray, emb: np.ndarray, t_us: np.ndarray, threshold: 
     cuts = np.flatnonzero(np.diff(group[rows])) + 1
     for part in np.split(rows, cuts):
         _semantic_group(part, ns, emb, t_us.astype(np.int64), ttl, float(threshold), capacity, block,
-                        hit, source, best)
+                        hit, source, best, np.ones(n, bool) if writable is None else np.asarray(writable, bool))
     return hit, source, best
 
 
-def _semantic_group(rows, ns, emb, t, ttl, thr, capacity, block, hit, source, best):
+def _semantic_group(rows, ns, emb, t, ttl, thr, capacity, block, hit, source, best, writable):
     m = len(rows)
     d = emb.shape[1]
     E = np.empty((m, d), dtype=np.float32)      # entry vectors
@@ -179,6 +182,8 @@ def _semantic_group(rows, ns, emb, t, ttl, thr, capacity, block, hit, source, be
                 hit[i] = True
                 source[i] = e_row[bj]
                 e_used[bj] = clock
+                continue
+            if not writable[i]:
                 continue
             if capacity is not None and live >= capacity:
                 cand_ids = np.flatnonzero(alive[:n_e])
