@@ -177,6 +177,10 @@ def bench_semantic(n: int, threshold: float, gptcache: bool) -> None:
             else:
                 put(p, str(i), cache_obj=cache)
         t_gpt = time.perf_counter() - t3
+        try:
+            cache.data_manager.close()   # flush now, while its folder exists (else it fails at exit)
+        except Exception:  # noqa: BLE001 - best effort, after timing
+            pass
     g_hits, g_false = score(g_hit, g_src)
     dh = abs(g_hits - ours_hits) / max(g_hits, 1)
     df = abs(g_false - ours_false) / max(g_false, 1)
