@@ -128,6 +128,8 @@ def test_semantic_cache_policy_real_embeddings(run):
                {"prompt": "How can I reset my password?", "tenant": "other"})
     r = run(log, [{"policy": "semantic_cache", "threshold": 0.85, "ttl_s": 3600}])
     assert r.frame["fate"].tolist() == ["called", "cache_hit", "called", "called"]
+    # three calls at $0.00775, plus every lookup's embedding: 4 × 2,000 tokens × $0.02 / 1M
+    assert r.summary["replayed_pusd"] == 3 * 7_750_000_000 + 4 * 2000 * 20_000
 
 
 def test_replay_cli_json_reports_cache_keys(run_cli, tmp_path):

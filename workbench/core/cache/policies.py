@@ -100,7 +100,7 @@ class _ResponseCache(Policy):
             n = len(arrays[FATE])
             if n == 0:
                 return {"hit": np.zeros(0, np.int8), "src": np.zeros(0, object), "cross": np.zeros(0, np.int8),
-                        "hq": np.zeros(0)}
+                        "hq": np.zeros(0), "elig": np.zeros(0, np.int8)}
             prompts = [None if p is None or (isinstance(p, float) and np.isnan(p)) else str(p) for p in arrays["prompt"]]
             texts = K.cache_text(prompts, self.p["context"])
             eligible = (arrays[FATE] == CALLED) & np.array([t is not None for t in texts])
@@ -122,14 +122,14 @@ class _ResponseCache(Policy):
             ids = np.asarray(arrays["request_id"], dtype=object)
             quality = np.asarray(arrays[QUALITY], dtype=np.float64) if q else np.full(n, np.nan)
             return {"hit": hit.astype(np.int8), "src": np.where(hit, ids[src], None),
-                    "cross": cross.astype(np.int8),
+                    "cross": cross.astype(np.int8), "elig": eligible.astype(np.int8),
                     "hq": np.where(hit, quality[src], quality)}   # a hit has the reused answer's quality
 
-        hit_c, src_c, cross_c, hq_c = (ctx.private(x) for x in ("hit", "src", "cross", "hq"))
+        hit_c, src_c, cross_c, hq_c, el_c = (ctx.private(x) for x in ("hit", "src", "cross", "hq", "elig"))
         frame = ctx.frame.with_columns(_may=ctx.may_write, **({QUALITY: ctx.quality} if q else {}))
         frame = ctx.run_kernel(frame, by, inputs, {"hit": nw.Int8, "src": nw.String, "cross": nw.Int8,
-                                                   "hq": nw.Float64}, kernel)
-        frame = frame.rename({"hit": hit_c, "src": src_c, "cross": cross_c, "hq": hq_c})
+                                                   "hq": nw.Float64, "elig": nw.Int8}, kernel)
+        frame = frame.rename({"hit": hit_c, "src": src_c, "cross": cross_c, "hq": hq_c, "elig": el_c})
         hit = (nw.col(hit_c) == 1) & ctx.called
         act = nw.when(hit & (nw.col(cross_c) == 1)).then(nw.lit(2, nw.Int8)).when(hit).then(nw.lit(1, nw.Int8)) \
             .otherwise(nw.lit(0, nw.Int8))
@@ -137,7 +137,13 @@ class _ResponseCache(Policy):
                 ctx.output("source"): nw.when(hit).then(nw.col(src_c))}
         if q:
             cols[QUALITY] = nw.when(hit).then(nw.col(hq_c)).otherwise(nw.col(QUALITY))
-        return frame.with_columns(**cols).drop("_may", src_c, hq_c)
+        if self.bills_extra:   # every lookup embeds the prompt: billed on top (hit or miss)
+            from workbench.core.cache.rules import embedding_rate
+            from workbench.core.replay.pricing import to_units
+            rate = to_units(embedding_rate()["usd_per_mtok"])
+            cols[ctx.extra] = nw.col(ctx.extra) + nw.when(nw.col(el_c) == 1).then(nw.col(IN) * rate) \
+                .otherwise(nw.lit(0, nw.Int64))
+        return frame.with_columns(**cols).drop("_may", src_c, hq_c, el_c)
 
     def report(self, ctx, frame) -> StepReport:
         row = ctx.collect(frame.select((nw.col(ctx.act) > 0).cast(nw.Int64).sum().alias("hits"),
@@ -180,6 +186,7 @@ class NormalizedCache(ExactCache):
 @register_policy
 class SemanticCache(_ResponseCache):
     name = "semantic_cache"
+    bills_extra = True   # the embedding of each lookup (rate: pricing/caching/rules.yaml)
     summary = ("response cache that serves the most similar earlier prompt of the namespace when the "
                "embedding cosine ≥ threshold (offline MiniLM embeddings); TTL, optional LRU capacity")
     params = (Param("threshold", "float", "cosine similarity needed for a hit", minimum=0, maximum=1, example=0.9),
