@@ -169,3 +169,13 @@ def test_a_hit_has_the_quality_of_the_answer_it_reuses(run):
     log = rows({"prompt": "a", "quality": 0.2}, {"prompt": "a", "quality": 0.9}, {"prompt": "b", "quality": 1.0})
     d = run(log, [{"policy": "exact_cache", "ttl_s": 3600}]).to_dict()
     assert d["baseline_quality"] == pytest.approx(0.7) and d["replayed_quality"] == pytest.approx((0.2 + 0.2 + 1.0) / 3)
+
+
+def test_prefix_cache_never_takes_away_logged_cache_reads(run):
+    # short prompts (nothing cacheable in the what-if) on a log that already read 1,000 cached tokens:
+    # the logged reads stay, so the what-if cannot make the replay dearer than the log
+    log = rows({"prompt": "hi"}, {"prompt": "hi"})
+    for provider in ("openai", "anthropic"):
+        r = run(log, [{"policy": "prefix_cache", "provider": provider}])
+        assert r.frame["cached_input_tokens"].tolist() == [1000, 1000]
+        assert r.summary["replayed_pusd"] == r.summary["baseline_pusd"]

@@ -211,7 +211,7 @@ class PrefixCache(Policy):
     name = "prefix_cache"
     summary = ("provider prompt caching what-if: recompute each called request's cached and cache-write "
                "input tokens from the longest prefix shared with a recent request of the same model "
-               "(rules and sources in pricing/caching/rules.yaml)")
+               "(rules and sources in pricing/caching/rules.yaml); logged cache reads are kept when larger")
     stateful = True
     params = (Param("provider", "choice", "whose caching rules apply", choices=("anthropic", "openai")),
               Param("ttl", "choice", "cache lifetime (Anthropic: 5m or 1h; OpenAI: default)", default=None,
@@ -266,8 +266,14 @@ class PrefixCache(Policy):
         frame = frame.rename({"cached": c, "written": w})
         act = nw.when(ctx.called & (nw.col(c) > 0)).then(nw.lit(1, nw.Int8)) \
             .when(ctx.called & (nw.col(w) > 0)).then(nw.lit(2, nw.Int8)).otherwise(nw.lit(0, nw.Int8))
-        return frame.with_columns(**{CACHED: nw.when(ctx.called).then(nw.col(c)).otherwise(nw.col(CACHED)),
-                                     WRITE: nw.when(ctx.called).then(nw.col(w)).otherwise(nw.col(WRITE)),
+        # the what-if replaces the logged split of a request the log shows uncached, or when it
+        # caches more than the log says; logged cache reads are facts and are never taken away
+        use = ctx.called & ((nw.col(c) > nw.col(CACHED)) | ((nw.col(CACHED) == 0) & (nw.col(WRITE) == 0)))
+        act = nw.when(use).then(act).otherwise(nw.lit(0, nw.Int8))
+        return frame.with_columns(**{CACHED: nw.when(use).then(nw.col(c)).otherwise(nw.col(CACHED)),
+                                     WRITE: nw.when(use).then(nw.col(w)).otherwise(nw.col(WRITE)),
+                                     c: nw.when(use).then(nw.col(c)).otherwise(nw.col(CACHED)),
+                                     w: nw.when(use).then(nw.col(w)).otherwise(nw.col(WRITE)),
                                      ctx.act: act})
 
     def report(self, ctx, frame) -> StepReport:
