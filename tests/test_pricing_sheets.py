@@ -92,3 +92,57 @@ def test_litellm_cross_check_every_disagreement_is_explained(real_book, shared_d
     assert not unexplained, "\n".join(unexplained)
     linked = [m for m in real_book.models() if m.litellm]
     assert len(linked) >= 30
+
+
+# genai-prices ships its data inside the wheel; the version is pinned in pyproject.toml (test extra),
+# and the comparison day is pinned too: a price that changes later never turns CI red.
+GENAI_PRICES_DAY = dt.date(2026, 11, 15)
+
+
+def test_genai_prices_cross_check_every_disagreement_is_explained(real_book):
+    from workbench.io.genai_prices_import import diff_against_genai_prices
+
+    diff = diff_against_genai_prices(real_book, on=GENAI_PRICES_DAY)
+    print(format_diff(diff))
+    assert diff.peer == "genai-prices" and diff.source.startswith("genai-prices 0.2.3")
+    unexplained = [f"{d.model} {d.field}: ours {d.ours} vs genai-prices {d.theirs} ({d.kind})" for d in diff.unexplained]
+    assert not unexplained, "\n".join(unexplained)
+    compared = {d.model for d in diff.disagreements} | {m.id for m in real_book.models()
+                                                        if m.vendor in HOSTED and m.id not in dict(diff.missing_keys)}
+    assert len(compared) >= 40, "genai-prices must match most of our hosted models"
+    # the review sees the rate kinds this issue added: OpenAI 30-minute writes and Gemini audio match
+    assert not [d for d in diff.disagreements if d.field in ("cache_write_30m",) or
+                (d.model == "gemini-2.5-flash" and "audio" in d.field)]
+
+
+def test_both_peers_review_responses_mode_and_audio_rates(real_book, shared_data):
+    litellm = load_litellm_map(shared_data / "litellm_price_map" / "model_prices_and_context_window.json")
+    diff = diff_against_litellm(real_book, litellm, on=LITELLM_SNAPSHOT_DAY)
+    modes = {litellm[n["litellm_key"]].get("mode") for n in diff.new_models}
+    assert "chat" in modes
+    responses = [k for k, v in litellm.items() if v.get("mode") == "responses" and v.get("litellm_provider") == "openai"]
+    assert responses, "the snapshot has responses-mode models"
+    covered = {k.lower() for m in real_book.models() for k in (m.id, *m.aliases, *m.litellm)}
+    listed = {n["litellm_key"] for n in diff.new_models}
+    assert all(k in listed or k.lower() in covered or k.split("/")[-1].lower() in covered for k in responses
+               if litellm[k].get("input_cost_per_token") is not None)
+
+
+def test_a_dated_snapshot_priced_apart_from_its_alias_has_its_own_history(real_book):
+    # gpt-4o-2024-08-06 launched at $2.50/$10 while the gpt-4o alias cost $5/$15 until 2024-10-02
+    assert real_book.resolve("gpt-4o-2024-08-06") == "gpt-4o-2024-08-06"
+    snap, alias = real_book.price_on("gpt-4o-2024-08-06", "2024-08-20"), real_book.price_on("gpt-4o", "2024-08-20")
+    assert (snap.input, snap.output) == (2.5, 10.0) and (alias.input, alias.output) == (5.0, 15.0)
+    assert snap.source.startswith("https://")
+
+
+def test_service_tiers_have_sources_and_are_cross_checked(real_book, shared_data):
+    tiers = [(m.id, n, t) for m in real_book.models() for r in m.history for n, t in r.service_tiers.items()]
+    assert {n for _, n, _ in tiers} >= {"flex", "priority", "regional", "us_only"}
+    assert all(t.source.startswith("https://") for _, _, t in tiers)
+    litellm = load_litellm_map(shared_data / "litellm_price_map" / "model_prices_and_context_window.json")
+    litellm["gpt-5.6-sol"] = dict(litellm["gpt-5.6-sol"], input_cost_per_token_priority=9e-6)  # a peer that moved
+    diff = diff_against_litellm(real_book, litellm, on=LITELLM_SNAPSHOT_DAY)
+    assert [(d.model, d.field, d.ours, d.theirs) for d in diff.disagreements if "priority" in d.field] == [
+        ("gpt-5.6-sol", "priority input", 8.0, 9.0)]
+    assert ("gemini-2.5-flash", "flex") in diff.tiers_not_recorded  # listed for a person, never guessed

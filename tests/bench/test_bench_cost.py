@@ -156,9 +156,10 @@ def test_repository_hardware_presets_have_sources_and_include_gpu_and_cpu():
 
 
 def test_hosted_prices_from_the_price_book(real_book):
-    prices, missing = hosted_prices(["gpt-4o-mini", "no-such-model"], book=real_book)
+    day = "2026-11-15"  # pinned: a price that changes later must not turn this red
+    prices, missing = hosted_prices(["gpt-4o-mini", "no-such-model"], book=real_book, date=day)
     assert [p.model for p in prices] == ["gpt-4o-mini"] and missing == ["no-such-model"]
-    rec = real_book.price_on("gpt-4o-mini")
+    rec = real_book.price_on("gpt-4o-mini", day)
     assert prices[0].input == pytest.approx(rec.input) and prices[0].output == pytest.approx(rec.output)
-    defaults, _ = hosted_prices(None, book=real_book)
+    defaults, _ = hosted_prices(None, book=real_book, date=day)
     assert defaults and all(p.output > 0 for p in defaults)

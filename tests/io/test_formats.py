@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from workbench.core.schema import COLUMNS
+from workbench.core.schema import ALL_COLUMNS as COLUMNS  # the optional token kinds (issue 8) included
 from workbench.core.tokens import count_batch, count_messages
 from workbench.io.traffic import FORMATS, UnknownFormatError, detect_format, load_log
 

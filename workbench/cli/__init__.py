@@ -41,8 +41,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def emit_json(obj: object) -> None:
-    json.dump(obj, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
+    text = json.dumps(obj, indent=2, default=str, allow_nan=False)  # raises before printing half a document
+    sys.stdout.write(text + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

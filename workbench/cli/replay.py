@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         log, rejected = _load(args, book, bar)
         result = replay(log, stack, book, engine=args.engine, memory_limit=args.memory_limit,
-                        bootstrap=args.bootstrap, seed=args.seed,
+                        bootstrap=args.bootstrap, seed=args.seed, per_request=bool(args.out),
                         progress=lambda d, t, label: bar(d, t, f"replay: {label}"))
         result.rejected_rows = rejected
         if swept is not None:

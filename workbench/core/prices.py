@@ -22,6 +22,12 @@ RATE_FIELDS = (
     "cache_write_1h",
     "batch_input",
     "batch_output",
+    "cache_write_30m",
+    "cache_write_12h",
+    "input_audio",
+    "cached_input_audio",
+    "output_audio",
+    "input_image",
 )
 
 
@@ -55,6 +61,22 @@ class Tier:
 
 
 @dataclass(frozen=True)
+class ServiceTier:
+    """A service tier of a price record: its own rates (OpenAI Flex / Priority) or a multiplier on every
+    standard rate (OpenAI regional processing +10 %, Anthropic US-only inference 1.1×)."""
+
+    name: str
+    source: str
+    rates: Mapping[str, float] = field(default_factory=dict)   # absent rate = not offered in this tier
+    multiplier: float | None = None
+    note: str = ""
+
+
+#: names that mean "no service tier"
+STANDARD_TIERS = ("standard", "default", "")
+
+
+@dataclass(frozen=True)
 class PriceRecord:
     """One period of a model's price. Rates are floats in USD per 1M tokens (None = not offered)."""
 
@@ -69,9 +91,17 @@ class PriceRecord:
     cache_write_1h: float | None = None
     batch_input: float | None = None
     batch_output: float | None = None
+    cache_write_30m: float | None = None      # OpenAI cache write, 30-minute TTL (from GPT-5.6)
+    cache_write_12h: float | None = None      # OpenAI cache write, 12-hour TTL
+    input_audio: float | None = None          # uncached audio input tokens
+    cached_input_audio: float | None = None   # audio input tokens read from the cache
+    output_audio: float | None = None         # audio output tokens
+    input_image: float | None = None          # image input tokens, where billed apart from text
     tiers: tuple[Tier, ...] = ()
     note: str = ""
     derived: bool = False
+    guaranteed_until: dt.date | None = None   # a promotional price guaranteed only through this day
+    service_tiers: Mapping[str, ServiceTier] = field(default_factory=dict)
 
     def covers(self, day: dt.date) -> bool:
         return self.effective <= day and (self.until is None or day <= self.until)
@@ -99,6 +129,11 @@ class PriceRecord:
             d["note"] = self.note
         if self.derived:
             d["derived"] = True
+        if self.guaranteed_until:
+            d["guaranteed_until"] = self.guaranteed_until.isoformat()
+        if self.service_tiers:
+            d["service_tiers"] = {n: ({"multiplier": t.multiplier} if t.multiplier is not None else dict(t.rates))
+                                  | {"source": t.source} for n, t in self.service_tiers.items()}
         return d
 
 
@@ -116,9 +151,12 @@ class ModelInfo:
     tokenizer: str = "estimate:generic"
     litellm: tuple[str, ...] = ()
     litellm_diff: str = ""
+    genai_prices: tuple[str, ...] = ()   # genai-prices model refs to match (default: id and aliases)
+    genai_prices_diff: str = ""          # why our current price differs from genai-prices'
     status: str = "active"
     notes: str = ""
     sheet: str = ""
+    reviewed: dt.date | None = None   # when the model's sheet was last reviewed (`reviewed:`)
 
     @property
     def label(self) -> str:
@@ -185,6 +223,18 @@ class PriceBook:
     def __len__(self) -> int:
         return len(self._models)
 
+    def sheets_reviewed(self) -> dict[str, dt.date | None]:
+        """Each sheet file and the day it was last reviewed (``reviewed:``; None = not recorded)."""
+        out: dict[str, dt.date | None] = {}
+        for m in self._models.values():
+            out.setdefault(m.sheet, m.reviewed)
+        return dict(sorted(out.items()))
+
+    def reviewed_as_of(self) -> dt.date | None:
+        """"Prices as of": the oldest review date of the sheets (None if a sheet records none)."""
+        days = list(self.sheets_reviewed().values())
+        return None if not days or None in days else min(days)
+
     def resolve(self, name: str) -> str:
         """Canonical id for a model name or alias; raises :class:`UnknownModelError`."""
         key = str(name).strip().lower()
@@ -246,3 +296,27 @@ def decimal_text(value: float | Decimal | str | None) -> str:
         return "-"
     d = Decimal(f"{float(value):.6g}").normalize()
     return format(d, "f")
+
+
+def freshness_warnings(book: PriceBook, on: dt.date | str | None = None, max_age_days: int = 90) -> list[dict]:
+    """What a person must re-check on ``on`` (default today): sheets not reviewed for more than
+    ``max_age_days`` days (or never), and promotional prices in force past their guaranteed end."""
+    day = _parse_day(on)
+    out: list[dict] = []
+    for sheet, reviewed in book.sheets_reviewed().items():
+        if reviewed is None:
+            out.append({"kind": "stale_sheet", "sheet": sheet, "reviewed": None,
+                        "message": f"{sheet}: no `reviewed:` date recorded"})
+        elif (day - reviewed).days > max_age_days:
+            out.append({"kind": "stale_sheet", "sheet": sheet, "reviewed": reviewed.isoformat(),
+                        "message": f"{sheet}: last reviewed {reviewed} ({(day - reviewed).days} days before {day}; "
+                                   f"limit {max_age_days})"})
+    for m in sorted(book.models(), key=lambda m: m.id):
+        for r in m.history:
+            if r.guaranteed_until and r.covers(day) and day > r.guaranteed_until:
+                out.append({"kind": "promotion_past_guarantee", "sheet": m.sheet, "model": m.id,
+                            "effective": r.effective.isoformat(), "guaranteed_until": r.guaranteed_until.isoformat(),
+                            "message": f"{m.sheet}: model {m.id}: the promotional price of {r.effective} "
+                                       f"(${decimal_text(r.input)}/${decimal_text(r.output)}) was guaranteed only "
+                                       f"through {r.guaranteed_until}; check whether it still holds on {day}"})
+    return out

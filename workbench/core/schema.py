@@ -38,6 +38,22 @@ COLUMNS: tuple[Column, ...] = (
     Column("token_source", "string", True, "logged | counted (filled in by the token counter)"),
 )
 
+#: Optional token kinds billed at their own rates (issue 8). Each is a *part* of a column above and 0 when a
+#: log does not report it, so old logs and files written before these columns existed load unchanged.
+EXTRA_TOKEN_COLUMNS: tuple[Column, ...] = (
+    Column("cache_write_long_tokens", "int64", False,
+           "of cache_write_tokens: written with the long TTL (Anthropic 1 hour, OpenAI 12 hours); default 0"),
+    Column("audio_input_tokens", "int64", False,
+           "of input_tokens: uncached audio tokens, billed at the audio rate; default 0"),
+    Column("cached_audio_input_tokens", "int64", False,
+           "of cached_input_tokens: audio tokens read from the cache; default 0"),
+    Column("audio_output_tokens", "int64", False, "of output_tokens: audio tokens; default 0"),
+    Column("image_input_tokens", "int64", False,
+           "of input_tokens: image tokens where billed apart from text; default 0"),
+)
+ALL_COLUMNS: tuple[Column, ...] = COLUMNS + EXTRA_TOKEN_COLUMNS
+EXTRA_TOKEN_NAMES: tuple[str, ...] = tuple(c.name for c in EXTRA_TOKEN_COLUMNS)
+
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 REQUIRED: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
 TOKEN_COLUMNS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens")
@@ -45,5 +61,6 @@ TOKEN_COLUMNS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "o
 
 def schema_markdown() -> str:
     """The schema as a Markdown table (for the README and the apps' help)."""
-    rows = "\n".join(f"| `{c.name}` | {c.dtype} | {'yes' if c.required else ''} | {c.description} |" for c in COLUMNS)
+    rows = "\n".join(f"| `{c.name}` | {c.dtype} | {'yes' if c.required else ''} | {c.description} |"
+                     for c in ALL_COLUMNS)
     return "| column | type | required | meaning |\n|---|---|---|---|\n" + rows

@@ -481,7 +481,7 @@ class TokenCounter(w.VBox):
             self.stats.value = _html.stats(s.characters, n_msgs)
             self.families_html.value = _html.families_table(s.families)
             self.table_html.value = _html.cost_table(s.rows, s.sort_by, s.descending, SORT_KEYS)
-            self.footer.value = _html.footer(s.rows, s.day)
+            self.footer.value = _html.footer(s.rows, s.day) + f"<p class='wb-sub' data-testid='prices-as-of'>Prices as of {s.prices.reviewed_as_of() or 'an unrecorded review'} (sheets last reviewed).</p>"
 
     def _show_models(self, change=None) -> None:
         allowed = set(self.model_picker.allowed_tags)

@@ -41,7 +41,7 @@ LOGGED = "_m0"  # the logged model's code (the output names it by its canonical 
 def replay(log: Any, policies: Any = (), prices: PriceBook | None = None, *, engine: str | None = None,
            memory_limit: str | None = None, temp_dir: str | None = None, bootstrap: int = 1000,
            seed: int = 0, cache_ttl: str = "5m", progress: Progress | None = None, outcomes: Any = None,
-           attach: Any = None) -> ReplayResult:
+           attach: Any = None, per_request: bool = True) -> ReplayResult:
     """Replay ``log`` under ``policies`` priced with ``prices``.
 
     ``log``: a canonical request frame (pandas, Polars, pyarrow, DuckDB relation) or a Parquet path.
@@ -54,6 +54,7 @@ def replay(log: Any, policies: Any = (), prices: PriceBook | None = None, *, eng
     and/or ``quality``): a request moved to a model uses that model's outcome.
     ``attach``: a frame with ``request_id`` and columns computed outside the log (scores, neighbour
     ids), a ``{name: AttachedArray(ids, matrix)}`` mapping, or a list of these (docs § 10).
+    ``per_request=False``: totals only, no per-request frame (less memory; the CLI without --out).
     """
     if prices is None:
         raise PriceError("replay needs a price book: replay(log, policies, load_prices())")
@@ -62,6 +63,7 @@ def replay(log: Any, policies: Any = (), prices: PriceBook | None = None, *, eng
     backend = make_backend(engine, kind, memory_limit, temp_dir)
     try:
         run = _Run(stack, prices, backend, cache_ttl, progress, outcomes=outcomes, attach=attach)
+        run.per_request = per_request
         return run.execute(log, kind, bootstrap, seed)
     except BaseException as e:
         backend.close()
@@ -83,6 +85,7 @@ class _Run:
         self.attached: list[str] = []
         self.refused_column: str | None = None
         self.pinned = False  # keep every materialized state (a sweep replays from a stored one)
+        self.per_request = True
         # a response cache followed by another step is decided jointly with it (fixpoint, § 10)
         self.joint = any(p.caches_answers and k < len(stack) for k, p in enumerate(stack, 1))
         self.total_steps = len(stack) + 2  # read, baseline, each step; done = total
@@ -163,8 +166,8 @@ class _Run:
     def _quality_rule(self, out: nw.LazyFrame, k: int) -> nw.LazyFrame:
         """Blocked: 0 when the answer's quality was known (the user got nothing); removed: unknown
         (the request is gone); otherwise what the policy left (docs § 10). Keeps ``_q{k}``."""
-        if not self.has_quality:
-            return out.drop(QUALITY) if QUALITY in out.collect_schema().names() else out
+        if not self.has_quality:  # a `_q` a plugin wrote anyway is never read nor shown
+            return out
         q, fate = nw.col(QUALITY), nw.col(FATE)
         rule = (nw.when((fate == BLOCKED) & ~q.is_null()).then(nw.lit(0.0, nw.Float64))
                 .when(fate == REMOVED).then(nw.lit(None, nw.Float64)).otherwise(q))
@@ -439,8 +442,7 @@ class _Run:
             "models": list(self.rates.models),
             "attached": list(self.attached),
         }
-        out = self._output(frame, contexts)
-        native = self.backend.to_caller(out, kind)
+        native = self.backend.to_caller(self._output(frame, contexts), kind) if self.per_request else None
         return ReplayResult(summary, frame=native, backend=self.backend)
 
     def _quality_totals(self, groups: pd.DataFrame, k_last: int) -> dict:

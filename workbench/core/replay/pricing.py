@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import narwhals.stable.v2 as nw
 
-from workbench.core.cost import rates_for
+from workbench.core.cost import cache_write_rate, rates_for
 from workbench.core.prices import NoPriceError, PriceBook, PriceRecord
 
 PUSD_PER_USD = 10**12
@@ -138,7 +138,7 @@ def build_rate_table(book: PriceBook, models: list[str], days: list[int], cache_
             batchable.discard(code)
         if rec is None or rec.cached_input is None:
             cacheable.discard(code)
-        if rec is None or getattr(rec, f"cache_write_{cache_ttl}") is None:
+        if rec is None or cache_write_rate(rec, cache_ttl) is None:  # OpenAI's 30m/12h writes count too
             writable.discard(code)
     return RateTable(tuple(models), levels, cols, frozenset(batchable), frozenset(cacheable), frozenset(writable))
 

@@ -12,7 +12,7 @@ import json
 from collections import defaultdict
 from typing import Any, Callable
 
-from workbench.core.cost import rates_for
+from workbench.core.cost import cache_write_rate, rates_for
 from workbench.core.prices import NoPriceError, PriceBook
 from workbench.core.replay.pricing import (
     BLOCKED, CACHE_HIT, CALLED, REMOVED, to_units, usd_to_units,
@@ -63,7 +63,7 @@ class _Ref:
         self.batchable[model] = all(r is not None and r.batch_input is not None and r.batch_output is not None
                                     for r in recs)
         self.cacheable[model] = all(r is not None and r.cached_input is not None for r in recs)
-        self.writable[model] = all(r is not None and getattr(r, f"cache_write_{self.cache_ttl}") is not None
+        self.writable[model] = all(r is not None and cache_write_rate(r, self.cache_ttl) is not None
                                    for r in recs)
 
     def cost(self, row: dict) -> int:

@@ -6,7 +6,10 @@
 ``created`` (epoch seconds), ``model``, ``choices``, ``usage.prompt_tokens``,
 ``usage.completion_tokens``, ``usage.prompt_tokens_details.cached_tokens``; the Responses API's
 ``usage.input_tokens`` / ``output_tokens`` / ``input_tokens_details.cached_tokens`` and Anthropic's
-``usage.cache_read_input_tokens`` / ``cache_creation_input_tokens`` (where ``input_tokens`` excludes
+``usage.cache_read_input_tokens`` / ``cache_creation_input_tokens`` (split by TTL in
+``cache_creation.ephemeral_5m_input_tokens`` / ``ephemeral_1h_input_tokens``; OpenAI's cache writes are
+``prompt_tokens_details.cache_write_tokens``, audio ``prompt_tokens_details.audio_tokens`` and
+``completion_tokens_details.audio_tokens``, images ``prompt_tokens_details.image_tokens``) (where ``input_tokens`` excludes
 the cache) are read too. Optional top-level keys a logger adds: ``request_id``, ``timestamp`` (ISO
 8601 or epoch), ``tenant``, ``feature``, ``user``, ``status``, ``status_code``, ``latency_ms``,
 ``attempt``, ``quality``, ``tags``; ``tenant`` / ``feature`` / ``user`` are also read from the
@@ -29,12 +32,15 @@ USAGE = pl.Struct({
     "prompt_tokens": S,
     "completion_tokens": S,
     "total_tokens": S,
-    "prompt_tokens_details": pl.Struct({"cached_tokens": S}),
+    "prompt_tokens_details": pl.Struct({"cached_tokens": S, "cache_write_tokens": S, "audio_tokens": S,
+                                        "image_tokens": S}),
+    "completion_tokens_details": pl.Struct({"audio_tokens": S}),
     "input_tokens": S,
     "output_tokens": S,
-    "input_tokens_details": pl.Struct({"cached_tokens": S}),
+    "input_tokens_details": pl.Struct({"cached_tokens": S, "cache_write_tokens": S}),
     "cache_read_input_tokens": S,
     "cache_creation_input_tokens": S,
+    "cache_creation": pl.Struct({"ephemeral_5m_input_tokens": S, "ephemeral_1h_input_tokens": S}),
 })
 
 COMPLETION = pl.Struct({
@@ -75,7 +81,15 @@ def usage_columns(c: Cols, *prefixes: str) -> dict[str, pl.Expr]:
         cached_input_tokens=pl.coalesce(
             u("prompt_tokens_details.cached_tokens"), u("input_tokens_details.cached_tokens"),
             u("cache_read_input_tokens")),
-        cache_write_tokens=u("cache_creation_input_tokens"),
+        # OpenAI (from GPT-5.6) reports cache writes in the details; Anthropic in cache_creation_input_tokens,
+        # split by TTL in cache_creation.ephemeral_5m_input_tokens / ephemeral_1h_input_tokens
+        cache_write_tokens=pl.coalesce(
+            u("prompt_tokens_details.cache_write_tokens"), u("input_tokens_details.cache_write_tokens"),
+            u("cache_creation_input_tokens")),
+        cache_write_long_tokens=u("cache_creation.ephemeral_1h_input_tokens"),
+        audio_input_tokens=u("prompt_tokens_details.audio_tokens"),
+        audio_output_tokens=u("completion_tokens_details.audio_tokens"),
+        image_input_tokens=u("prompt_tokens_details.image_tokens"),
         output_tokens=pl.coalesce(u("completion_tokens"), u("output_tokens")),
     )
 

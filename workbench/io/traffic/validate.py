@@ -32,7 +32,7 @@ import polars as pl
 import pyarrow as pa
 
 from workbench.core.prices import PriceBook, UnknownModelError
-from workbench.core.schema import COLUMNS, TOKEN_COLUMNS
+from workbench.core.schema import ALL_COLUMNS as COLUMNS, EXTRA_TOKEN_NAMES, TOKEN_COLUMNS
 from workbench.io.traffic import _duck
 from workbench.io.traffic.counting import fill_missing_counts
 from workbench.io.traffic.result import Rejection, StrictError
@@ -58,6 +58,24 @@ _PD_TYPES = {
 
 def _empty_bad() -> pl.DataFrame:
     return pl.DataFrame(schema={"_line": pl.Int64, "field": pl.String, "reason": pl.String})
+
+
+def _part_checks() -> list[tuple[pl.Expr, str, pl.Expr]]:
+    """The optional token kinds are parts of a total: a part above its whole rejects the row."""
+    def n(name: str) -> pl.Expr:
+        return pl.col(f"_n_{name}").fill_null(0)
+
+    out = []
+    for part, whole in (("cache_write_long_tokens", "cache_write_tokens"),
+                        ("cached_audio_input_tokens", "cached_input_tokens"),
+                        ("audio_output_tokens", "output_tokens")):
+        out.append((n(part) > n(whole), part,
+                    pl.format(f"{part} ({{}}) exceed {whole} ({{}})", n(part).cast(pl.Int64), n(whole).cast(pl.Int64))))
+    parts = n("cached_input_tokens") + n("cache_write_tokens") + n("audio_input_tokens") + n("image_input_tokens")
+    out.append((pl.col("_n_input_tokens").is_not_null() & (parts > pl.col("_n_input_tokens")), "audio_input_tokens",
+                pl.format("cached + cache-write + audio + image input tokens ({}) exceed input_tokens ({})",
+                          parts.cast(pl.Int64), pl.col("_n_input_tokens").cast(pl.Int64))))
+    return out
 
 
 def empty_frame() -> pd.DataFrame:
@@ -205,7 +223,7 @@ class Validator:
         # numbers
         num: dict[str, pl.Expr] = {}
         present: dict[str, pl.Expr] = {}
-        for name in (*TOKEN_COLUMNS, "latency_ms", "attempt", "quality"):
+        for name in (*TOKEN_COLUMNS, *EXTRA_TOKEN_NAMES, "latency_ms", "attempt", "quality"):
             num[name], present[name] = self._number(df, name)
         df = df.with_columns(
             *(num[n].alias(f"_n_{n}") for n in num), *(present[n].alias(f"_p_{n}") for n in num)
@@ -252,7 +270,7 @@ class Validator:
              pl.lit("missing model (pass --model / model= to assign one to rows without a model)")),
             (model_reason.is_not_null(), "model", model_reason),
         ]
-        for n in TOKEN_COLUMNS:
+        for n in (*TOKEN_COLUMNS, *EXTRA_TOKEN_NAMES):
             checks.append((bad_int(n), n, pl.format("not a whole number: {}", raw_text(n))))
             checks.append((pl.col(f"_n_{n}") < 0, n, pl.format("negative token count {}", raw_text(n))))
         checks += [
@@ -266,6 +284,7 @@ class Validator:
                        (pl.col("_n_cached_input_tokens").fill_null(0)
                         + pl.col("_n_cache_write_tokens").fill_null(0)).cast(pl.Int64),
                        pl.col("_n_input_tokens").cast(pl.Int64))),
+            *_part_checks(),
             (pl.col("_p_latency_ms") & (pl.col("_n_latency_ms").is_null() | ~pl.col("_n_latency_ms").is_finite()),
              "latency_ms", pl.format("not a number: {}", raw_text("latency_ms"))),
             (pl.col("_n_latency_ms") < 0, "latency_ms", pl.format("negative latency {}", raw_text("latency_ms"))),
@@ -287,6 +306,7 @@ class Validator:
         # typed values for the rows that pass
         df = df.with_columns(
             *(pl.col(f"_n_{n}").cast(pl.Int64, strict=False).alias(n) for n in TOKEN_COLUMNS),
+            *(pl.col(f"_n_{n}").cast(pl.Int64, strict=False).fill_null(0).alias(n) for n in EXTRA_TOKEN_NAMES),
             latency_ms=pl.col("_n_latency_ms"),
             attempt=pl.col("_n_attempt").cast(pl.Int64, strict=False).fill_null(1),
             quality=pl.col("_n_quality"),
