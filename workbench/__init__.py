@@ -69,6 +69,11 @@ _EXPORTS: dict[str, str] = {
     "make_token_counter": "workbench.widgets.token_counter",
     "TokenCounterState": "workbench.widgets.token_counter",
     "make_spend_explorer": "workbench.widgets.spend_explorer",
+    # caching
+    "make_cache_replay": "workbench.widgets.cache_replay",
+    "CacheConfig": "workbench.core.cache",
+    "replay_cache": "workbench.core.cache",
+    "prefix_replay": "workbench.core.cache",
     "make_local_vs_hosted_app": "workbench.widgets.local_vs_hosted",
     "make_app_index": "workbench.widgets.app_index",
     "discover_apps": "workbench.widgets.app_index",

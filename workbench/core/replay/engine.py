@@ -226,8 +226,13 @@ class _Run:
         for p in self.stack:
             for c in sorted(p.reads() | p.requires()):
                 needs.setdefault(c, p.label)
+        # absent optional columns are null; a policy may name more (``optional_columns``)
+        extra = set().union(*(getattr(p, "optional_columns", set)() for p in self.stack))
+        extra = {c for c in extra if all(c in getattr(p, "optional_columns", set)() for p in self.stack
+                                         if c in p.reads() | p.requires())}
+        optional = ("tenant", "feature", *sorted(extra))
         absent = {c: who for c, who in needs.items()
-                  if c not in names and c not in self.attached and c not in ("tenant", "feature")}
+                  if c not in names and c not in self.attached and c not in optional}
         if absent:
             c, who = next(iter(absent.items()))
             raise PolicyError(f"policy {who!r} needs column {c!r}, which the log does not have "
@@ -239,7 +244,7 @@ class _Run:
         later = set(IDENTITY).union(*(p.requires() for p in self.stack))
         if logged_quality:
             later.add("quality")
-        adds = {c: nw.lit(None, nw.String) for c in ("tenant", "feature") if c not in names}
+        adds = {c: nw.lit(None, nw.String) for c in optional if c not in names}
         adds.update({c: nw.lit(0, nw.Int64) for c in ("cached_input_tokens", "cache_write_tokens") if c not in names})
         frame = frame.with_columns(**adds) if adds else frame
         read_quality = any("quality" in p.requires() for p in self.stack)

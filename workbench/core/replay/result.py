@@ -175,6 +175,9 @@ class ReplayResult:
              "baseline_pusd": s["baseline_pusd"], "replayed_pusd": s["replayed_pusd"],
              "baseline_quality": s["baseline_quality"], "replayed_quality": s["replayed_quality"]}
         d.update({k: s[k] for k in _SUMMARY_KEYS if k not in d})
+        d["cache_hits"] = int((s.get("fates") or {}).get("cache_hit", 0))
+        d["prefix_cached_tokens"] = sum(int((st.get("detail") or {}).get("prefix_cached_tokens", 0))
+                                        for st in s.get("steps") or [])
         if include_requests and self.frame is not None:
             native = nw.from_native(self.frame)
             if isinstance(native, nw.LazyFrame):

@@ -1,0 +1,203 @@
+"""Provider prefix (prompt) caching what-if: which input tokens a provider would serve from its cache.
+
+A provider caches prompt **prefixes** at boundaries: OpenAI automatically at 1,024 tokens and every
+128 tokens after; Anthropic at explicit breakpoints (assumed here at the end of each message, the
+last ``max_breakpoints``); Mooncake traces carry one hash per 512-token block (equal ids = equal
+prefix). Each request, in time order within one model, reads the deepest boundary an earlier
+request wrote that has not expired, and writes (or refreshes, when the vendor refreshes on use) all
+its boundaries. Tokens past the cached boundary are billed as input; Anthropic also bills the newly
+written tokens at the write premium. Rules and sources: ``pricing/caching/rules.yaml``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zlib
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from workbench.core.cache.rules import min_cacheable, provider_rule
+
+PROVIDERS = ("anthropic", "openai")
+
+
+def replay_boundaries(t_us: Sequence[int], group: Sequence, boundaries: Sequence[Sequence[tuple[int, int]]],
+                      ttl_us: int, refresh: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Core scan. ``boundaries[i]`` lists ``(prefix_hash, tokens)`` of request ``i`` in increasing
+    token order. Returns (cached tokens, newly written tokens) per request; ``ttl_us`` 0 = unbounded."""
+    n = len(boundaries)
+    cached = np.zeros(n, dtype=np.int64)
+    written = np.zeros(n, dtype=np.int64)
+    store: dict = {}
+    never = 2**62
+    for i in range(n):
+        t = int(t_us[i])
+        g = group[i]
+        b = boundaries[i]
+        hit = 0
+        for h, tok in b:                      # prefixes are nested: stop at the first miss
+            e = store.get((g, h))
+            if e is None or e <= t:
+                break
+            hit = tok
+        cached[i] = hit
+        top = b[-1][1] if b else 0
+        written[i] = max(0, top - hit)
+        exp = t + ttl_us if ttl_us else never
+        for h, tok in b:
+            if tok <= hit and not refresh:
+                continue
+            store[(g, h)] = exp
+    return cached, written
+
+
+def mooncake_block_replay(trace: pd.DataFrame, ttl_s: float | None = None, block_tokens: int = 512) -> dict:
+    """Block-level replay of a Mooncake trace (``timestamp`` ms, ``input_length``, ``hash_ids``)."""
+    t_us = (trace["timestamp"].to_numpy(dtype=np.int64) * 1000)
+    order = np.argsort(t_us, kind="stable")
+    hashes = trace["hash_ids"].to_numpy()[order]
+    bounds = [[(int(h), (k + 1) * block_tokens) for k, h in enumerate(hs)] for hs in hashes]
+    cached, _ = replay_boundaries(t_us[order], np.zeros(len(order), dtype=np.int64), bounds,
+                                  int(round((ttl_s or 0) * 1e6)))
+    blocks_total = int(sum(len(b) for b in bounds))
+    blocks_hit = int((cached // block_tokens).sum())
+    inp = trace["input_length"].to_numpy(dtype=np.int64)[order]
+    cached_tokens = np.minimum(cached, inp)
+    return {"requests": len(order), "blocks": blocks_total, "blocks_hit": blocks_hit,
+            "block_hit_ratio": blocks_hit / blocks_total if blocks_total else 0.0,
+            "input_tokens": int(inp.sum()), "cached_tokens": int(cached_tokens.sum()),
+            "cached_token_share": float(cached_tokens.sum() / inp.sum()) if inp.sum() else 0.0}
+
+
+# -- text logs -------------------------------------------------------------------------------------
+
+def prompt_parts(prompt: str | None) -> list[str]:
+    """A prompt's parts: chat messages (role + content), or the whole text."""
+    if prompt is None:
+        return []
+    if prompt[:1] == "[":
+        try:
+            msgs = json.loads(prompt)
+            if isinstance(msgs, list) and all(isinstance(m, dict) for m in msgs):
+                return [f"{m.get('role', '')}: {m.get('content', '')}\n" for m in msgs]
+        except ValueError:
+            pass
+    return [prompt]
+
+
+def _encoder():
+    from workbench.core.tokens import get_encoding
+    return get_encoding("o200k_base")
+
+
+def token_boundaries(parts: list, provider: str, model: str, enc, rule: dict, memo: dict | None = None) -> list[tuple[int, int]]:
+    """Cacheable prefix boundaries ``(hash, tokens)`` of one prompt under a provider's rule. A part
+    is text, or ``(identity, n_tokens)`` for content known only by its hash and length (a system
+    prompt logged as ``system_prompt_hash``)."""
+    ids: list[int] = []
+    ends: list[int] = []
+    for p in parts:
+        if isinstance(p, tuple):
+            ids.extend([-1 - (zlib.crc32(str(p[0]).encode()) & 0x7FFFFFFF)] * int(p[1]))
+        elif memo is not None:
+            t = memo.get(p)
+            if t is None:
+                t = memo[p] = enc.encode_ordinary(p)
+            ids.extend(t)
+        else:
+            ids.extend(enc.encode_ordinary(p))
+        ends.append(len(ids))
+    minimum = min_cacheable(rule, model)
+    if provider == "openai":
+        step = int(rule.get("step_tokens", 128))
+        cuts = list(range(minimum, len(ids) + 1, step))
+    else:
+        cuts = [e for e in ends if e >= minimum][-int(rule.get("max_breakpoints", 4)):]
+    out, h, prev = [], zlib.crc32(model.encode()), 0
+    for c in cuts:
+        h = hash((h, tuple(ids[prev:c])))
+        out.append((h, c))
+        prev = c
+    return out
+
+
+@dataclass
+class PrefixReplay:
+    frame: pd.DataFrame
+    summary: dict
+
+
+def _rates(book, model: str, day: dt.date, provider: str, rule: dict, ttl: str) -> tuple[float, float, float, str]:
+    rec = book.price_on(model, day)
+    base = rec.input
+    read = rec.cached_input
+    how = "sheet"
+    if read is None:
+        mult = rule.get("read_multiplier")
+        if mult is None:
+            raise ValueError(f"{model} on {day}: no cached-input price in the sheet and no {provider} read rule")
+        read, how = base * mult, "rule multiplier"
+    write = getattr(rec, f"cache_write_{ttl}", None) if provider == "anthropic" else base
+    if write is None:
+        write, how = base * rule["write_multiplier"][ttl], "rule multiplier"
+    return base, read, write, how
+
+
+def prefix_replay(log: pd.DataFrame, provider: str, book, *, ttl: str | None = None,
+                  static_first: bool = False, system_prompts: dict | None = None) -> PrefixReplay:
+    """Prefix-cache what-if for a text log (columns ``ts``, ``model``, ``prompt``, ``input_tokens``).
+
+    Tokens are counted with ``o200k_base`` (exact for OpenAI models, an estimate for others — the
+    summary says which). ``static_first`` reorders each prompt's parts so parts seen in other
+    requests come first (the "static content first" what-if). ``system_prompts`` maps a
+    ``system_prompt_hash`` to its length in tokens: that system prompt is then the first part."""
+    if provider not in PROVIDERS:
+        raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}, got {provider!r}")
+    rule = provider_rule(provider)
+    ttl = ttl or ("5m" if provider == "anthropic" else "default")
+    ttl_s = rule["ttl_s"][ttl]
+    f = log.sort_values(["ts", "request_id"], kind="stable").reset_index(drop=True)
+    enc = _encoder()
+    prompts = f["prompt"].astype("object").where(f["prompt"].notna(), None).tolist()
+    parts = [prompt_parts(p) for p in prompts]
+    if system_prompts and "system_prompt_hash" in f:
+        sph = f["system_prompt_hash"].astype("object").tolist()
+        parts = [([(h, system_prompts[h])] if h in system_prompts else []) + ps for h, ps in zip(sph, parts)]
+    if static_first:
+        counts = pd.Series([q for ps in parts for q in set(ps)]).value_counts()
+        parts = [sorted(ps, key=lambda q: (counts.get(q, 0) <= 1)) for ps in parts]
+    models = f["model"].astype(str).tolist()
+    memo: dict = {}
+    bounds = [token_boundaries(ps, provider, m, enc, rule, memo) for ps, m in zip(parts, models)]
+    t_us = f["ts"].astype("datetime64[us, UTC]").astype("int64").to_numpy()
+    cached, written = replay_boundaries(t_us, models, bounds, int(ttl_s * 1e6), bool(rule.get("ttl_refreshed_on_hit")))
+    inp = f["input_tokens"].to_numpy(dtype=np.int64)
+    cached = np.minimum(cached, inp)
+    written = np.minimum(written, inp - cached) if provider == "anthropic" else np.zeros_like(cached)
+    days = f["ts"].dt.date.to_numpy()
+    saved = np.zeros(len(f))
+    premium = np.zeros(len(f))
+    methods = set()
+    cache: dict = {}
+    for i, (m, d) in enumerate(zip(models, days)):
+        key = (m, d)
+        if key not in cache:
+            cache[key] = _rates(book, m, d, provider, rule, ttl)
+        base, read, write, how = cache[key]
+        methods.add(how)
+        saved[i] = cached[i] * (base - read) / 1e6
+        premium[i] = written[i] * (write - base) / 1e6
+    out = pd.DataFrame({"request_id": f["request_id"].to_numpy(), "ts": f["ts"].to_numpy(), "model": models,
+                        "input_tokens": inp, "prefix_cached_tokens": cached, "cache_write_tokens": written,
+                        "saved_usd": saved, "write_premium_usd": premium})
+    summary = {"provider": provider, "ttl": ttl, "ttl_s": ttl_s, "source": rule["source"],
+               "requests": len(f), "input_tokens": int(inp.sum()), "prefix_cached_tokens": int(cached.sum()),
+               "cached_token_share": float(cached.sum() / inp.sum()) if inp.sum() else 0.0,
+               "cache_write_tokens": int(written.sum()), "gross_saved_usd": float(saved.sum()),
+               "write_premium_usd": float(premium.sum()), "net_saved_usd": float(saved.sum() - premium.sum()),
+               "token_method": "o200k_base (exact for OpenAI models, estimate for others)",
+               "rate_method": sorted(methods), "static_first": static_first}
+    return PrefixReplay(out, summary)

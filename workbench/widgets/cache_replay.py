@@ -1,0 +1,275 @@
+"""Cache replay app: what a response cache (exact, normalised, semantic) and provider prefix caching
+would have saved on a traffic log — and which answers it would have served wrongly.
+
+State (:class:`CacheReplayState`, traitlets) holds the settings and calls
+:func:`workbench.core.cache.replay_cache` / :func:`~workbench.core.cache.prefix_replay`; the view
+only shows what the state computed. Settings come from the URL
+(``?kind=semantic&threshold=0.9&ttl=3600&namespaces=tenant,model&share=1&context=last_message&sample=1000&provider=anthropic``).
+A semantic replay embeds prompts offline, so it runs on the first ``sample`` requests (time order).
+"""
+from __future__ import annotations
+
+import json
+import os
+from html import escape
+from urllib.parse import parse_qs
+
+import altair as alt
+import ipywidgets as w
+import pandas as pd
+from traitlets import Bool, Dict, Float, HasTraits, Int, List, Unicode
+
+from workbench.core.cache import CacheConfig, prefix_replay, replay_cache
+from workbench.core.cache.keys import NAMESPACE_COLUMNS
+from workbench.widgets import _html
+from workbench.widgets._state import one_line
+from workbench.widgets.charts import AFTER, PALETTE, chart_widget, empty_chart
+
+KINDS = ("exact", "normalized", "semantic")
+
+
+def _intent(tags) -> str | None:
+    if not isinstance(tags, str) or not tags.startswith("{"):
+        return None
+    try:
+        v = json.loads(tags).get("intent")
+    except (ValueError, AttributeError):
+        return None
+    return None if v is None else str(v)
+
+
+class CacheReplayState(HasTraits):
+    kind = Unicode("exact")
+    threshold = Float(0.9)
+    ttl_s = Float(3600.0)
+    namespaces = List(list(NAMESPACE_COLUMNS))
+    share_tenants = Bool(False)
+    context = Unicode("conversation")
+    sample = Int(1000)
+    provider = Unicode("openai")
+    summary = Dict()
+    prefix = Dict()
+    error = Unicode("")
+    version = Int(0)
+
+    def __init__(self, log: pd.DataFrame, book, query: str = "", embed=None, system_prompts=None, **kw):
+        super().__init__(**kw)
+        self.book, self.embed, self.system_prompts = book, embed, system_prompts
+        self.log = log.sort_values(["ts", "request_id"], kind="stable").reset_index(drop=True)
+        if "tags" in self.log and "intent" not in self.log:
+            self.log["intent"] = self.log["tags"].map(_intent)
+        self.result = None
+        self._prefix_cache: dict = {}
+        self.apply_query(query)
+        self.observe(lambda _: self.run(), ["kind", "threshold", "ttl_s", "namespaces", "share_tenants",
+                                              "context", "sample"])
+        self.observe(lambda _: self.run_prefix(), ["provider"])
+        self.run()
+        self.run_prefix()
+
+    def apply_query(self, query: str) -> None:
+        q = {k: v[-1] for k, v in parse_qs(query or "").items()}
+        try:
+            with self.hold_trait_notifications():
+                if q.get("kind") in KINDS:
+                    self.kind = q["kind"]
+                if "threshold" in q:
+                    self.threshold = min(1.0, max(0.0, float(q["threshold"])))
+                if "ttl" in q:
+                    self.ttl_s = max(1.0, float(q["ttl"]))
+                if "namespaces" in q:
+                    self.namespaces = [n for n in q["namespaces"].split(",") if n in NAMESPACE_COLUMNS]
+                if "share" in q:
+                    self.share_tenants = q["share"] in ("1", "true", "yes")
+                if q.get("context") in ("conversation", "last_message"):
+                    self.context = q["context"]
+                if "sample" in q:
+                    self.sample = max(10, int(q["sample"]))
+                if q.get("provider") in ("openai", "anthropic"):
+                    self.provider = q["provider"]
+        except ValueError as e:
+            self.error = f"URL setting ignored: {one_line(e)}"
+
+    @property
+    def config(self) -> CacheConfig:
+        return CacheConfig(kind=self.kind, ttl_s=self.ttl_s, threshold=self.threshold,
+                           namespaces=tuple(self.namespaces), share_tenants=self.share_tenants, context=self.context)
+
+    def frame_for_run(self) -> pd.DataFrame:
+        return self.log.head(self.sample) if self.kind == "semantic" else self.log
+
+    def run(self) -> None:
+        try:
+            cfg = self.config
+            label = "intent" if "intent" in self.log else None
+            self.result = replay_cache(self.frame_for_run(), cfg, self.book, embed=self.embed, label=label)
+            self.error = ""
+            self.summary = dict(self.result.summary, sampled=self.kind == "semantic")
+        except Exception as e:  # shown inline, the last good result stays
+            self.error = one_line(e)
+        self.version += 1
+
+    def run_prefix(self) -> None:
+        try:
+            if self.provider not in self._prefix_cache:
+                kw = {"system_prompts": self.system_prompts}
+                self._prefix_cache[self.provider] = {
+                    "as_logged": prefix_replay(self.log, self.provider, self.book, **kw).summary,
+                    "static_first": prefix_replay(self.log, self.provider, self.book, static_first=True, **kw).summary}
+            self.prefix = self._prefix_cache[self.provider]
+        except Exception as e:
+            self.error = f"prefix cache: {one_line(e)}"
+
+
+STYLE = """<style>
+.wb-cache table{border-collapse:collapse;font-size:13px}.wb-cache td,.wb-cache th{padding:3px 8px;
+border-bottom:1px solid #d0d7de;text-align:left;vertical-align:top}.wb-cache .num{text-align:right}
+.wb-cache .kpi{display:inline-block;margin:4px 18px 4px 0}.wb-cache .kpi b{font-size:20px;display:block}
+.wb-cache .pair{max-width:420px;white-space:pre-wrap;word-break:break-word}</style>"""
+
+
+class CacheReplayApp(w.VBox):
+    def __init__(self, state: CacheReplayState):
+        self.state = state
+        s = state
+        self.kind = w.Dropdown(options=KINDS, value=s.kind, description="cache")
+        self.threshold = w.FloatSlider(value=s.threshold, min=0.5, max=1.0, step=0.01, description="threshold",
+                                       continuous_update=False)
+        self.ttl = w.BoundedFloatText(value=s.ttl_s, min=1, max=30 * 86400, description="TTL (s)")
+        self.ns = w.SelectMultiple(options=list(NAMESPACE_COLUMNS), value=tuple(s.namespaces), description="namespaces",
+                                   rows=3)
+        self.share = w.Checkbox(value=s.share_tenants, description="share across tenants", indent=False)
+        self.context = w.Dropdown(options=["conversation", "last_message"], value=s.context, description="context")
+        self.sample = w.BoundedIntText(value=s.sample, min=10, max=1_000_000, description="semantic sample")
+        self.provider = w.Dropdown(options=["openai", "anthropic"], value=s.provider, description="provider")
+        for ctrl in (self.kind, self.threshold, self.ttl, self.ns, self.share, self.context, self.sample,
+                     self.provider):
+            ctrl.add_class("wb-in-" + ctrl.description.split()[0].replace("(", "").lower())
+        self.kind.observe(lambda c: self._set(kind=c["new"]), "value")
+        self.threshold.observe(lambda c: self._set(threshold=c["new"]), "value")
+        self.ttl.observe(lambda c: self._set(ttl_s=c["new"]), "value")
+        self.ns.observe(lambda c: self._set(namespaces=list(c["new"])), "value")
+        self.share.observe(lambda c: self._set(share_tenants=c["new"]), "value")
+        self.context.observe(lambda c: self._set(context=c["new"]), "value")
+        self.sample.observe(lambda c: self._set(sample=c["new"]), "value")
+        self.provider.observe(lambda c: self._set(provider=c["new"]), "value")
+        self.head = w.HTML()
+        self.kpis = w.HTML()
+        self.chart = chart_widget(empty_chart(), "wb-chart-hits")
+        self.tenants = w.HTML()
+        self.pairs = w.HTML()
+        self.prefix = w.HTML()
+        self.err = w.HTML()
+        controls = w.VBox([w.HBox([self.kind, self.threshold, self.ttl]),
+                           w.HBox([self.ns, w.VBox([self.share, self.context, self.sample])])])
+        super().__init__([self.head, controls, self.err, self.kpis, self.chart, self.tenants, self.pairs,
+                          w.HTML(_html.section("Provider prefix caching (what-if)")), self.provider, self.prefix])
+        self.add_class("wb-cache")
+        self.add_class("wb-cache-replay")
+        s.observe(lambda _: self.render(), ["version"])
+        s.observe(lambda _: self.render_prefix(), ["prefix"])
+        self.render()
+        self.render_prefix()
+
+    def _set(self, **kw):
+        try:
+            with self.state.hold_trait_notifications():
+                for k, v in kw.items():
+                    setattr(self.state, k, v)
+        except Exception as e:
+            self.err.value = _html.error(one_line(e))
+
+    def render(self) -> None:
+        s, r = self.state, self.state.result
+        self.head.value = STYLE + _html.header(
+            "Cache replay", f"{len(s.log):,} logged requests; a response cache replayed in time order "
+            "(TTL, namespaces tenant + prompt version + model by default)")
+        self.err.value = _html.error(s.error) if s.error else ""
+        if r is None:
+            return
+        m = r.summary
+        pct = 100 * m["hit_rate"]
+        scope = (f"first {len(r.frame):,} requests (semantic sample)" if m.get("sampled") else f"all {len(r.frame):,} requests")
+        false = m.get("false_hits")
+        shared = (f"<div class='wb-warn' data-testid='shared'>answers shared across tenants: "
+                  f"{m['cross_tenant_hits']:,} cross-tenant hits</div>" if m["shared_across_tenants"] else "")
+        kpi = lambda label, value, key, raw: (  # noqa: E731
+            f"<span class='kpi'><b data-testid='{key}' data-value='{raw}'>{value}</b>{label}</span>")
+        self.kpis.value = (
+            f"<div>{escape(scope)}</div>"
+            + kpi("hit rate", f"{pct:.1f}%", "hit-rate", m["hit_rate"])
+            + kpi("cache hits", f"{m['cache_hits']:,}", "hits", m["cache_hits"])
+            + kpi("false hits (different intent)", "n/a" if false is None else f"{false:,}", "false-hits", false)
+            + kpi("saved (avoided calls)", _html.usd(m["saved_usd"]), "saved", m["saved_usd"])
+            + kpi("embeddings + writes", _html.usd(m["embedding_usd"] + m["write_usd"]), "overhead",
+                  m["embedding_usd"] + m["write_usd"])
+            + kpi("net saved", _html.usd(m["net_saved_usd"]), "net-saved", m["net_saved_usd"])
+            + kpi("latency saved", "n/a" if m["latency_saved_ms"] is None else f"{m['latency_saved_ms'] / 3.6e6:,.1f} h",
+                  "latency", m["latency_saved_ms"])
+            + shared)
+        t = r.over_time("1h" if len(r.frame) < 20_000 else "6h")
+        self.chart.chart = alt.Chart(t).mark_line(color=AFTER, point=True).encode(
+            x=alt.X("ts:T", title=None), y=alt.Y("hit_rate:Q", title="hit rate", axis=alt.Axis(format="%")),
+            tooltip=["ts:T", "requests:Q", "hits:Q", alt.Tooltip("hit_rate:Q", format=".1%")],
+        ).properties(width=900, height=200, title="hit rate over time")
+        bt = r.by_tenant()
+        rows = "".join(
+            f"<tr data-testid='tenant-{escape(str(x.tenant))}'><td>{escape(str(x.tenant))}</td><td class='num'>{x.requests:,}</td>"
+            f"<td class='num'>{x.hits:,}</td><td class='num'>{100 * x.hit_rate:.1f}%</td>"
+            f"<td class='num'>{'' if 'false_hits' not in bt else f'{x.false_hits:,}'}</td>"
+            f"<td class='num'>{_html.usd(x.saved_usd)}</td><td class='num'>{x.cross_tenant_hits:,}</td></tr>"
+            for x in bt.itertuples())
+        self.tenants.value = (_html.section("Per tenant") + "<table><tr><th>tenant</th><th>requests</th><th>hits</th>"
+                              "<th>hit rate</th><th>false hits</th><th>saved</th><th>cross-tenant</th></tr>"
+                              f"{rows}</table>")
+        pairs = r.hit_pairs(only_false="false_hit" in r.frame, limit=12)
+        prow = "".join(
+            f"<tr class='wb-false-pair'><td class='pair'>{escape(str(p.prompt))}</td>"
+            f"<td class='pair'>{escape(str(p.cached_prompt))}</td><td class='num'>{p.similarity:.3f}</td></tr>"
+            for p in pairs.itertuples())
+        title = "False hits: the request beside the cached request whose answer it got" if "false_hit" in r.frame \
+            else "Hits: the request beside the cached request whose answer it got"
+        self.pairs.value = (_html.section(title) + ("<table><tr><th>request</th><th>served the answer to</th>"
+                            f"<th>similarity</th></tr>{prow}</table>" if len(pairs) else "<div>none</div>"))
+
+    def render_prefix(self) -> None:
+        p = self.state.prefix
+        if not p:
+            return
+        a, b = p["as_logged"], p["static_first"]
+        row = lambda name, x, key: (  # noqa: E731
+            f"<tr data-testid='prefix-{key}'><td>{name}</td><td class='num'>{100 * x['cached_token_share']:.1f}%</td>"
+            f"<td class='num'>{_html.usd(x['gross_saved_usd'])}</td><td class='num'>{_html.usd(x['write_premium_usd'])}</td>"
+            f"<td class='num' data-value='{x['net_saved_usd']}'>{_html.usd(x['net_saved_usd'])}</td></tr>")
+        self.prefix.value = (
+            "<table><tr><th>prompt layout</th><th>cached-token share</th><th>gross saved</th><th>write premium</th>"
+            f"<th>net saved</th></tr>{row('as logged', a, 'logged')}{row('static content first', b, 'static')}</table>"
+            f"<div>{escape(a['provider'])} rules ({escape(a['ttl'])} TTL) from <code>{escape(a['source'])}</code>; "
+            f"tokens: {escape(a['token_method'])}.</div>")
+
+
+def make_cache_replay(log: pd.DataFrame | None = None, book=None, query: str | None = None, embed=None) -> w.Widget:
+    """The cache replay app on the bundled sample week (or ``log``); settings from the URL."""
+    if query is None:
+        query = os.environ.get("QUERY_STRING", "")
+    try:
+        if book is None:
+            from workbench.io.pricesheets import load_prices
+            book = load_prices()
+        system_prompts = None
+        if log is None:
+            from pathlib import Path
+            sample = Path(__file__).resolve().parents[2] / "sample_data"
+            log = pd.read_parquet(sample / "requests.parquet")
+            sp = pd.read_csv(sample / "system_prompts.csv")   # hash → tokens (the texts are not logged)
+            system_prompts = dict(zip(sp["system_prompt_hash"], sp["tokens"]))
+        state = CacheReplayState(log, book, query=query, embed=embed, system_prompts=system_prompts)
+    except Exception as e:
+        view = w.HTML(STYLE + "<div class='wb-cache'>" + _html.error(f"The cache replay could not start: {one_line(e)}")
+                      + "</div>")
+        view.state = None
+        return view
+    return CacheReplayApp(state)
+
+
+__all__ = ["CacheReplayApp", "CacheReplayState", "make_cache_replay", "PALETTE"]
