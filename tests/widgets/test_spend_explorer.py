@@ -273,3 +273,33 @@ def test_clearing_a_required_list_is_not_all(real_book):
     assert s.replay == {} or s.replay.get("savings_usd") is None  # no stale result for another stack
     box.all.value = True
     assert s.policies[0]["features"] == "all" and "policy" not in s.errors and s.replay["savings_usd"] > 0
+
+
+def test_a_csv_with_other_column_names_is_mapped_in_the_page(real_book):
+    """Issue 13 item 3: the page offers the mapping (no talk of column_map= / --map)."""
+    app = make_spend_explorer(real_book, query="policies=[]")
+    s = app.state
+    before = s.kpis["requests"]
+    s.load_file("custom.csv", (ROOT / "tests" / "fixtures" / "logs" / "requests_custom.csv").read_bytes())
+    msg = s.errors["upload"]
+    assert msg.startswith("custom.csv:") and "column_map" not in msg and "--map" not in msg
+    assert s.mapping["header"][:3] == ["id", "created_at", "customer"] and s.kpis["requests"] == before
+    assert s.progress == {} and app.progress_row.layout.display == "none"
+    controls = app._map_controls
+    for target, column in {"ts": "created_at", "request_id": "id", "tenant": "customer",
+                           "input_tokens": "prompt_tokens", "output_tokens": "completion_tokens",
+                           "cached_input_tokens": "cached"}.items():
+        controls[target].value = column
+    app.mapping_box.children[-1].click()
+    assert "upload" not in s.errors and s.mapping == {} and app.mapping_box.children == ()
+    assert s.source.startswith("Uploaded custom.csv") and s.tenants_available[0] == "acme"
+
+
+def test_upload_errors_name_the_file_and_are_whole(real_book, tmp_path):
+    s = SpendExplorerState(real_book)
+    s.load_file("photo.jsonl", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 10)
+    assert s.errors["upload"].startswith("photo.jsonl is a binary file")
+    s.load_file("broken.parquet", b"PAR1" + b"\x00" * 100 + b"PAR1")
+    msg = s.errors["upload"]
+    assert msg.startswith("broken.parquet is not a readable parquet file") and msg.endswith("nothing changed")
+    assert s.progress == {}
