@@ -303,3 +303,24 @@ def test_upload_errors_name_the_file_and_are_whole(real_book, tmp_path):
     msg = s.errors["upload"]
     assert msg.startswith("broken.parquet is not a readable parquet file") and msg.endswith("nothing changed")
     assert s.progress == {}
+
+
+def test_a_runaway_loop_without_history_is_flagged_and_the_page_says_what_it_checked(frozen_book):
+    """Issue 13 item 4: three days of log, a loop on the third at most of the spend."""
+    log = tiny_log(days=3)
+    loop = log[log["feature"] == "report"].iloc[[0] * 40].copy()
+    loop["ts"] = pd.Timestamp("2025-03-03 05:00", tz="UTC")
+    loop["feature"] = "agent_loop"
+    loop["request_id"] = [f"loop{i}" for i in range(len(loop))]
+    s = SpendExplorerState(frozen_book)
+    s.set_log(se.conform(pd.concat([log, loop], ignore_index=True)), "three days")
+    hit = s.flags[s.flags["name"] == "agent_loop"]
+    assert len(hit) == 1 and hit.iloc[0]["reason"] == "dominant" and hit.iloc[0]["share"] > 0.8
+    assert s.anomaly_check["first_judged"] is None and s.anomaly_check["days"] == 3
+    html = se.flags_html(s.flags, s.anomaly_check)
+    assert "agent_loop" in html and "of spend" in html and "no day has the 3 earlier days" in html
+    s2 = SpendExplorerState(frozen_book)
+    quiet = tiny_log()
+    s2.set_log(quiet[quiet["ts"] < pd.Timestamp("2025-03-04", tz="UTC")].reset_index(drop=True), "quiet")
+    assert "data-testid='no-flags'" in se.flags_html(s2.flags, s2.anomaly_check)
+    assert "Checked 2 feature(s) and 2 tenant(s) over 3 day(s)" in se.flags_html(s2.flags, s2.anomaly_check)

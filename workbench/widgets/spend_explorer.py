@@ -22,7 +22,7 @@ from workbench.widgets.charts import EMBED as _EMBED, offline_chart
 from workbench.widgets.params import StackEditor
 from workbench.widgets.upload import ChunkedUpload, ProgressRow, transfer_label
 from workbench.widgets.spend_charts import bar_chart, spend_by_day_chart, timeline_chart, waterfall_chart
-from workbench.widgets.spend_html import (
+from workbench.widgets.spend_html import (  # noqa: F401 (re-exported)
     _STYLE, attribution_html, flags_html, kpis_html, replay_summary_html, yesterday_html)
 from workbench.widgets.spend_state import (  # noqa: F401  (re-exported: the app's public names)
     BREAKDOWN_LABELS, BREAKDOWNS, MAX_UPLOAD_BYTES, QUERY_KEYS, SAMPLE_LOG, SAMPLE_POLICIES, SAMPLE_TENANTS,
@@ -94,7 +94,7 @@ class SpendExplorer(w.VBox):
             w.HTML(_html.section("Yesterday")), self.yesterday,
             w.HTML(_html.section("Spend by feature per day")), self.day_chart,
             charts_row,
-            w.HTML(_html.section("Anomalies: a day at ≥ 2× its median of the previous 7 days")), self.flags,
+            w.HTML(_html.section("Anomalies")), self.flags,
             w.HTML(_html.section("Attribution")), self.breakdown, self.table,
             self.policy_box,
         ], layout=w.Layout(max_width="1100px", padding="0 16px 24px 16px"))
@@ -219,7 +219,7 @@ class SpendExplorer(w.VBox):
         with self.hold_sync():
             self.kpis.value = kpis_html(s.kpis)
             self.yesterday.value = yesterday_html(s.yesterday)
-            self.flags.value = flags_html(s.flags)
+            self.flags.value = flags_html(s.flags, s.anomaly_check)
             self.table.value = attribution_html(s.table, BREAKDOWNS[s.breakdown])
             self.day_chart.chart = spend_by_day_chart(s.by_day)
             self.top_chart.chart = bar_chart(s.top, "tenant", "Spend (USD)", width=370,
