@@ -324,3 +324,17 @@ def test_a_runaway_loop_without_history_is_flagged_and_the_page_says_what_it_che
     s2.set_log(quiet[quiet["ts"] < pd.Timestamp("2025-03-04", tz="UTC")].reset_index(drop=True), "quiet")
     assert "data-testid='no-flags'" in se.flags_html(s2.flags, s2.anomaly_check)
     assert "Checked 2 feature(s) and 2 tenant(s) over 3 day(s)" in se.flags_html(s2.flags, s2.anomaly_check)
+
+
+def test_the_savings_interval_is_a_share_of_spend_within_the_logged_spend(real_book):
+    """Issue 13 item 5: the interval is stated as the share of spend saved (what carries over to
+    a week like this one) and, in dollars, never exceeds the logged spend."""
+    app = make_spend_explorer(real_book, query="")
+    r = app.state.replay
+    iv = r["interval"]
+    lo, hi = iv["share"]
+    assert 0 <= lo <= r["savings_pct"] / 100 <= hi < 1
+    assert 0 <= iv["usd"][0] <= r["savings_usd"] <= iv["usd"][1] <= r["baseline_usd"]
+    assert iv["usd"][1] == pytest.approx(hi * r["baseline_usd"])
+    text = app.replay_summary.value
+    assert "For a week like this one" in text and f"{lo:.1%} – {hi:.1%}" in text and "of spend" in text

@@ -156,4 +156,14 @@ def replay_summary_html(r: Mapping[str, Any]) -> str:
     return (f"<p data-testid='replay-summary'>Logged <b data-testid='replay-baseline'>{_html.usd(r['baseline_usd'])}</b>"
             f" → with these policies <b data-testid='replay-replayed'>{_html.usd(r['replayed_usd'])}</b>: "
             f"<span class='wb-down'>saves {_html.usd(r['savings_usd'])} ({r['savings_pct']:.1f} %)</span>"
-            f"{blocked}{stops}.</p>")
+            f"{blocked}{stops}.</p>" + _interval_html(r.get("interval")))
+
+
+def _interval_html(iv: Mapping[str, Any] | None) -> str:
+    if not iv:
+        return ""
+    (lo, hi), (ulo, uhi) = iv["share"], iv["usd"]
+    return (f"<p class='wb-sub' data-testid='replay-interval'>For a week like this one, these policies would save "
+            f"<b>{lo:.1%} – {hi:.1%}</b> of spend ({iv['level']:.0%} interval, resampling the log's "
+            f"{iv['clusters']:,} {escape(iv['unit'])}s); on this log's spend that is {_html.usd(ulo)} – "
+            f"{_html.usd(uhi)}.</p>")

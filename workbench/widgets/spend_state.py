@@ -480,7 +480,7 @@ class SpendExplorerState(FieldErrors):
             self.replay_revision += 1
             return
         try:
-            result = replay(view, list(self.policies), self.prices, engine="pandas", bootstrap=0,
+            result = replay(view, list(self.policies), self.prices, engine="pandas", bootstrap=BOOTSTRAP,
                             progress=self._report("replaying"))
         except Exception:  # the cards show a stack that cannot run: show no result of another one
             self.replay_result = None
@@ -497,6 +497,7 @@ class SpendExplorerState(FieldErrors):
             "blocked_requests": result.blocked_requests, "requests": result.requests,
             "timeline": _records(self._timeline(result)), "daily_cap": self._daily_cap(),
             "budget_pace": self._budget_pace(),
+            "interval": _interval(getattr(result, "ci95", None), result.baseline_usd),
         }
         self.replay_revision += 1
 
@@ -607,6 +608,23 @@ def _records(df: pd.DataFrame) -> list[dict]:
             clean[k] = v
         out.append(clean)
     return out
+
+
+#: Resamples for the interval on the saving (tenant-day clusters; costs the same for any log size).
+BOOTSTRAP = 400
+
+
+def _interval(ci: Mapping[str, Any] | None, baseline_usd: float) -> dict | None:
+    """The replay's interval as a share of spend, and in dollars of *this* log's spend.
+
+    The bootstrap's dollar interval resamples the logged spend too (a resampled week may spend
+    twice as much), so it can exceed what this log spent; the share of spend saved is the figure
+    that carries over to "a week like this one", and times this log's spend it stays within it."""
+    if not ci or not ci.get("savings_pct"):
+        return None
+    lo, hi = (float(v) / 100.0 for v in ci["savings_pct"])
+    return {"level": ci.get("level", 0.95), "share": [lo, hi], "usd": [lo * baseline_usd, hi * baseline_usd],
+            "unit": ci.get("unit", "tenant-day"), "clusters": ci.get("clusters"), "method": ci.get("method", "")}
 
 
 #: A group's day that alone is this share of the range's spend is flagged, history or not.
