@@ -225,8 +225,19 @@ def projection_chart(result: PreviewResult) -> alt.TopLevelMixin:
     rule = alt.Chart(pd.DataFrame({"t": [limit], "label": [f"threshold (${limit:,.0f}/month)"]})).mark_rule(
         color="#cf222e", strokeDash=[5, 3], strokeWidth=2).encode(y="t:Q")
     rule_label = rule.mark_text(align="left", x=4, dy=-7, color="#cf222e", fontSize=11).encode(text="label:N")
-    return (lines + rule + rule_label).properties(
-        width=520, height=260, title=f"12-month projection at {s.growth_pct:g}% growth per month")
+    layers = lines + rule + rule_label
+    changes = pd.DataFrame([{"month": m, "label": f"price change ({r.model})", "detail": text}
+                            for r in result.ok_rows for m, text in r.change_months().items()],
+                           columns=["month", "label", "detail"])
+    if len(changes):  # mark the month where a scheduled price takes effect
+        mark = alt.Chart(changes).mark_rule(color="#9a6700", strokeDash=[2, 2], strokeWidth=2).encode(
+            x="month:O", tooltip=[alt.Tooltip("label:N", title="Month"), alt.Tooltip("detail:N", title="Change")])
+        text = alt.Chart(changes).mark_text(align="left", dx=3, y=8, color="#9a6700", fontSize=11).encode(
+            x="month:O", text="label:N")
+        layers = layers + mark + text
+    return layers.properties(
+        width=520, height=260, title=f"12-month projection at {s.growth_pct:g}% growth per month"
+                                     + (", each month on its own prices" if len(changes) else ""))
 
 
 def conversation_chart(result: PreviewResult) -> alt.TopLevelMixin:
