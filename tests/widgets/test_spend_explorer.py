@@ -128,7 +128,7 @@ def test_policy_stack_replays(state, frozen_book):
     cap = state.policies[1]["usd"]
     assert cap > 0 and state.replay["daily_cap"] == cap
     state.set_policy_param(1, "usd", 0.5)
-    assert any(e["event"] == "hard stop" for e in state.replay["events"])
+    assert any(e["kind"] == "stop" and e["action"] == "block" for e in state.replay["events"])
     state.set_policy_param(1, "usd", -3)
     # the cards now show a stack that cannot run: its error, and no result of the previous stack
     assert "usd" in state.errors["policy"] and state.replay == {}

@@ -151,7 +151,7 @@ def replay_summary_html(r: Mapping[str, Any]) -> str:
     if not r:
         return ""
     blocked = f" · {r['blocked_requests']:,} calls blocked" if r.get("blocked_requests") else ""
-    events = [e for e in r.get("events") or [] if e.get("event") == "hard stop"]
+    events = [e for e in r.get("events") or [] if e.get("kind") == "stop" and e.get("action") == "block"]
     stops = f" · {len(events)} hard stop(s)" if events else ""
     return (f"<p data-testid='replay-summary'>Logged <b data-testid='replay-baseline'>{_html.usd(r['baseline_usd'])}</b>"
             f" → with these policies <b data-testid='replay-replayed'>{_html.usd(r['replayed_usd'])}</b>: "

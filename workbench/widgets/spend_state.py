@@ -493,9 +493,9 @@ class SpendExplorerState(FieldErrors):
         self.replay = {
             "baseline_usd": result.baseline_usd, "replayed_usd": result.replayed_usd,
             "savings_usd": result.savings_usd, "savings_pct": result.savings_pct,
-            "waterfall": list(result.waterfall), "events": list((result.budget or {}).get("events") or []),
+            "waterfall": list(result.waterfall), "events": list(result.events),
             "blocked_requests": result.blocked_requests, "requests": result.requests,
-            "timeline": _records(self._timeline(result)), "daily_cap": self._daily_cap(),
+            "timeline": _records(self._timeline(result)), "daily_cap": self._daily_cap(result),
             "budget_pace": self._budget_pace(),
             "interval": _interval(getattr(result, "ci95", None), result.baseline_usd),
         }
@@ -515,8 +515,9 @@ class SpendExplorerState(FieldErrors):
         cum = per_hour.groupby(level="day").cumsum().reset_index().drop(columns="day")
         return cum.melt(id_vars="hour", var_name="series", value_name="usd")
 
-    def _daily_cap(self) -> float | None:
-        caps = [p.get("usd") for p in self.policies if p.get("policy") == "daily_budget"]
+    def _daily_cap(self, result) -> float | None:
+        caps = [lim["value"] for lim in result.limits
+                if (lim["scope"], lim["period"], lim["unit"]) == ("org", "day", "usd")]
         return float(min(caps)) if caps else None
 
     def _budget_pace(self) -> float | None:
