@@ -338,3 +338,18 @@ def test_the_savings_interval_is_a_share_of_spend_within_the_logged_spend(real_b
     assert iv["usd"][1] == pytest.approx(hi * r["baseline_usd"])
     text = app.replay_summary.value
     assert "For a week like this one" in text and f"{lo:.1%} – {hi:.1%}" in text and "of spend" in text
+
+
+def test_the_address_bar_follows_every_change(real_book):
+    """Issue 13 item 11: what is on the screen is in the URL."""
+    app = make_spend_explorer(real_book, query="policies=[]")
+    assert app.address_bar.query == app.state.query() == "policies=%5B%5D"
+    app.tenant_dd.value = "initech"
+    assert "tenant=initech" in app.address_bar.query
+    app.breakdown.value = "model"
+    assert "by=model" in app.address_bar.query
+    app.add_dd.value = "output_cap"
+    app.add_button.click()
+    again = make_spend_explorer(real_book, query=app.address_bar.query)
+    s, t = app.state, again.state
+    assert (t.tenant, t.breakdown, t.policies, t.kpis) == (s.tenant, s.breakdown, s.policies, s.kpis)

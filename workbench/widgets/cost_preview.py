@@ -32,6 +32,7 @@ from workbench.widgets.charts import offline_chart
 
 APP_FILE = "cost_preview.ipynb"
 _EMBED = {"actions": False}  # no "open in Vega editor" links off this machine
+from workbench.widgets.address import AddressBar  # noqa: E402
 from workbench.widgets.charts import PALETTE as _PALETTE  # noqa: E402  (one palette for all apps)
 
 
@@ -444,21 +445,7 @@ def _share_html(url: str) -> str:
             "onclick='this.select()'/></div>")
 
 
-class _AddressBar(anywidget.AnyWidget):
-    """Keeps the browser's address bar on the current scenario (no reload, no request)."""
-
-    _esm = """
-    function render({ model }) {
-      const apply = () => {
-        const q = model.get("query");
-        try { window.history.replaceState(null, "", q ? "?" + q : window.location.pathname); } catch (e) {}
-      };
-      model.on("change:query", apply);
-      apply();
-    }
-    export default { render };
-    """
-    query = Unicode("").tag(sync=True)
+_AddressBar = AddressBar  # shared with the other apps (workbench.widgets.address)
 
 
 # =============================================================================================

@@ -18,6 +18,7 @@ import pandas as pd
 from workbench.core.prices import PriceBook
 from workbench.widgets import _html
 from workbench.widgets._state import one_line as _one_line
+from workbench.widgets.address import follow
 from workbench.widgets.charts import EMBED as _EMBED, offline_chart
 from workbench.widgets.params import StackEditor
 from workbench.widgets.upload import ChunkedUpload, ProgressRow, transfer_label
@@ -83,8 +84,9 @@ class SpendExplorer(w.VBox):
             w.VBox([w.HTML(_html.section("Top spenders (tenant)")), self.top_chart], layout=w.Layout(width="50%")),
             w.VBox([w.HTML(_html.section("Spend by model")), self.model_chart], layout=w.Layout(width="50%")),
         ], layout=w.Layout(width="100%"))
+        self.address_bar = follow(state, ["revision", "replay_revision", "policies", "breakdown"], state.query)
         super().__init__([
-            self.header,
+            self.header, self.address_bar,
             w.HBox([self.source, w.HBox([self.sample_button, self.upload])],
                    layout=w.Layout(justify_content="space-between", align_items="center", width="100%")),
             self.load_error, self.progress_row, self.mapping_box,

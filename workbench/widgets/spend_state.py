@@ -586,7 +586,8 @@ class SpendExplorerState(FieldErrors):
                 q[key] = getattr(self, key)
         if self.breakdown != "feature":
             q["by"] = self.breakdown
-        if self.policies:
+        opens_with = [dict(p) for p in SAMPLE_POLICIES] if self.source.startswith("Sample week") else []
+        if list(self.policies) != opens_with:  # an empty stack too: the page would open with the example
             q["policies"] = json.dumps(self.policies, separators=(",", ":"))
         return urlencode(q)
 
