@@ -140,6 +140,10 @@ def _group_codes(work: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, dict[
     """Each row's group number (groups in sorted key order) and each group's key values."""
     codes, uniques = [], []
     for k in keys:
+        if k == _ALL and k not in work.columns:  # one group of every row (no copy of the frame)
+            codes.append(np.zeros(len(work), dtype=np.int64))
+            uniques.append(np.array(["total"], dtype=object))
+            continue
         col = work[k]
         if isinstance(col.dtype, pd.CategoricalDtype):
             cats = col.cat.categories
@@ -188,17 +192,30 @@ def _group_quantiles(inverse: np.ndarray, values: np.ndarray, n: int, qs: Sequen
 def _grouped(work: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Sums, counts and token percentiles per group, sorted by the keys (numpy, one pass each)."""
     inverse, key_values, n = _group_codes(work, keys)
+    cols: dict[str, Any] = _key_columns(work, keys, key_values)
+    cols.update(_sums(work, inverse, n))
+    return pd.DataFrame(cols)
 
-    def total(col: str) -> np.ndarray:
-        return np.bincount(inverse, weights=np.asarray(work[col], dtype=np.float64), minlength=n)
 
+def _key_columns(work: pd.DataFrame, keys: list[str], key_values: dict) -> dict[str, Any]:
     cols: dict[str, Any] = {}
     for k in keys:
+        if k not in work.columns:
+            cols[k] = key_values[k]
+            continue
         src = work[k].dtype
         if isinstance(src, pd.CategoricalDtype):
             src = src.categories.dtype
         cols[k] = (pd.array(key_values[k], dtype=src) if not pd.api.types.is_datetime64_any_dtype(src)
                    else pd.to_datetime(key_values[k]).astype(src))
+    return cols
+
+
+def _sums(work: pd.DataFrame, inverse: np.ndarray, n: int) -> dict[str, Any]:
+    def total(col: str) -> np.ndarray:
+        return np.bincount(inverse, weights=np.asarray(work[col], dtype=np.float64), minlength=n)
+
+    cols: dict[str, Any] = {}
     cols["spend_usd"] = total("_cost")
     cols["requests"] = np.bincount(inverse, minlength=n)
     for name, col in (("logical_requests", "_first"), ("failed", "_failed"), ("successful", "_success"),
@@ -208,7 +225,7 @@ def _grouped(work: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         p50, p95 = _group_quantiles(inverse, np.asarray(work[src], dtype=np.float64), n, (0.5, 0.95))
         cols[f"p50_{col}_tokens"] = p50
         cols[f"p95_{col}_tokens"] = p95
-    return pd.DataFrame(cols)
+    return cols
 
 
 def spend_by(
@@ -231,8 +248,7 @@ def spend_by(
     keys = group + ([period] if period is not None else [])
     work = _work_frame(f, group, period, success_quality)
     if not keys:
-        work = work.assign(_all="total")
-        keys = ["_all"]
+        keys = [_ALL]
     out = _grouped(work, keys)
     total = work["_cost"].sum()
     out["share"] = out["spend_usd"] / total if total > 0 else np.nan
@@ -273,10 +289,12 @@ def daily_spend(frame: pd.DataFrame, by: str | Sequence[str] | None = "feature",
     f = priced(frame, book)
     group = _keys(by)
     work = _work_frame(f, group, "day", SUCCESS_QUALITY)
-    if not group:
-        work = work.assign(**{_ALL: "total"})
-    wide = work.pivot_table(index="day", columns=group or [_ALL], values="_cost", aggfunc="sum",
-                            fill_value=0.0, observed=True)
+    keys = [*(group or [_ALL]), "day"]
+    inverse, key_values, n = _group_codes(work, keys)  # sum per group and day first: a small frame
+    small = pd.DataFrame(_key_columns(work, keys, key_values))
+    small["_cost"] = np.bincount(inverse, weights=np.asarray(work["_cost"], dtype=np.float64), minlength=n)
+    wide = small.pivot_table(index="day", columns=group or [_ALL], values="_cost", aggfunc="sum",
+                             fill_value=0.0, observed=True)
     if len(wide):
         days = pd.date_range(wide.index.min(), wide.index.max(), freq="D", name="day")
         wide = wide.reindex(days, fill_value=0.0)
