@@ -514,10 +514,10 @@ class CostPreview(w.VBox):
             w.HTML("<div class='wb-help'>This link reopens the app with this scenario:</div>"), self.share,
             w.HTML("<div class='wb-help'>Paste this block into the feature spec, or download it:</div>"),
             self.markdown, self.downloads,
-        ], layout=w.Layout(flex="1 1 auto", min_width="560px", padding="0 0 0 20px"))
+        ], layout=w.Layout(flex="1 1 0", min_width="600px", padding="0 0 0 20px"))  # wraps below 1030 px
         children = [
             w.HTML(_html.STYLE + _CSS), self.title, self.link_notes, self.general_error,
-            w.HBox([inputs, outputs], layout=w.Layout(align_items="flex-start", width="100%")),
+            w.HBox([inputs, outputs], layout=w.Layout(align_items="flex-start", width="100%", flex_flow="row wrap")),
         ]
         if self.address_bar is not None:
             children.append(self.address_bar)
