@@ -204,3 +204,35 @@ def test_groups_add_up_to_the_total(rows):
     assert by_day["successful"].sum() == (df["status"] == "ok").sum()
     wide = attr.daily_spend(df, by="feature")
     assert wide.to_numpy().sum() == pytest.approx(df["cost_usd"].sum())
+
+
+def test_a_dominant_spike_without_history_is_flagged():
+    """Issue 13 item 4: a runaway loop on the log's third day has no 3-day baseline, yet it is
+    most of the bill: with ``dominant_share`` it is flagged, and the reason says why."""
+    df = daily({"loop": [1, 1, 50], "chat": [5, 5, 5]})
+    plain = attr.anomalies(df, by="feature")
+    assert not plain["anomaly"].any()  # the 2x-median rule cannot judge day 3
+    got = attr.anomalies(df, by="feature", dominant_share=0.5).set_index(["feature", "day"])
+    hit = got.loc[("loop", pd.Timestamp("2025-01-03"))]
+    assert bool(hit["anomaly"]) and hit["reason"] == "dominant"
+    assert hit["share_of_total"] == pytest.approx(50 / 67)
+    assert got["anomaly"].sum() == 1
+    one_day = attr.anomalies(daily({"only": [9]}), by="feature", dominant_share=0.5)
+    assert not one_day["anomaly"].any()  # a one-day log: nothing to dominate
+
+
+def test_a_work_frame_gives_the_same_tables_as_the_log():
+    df = daily({"X": [1, 1, 1, 1, 1, 1, 1, 2.0], "Z": [3, None, 3, 3, 3, 3, 3, 1.5]})
+    work = attr.work_frame(df)
+    for by in ("feature", ("feature", "tenant"), ()):
+        pd.testing.assert_frame_equal(attr.spend_by(work, by=by, period=None),
+                                      attr.spend_by(df, by=by, period=None))
+        pd.testing.assert_frame_equal(attr.anomalies(work, by=by), attr.anomalies(df, by=by))
+        pd.testing.assert_frame_equal(attr.day_summary(work, by=by), attr.day_summary(df, by=by))
+    pd.testing.assert_frame_equal(attr.spend_by(work, by="feature", period="week"),
+                                  attr.spend_by(df, by="feature", period="week"))
+    assert attr.totals(work[work["feature"] == "X"]) == attr.totals(df[df["feature"] == "X"])
+    before = work.copy()
+    attr.totals(work)
+    attr.daily_spend(work, by=())
+    pd.testing.assert_frame_equal(work, before)  # never changed by the functions that read it

@@ -63,3 +63,26 @@ def test_teaching_worked_examples_show_the_wrong_claims():
                     for c in nb.cells if c.cell_type == "code" and c.source.startswith("example('support_bot')")
                     for o in c.outputs)
     assert "✘ wrong" in shown and "27" in shown
+
+
+def test_teaching_notebook_reads_well_in_jupyterlab_and_voila():
+    """Issue 13 item 10: no "$" pair typeset as mathematics (cells and outputs), no raw datetime
+    reprs, and every solution folded behind a "your turn" prompt."""
+    import re
+
+    nb = execute(ROOT / "notebooks" / "teaching" / "estimates.ipynb")
+    bare = re.compile(r"(?<!\\)\$")
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            assert not bare.search(cell.source), cell.source[:120]
+            continue
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            assert not bare.search(data.get("text/markdown", "")), data.get("text/markdown", "")[:160]
+            assert "datetime.date(" not in data.get("text/plain", ""), cell.source
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and "check_answer(" in cell.source:
+            assert cell.metadata.get("jupyter", {}).get("source_hidden") is True, cell.source
+            assert nb.cells[i - 1].cell_type == "markdown" and "Your turn" in nb.cells[i - 1].source
+            html = "".join(o.get("data", {}).get("text/html", "") for o in cell.outputs)
+            assert html.startswith("<details") and "click to see the figure" in html

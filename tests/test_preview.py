@@ -317,7 +317,9 @@ def test_markdown_block_has_everything_a_spec_needs(frozen_book):
     assert "| gpt-4o-mini | $0.000735 | $36.75 | $1,102.50 |" in md
     assert "⚠️" in md and "routing or caching plan" in md
     assert "effective 2024-10-02; source: seed 000" in md and "effective 2024-07-18" in md
-    assert "Scenario: http://127.0.0.1:8866/x?requests_per_day=50000" in md
+    assert "Link (works only where this app was running, e.g. your own machine): http://127.0.0.1:8866/x?requests_per_day=50000" in md
+    # issue 13 item 7: the scenario itself, re-enterable without the local link
+    assert "?" + pv.encode_query(res.scenario) in md and "requests_per_day=50000" in md
 
 
 def test_csv_has_unrounded_figures_and_the_projection(frozen_book):
@@ -335,3 +337,62 @@ def test_csv_has_unrounded_figures_and_the_projection(frozen_book):
                                      (14.7, "$14.70"), (13680, "$13,680.00"), (float("nan"), "—")])
 def test_usd_display(x, text):
     assert pv.usd(x) == text
+
+
+INTRO_SHEET = """\
+vendor: testvendor
+models:
+  intro-model:
+    context_window: 128000
+    tokenizer: o200k_base
+    prices:
+      - effective: 2026-06-01
+        until: 2026-12-31
+        source: test fixture (introductory price)
+        input: "1.00"
+        output: "5.00"
+      - effective: 2027-01-01
+        source: test fixture (list price)
+        input: "2.00"
+        output: "10.00"
+"""
+
+
+def test_projection_prices_each_month_on_its_own_date(tmp_path):
+    """Issue 13 item 6: an introductory price ending 2026-12-31 doubles the cost from January;
+    the projection prices each day on its record, marks the month, and the verdict says so."""
+    from workbench.io.pricesheets import load_prices
+
+    (tmp_path / "intro.yaml").write_text(INTRO_SHEET)
+    book = load_prices(tmp_path)
+    # 1,000 in / 100 out tokens: $0.0015 per request now, $0.003 from 2027-01-01
+    res = pv.price_scenario(book, scenario(models=("intro-model",), price_date="2026-12-02", input_tokens=1000.0,
+                                           output_tokens=100.0, requests_per_day=75_000.0, growth_pct=0.0,
+                                           threshold_usd_per_day=200.0, cache_hit_pct=0.0, batch_pct=0.0,
+                                           escalation_pct=0.0, retry_factor=1.0))
+    r = res.rows[0]
+    assert r.usd_per_month == pytest.approx(0.0015 * 75_000 * 30)  # $3,375 at today's price
+    months = r.projection()
+    assert months[0] == pytest.approx(0.0015 * 75_000 * 30)  # Dec 02 .. Dec 31: 30 days at the intro price
+    assert months[1] == pytest.approx(0.003 * 75_000 * 30) == pytest.approx(6_750)  # Jan 01 ..: list price
+    assert months[11] == pytest.approx(6_750)
+    assert r.change_months() and list(r.change_months()) == [2]
+    assert "2027-01-01" in r.change_months()[2] and "$1.00 → $2.00" in r.change_months()[2]
+    assert res.over_threshold == () and res.crossings() == {"intro-model": 2}
+    assert "price change 2027-01-01" in res.verdict()
+    # a month that starts mid-change is prorated day by day
+    mid = pv.price_scenario(book, scenario(models=("intro-model",), price_date="2026-12-17", input_tokens=1000.0,
+                                           output_tokens=100.0, requests_per_day=1000.0, growth_pct=0.0,
+                                           cache_hit_pct=0.0, batch_pct=0.0, escalation_pct=0.0,
+                                           retry_factor=1.0)).rows[0]
+    assert mid.projection()[0] == pytest.approx((15 * 0.0015 + 15 * 0.003) * 1000)
+
+
+def test_csv_has_no_float_noise(frozen_book):
+    """Issue 13 item 7: 751.4100000000001 is written 751.41."""
+    res = priced(frozen_book, requests_per_day=1.0, input_tokens=300_564.0, output_tokens=0.0, growth_pct=0.0,
+                 models=("gpt-4o",), cache_hit_pct=0.0, batch_pct=0.0, escalation_pct=0.0, retry_factor=1.0)
+    text = pv.to_csv(res)
+    assert not any(len(cell.split(".")[-1]) > 12 for line in text.splitlines()[1:] for cell in line.split(",")
+                   if cell.replace(".", "", 1).isdigit())
+    assert pv._clean(751.4100000000001) == 751.41 and pv._clean(0.000735) == 0.000735

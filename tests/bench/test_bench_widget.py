@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from workbench.bench.cost import usd_per_mtok
@@ -90,7 +92,7 @@ def test_view_controls_drive_the_state():
     usd.value = 2.0
     assert state.usd_per_hour == 2.0
     assert state.cost.usd_per_hour == 2.0
-    html_box = [c for c in app.children[2].children if isinstance(c, w.HTML)][-1]
+    html_box = [c for c in app.children[-1].children if isinstance(c, w.HTML)][-1]  # the cost box
     assert f"${state.cost.usd_per_mtok_output:.4g}" in html_box.value
     find(app, w.Text, "base URL").value = "http://127.0.0.1:9/v1"
     find(app, w.Combobox, "model").value = "my-model"
@@ -157,3 +159,53 @@ def test_stop_ends_a_background_run(fault_server):
     state.stop()
     assert state.wait(timeout=20)
     assert not state.running
+
+
+def test_runs_out_of_the_box_and_shows_the_error_where_the_user_looks(monkeypatch, tmp_path):
+    """Issue 13 item 8: a fresh clone has no ../shared data: the default prompts are generated, and
+    asking for a missing prompt set is an error shown right under the run button."""
+    from workbench.widgets import local_vs_hosted as lvh
+
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "nothing"))
+    app = lvh.make_local_vs_hosted_app(query="")
+    s = app.state
+    assert s.datasets == ["synthetic"] and s.dataset == "synthetic"
+    assert [label for label, _ in app.dataset_dd.options][1:] == ["mt_bench (not installed)", "bitext (not installed)"]
+    s.dataset = "bitext"
+    s.start_run(blocking=True)
+    assert "'bitext' prompts are not installed here" in s.error and not s.running
+    assert "data-testid='error-run'" in app.error_html.value and "bitext" in app.error_html.value
+
+
+def test_looks_like_the_other_apps_and_downloads_instead_of_writing(monkeypatch):
+    """Issue 13 item 9: friendly column names, the selector names the file shown, the table empties
+    when a run starts, results are downloads (nothing written into the repository)."""
+    from workbench.widgets import local_vs_hosted as lvh
+
+    app = lvh.make_local_vs_hosted_app(query="")
+    s = app.state
+    assert "Time to first token p50 (ms)" in app.summary.value and "ttft_p50_ms" not in app.summary.value
+    assert s.source.endswith(Path(app.load_dd.value).name)
+    assert "data-testid='download-json'" in app.downloads.value and "data:application/json" in app.downloads.value
+    assert "wb-app" in app._dom_classes
+    s.concurrency = "0"  # invalid: nothing starts, the table stays
+    s.start_run(blocking=True)
+    assert s.run is not None
+    monkeypatch.setattr(s, "_run", lambda levels: None)  # no server here: only the start is checked
+    s.concurrency = "1"
+    s.start_run(blocking=True)
+    assert s.run is None and "No results" not in app.summary.value
+
+
+def test_the_link_carries_the_cost_settings_not_the_endpoint():
+    from workbench.widgets import local_vs_hosted as lvh
+
+    app = lvh.make_local_vs_hosted_app(query="")
+    s = app.state
+    s.hardware = "custom"
+    s.usd_per_hour = 2.5
+    s.hosted_models = s.available_hosted[:1]
+    q = app.address_bar.query
+    assert "usd_per_hour=2.5" in q and "base_url" not in q and "model=" not in q.replace("models", "")
+    again = lvh.make_local_vs_hosted_app(query=q).state
+    assert (again.usd_per_hour, again.hosted_models, again.hardware) == (2.5, s.hosted_models, "custom")

@@ -143,3 +143,47 @@ def test_upload_a_log(open_app, screenshot, assert_offline, real_book):
     expect(page.locator("[data-testid='kpi-spend']")).to_have_text(usd(attr.totals(frame)["spend_usd"]))
     screenshot(page, "spend_explorer-upload")
     assert_offline(page)
+
+
+def _big_jsonl(path: Path, target_bytes: int) -> int:
+    """A valid OpenAI-style JSONL log of about ``target_bytes``: the fixture's lines, new ids."""
+    lines = (ROOT / "tests" / "fixtures" / "logs" / "openai_chat.jsonl").read_text().splitlines()
+    rows = []
+    for x in lines:
+        try:
+            r = json.loads(x)
+        except ValueError:
+            continue  # the fixture has bad lines on purpose
+        if isinstance(r.get("response"), dict) and r["response"].get("usage"):
+            rows.append(r)
+    n = 0
+    with open(path, "w") as f:
+        while f.tell() < target_bytes:
+            r = dict(rows[n % len(rows)], request_id=f"big-{n:07d}")
+            f.write(json.dumps(r) + "\n")
+            n += 1
+    return n
+
+
+def test_uploads_over_ten_megabytes_load_and_never_break_the_next(open_app, assert_offline, tmp_path):
+    """Issue 13 item 1: a 12 MB log (over tornado's 10 MiB websocket message) loads with progress,
+    a file over the app's limit gets a message naming it, and the next upload still works."""
+    page = open_app("spend_explorer", wait_for=APP)
+    big = tmp_path / "big.jsonl"
+    _big_jsonl(big, 12 * 2**20)
+    from workbench.io.traffic import load_log
+
+    rows = len(load_log(big).frame)
+    upload(page, str(big))
+    expect(page.locator("[data-testid='progress-label']")).to_contain_text("big.jsonl", timeout=30_000)
+    expect(page.locator("[data-testid='source']")).to_contain_text("Uploaded big.jsonl", timeout=120_000)
+    expect(page.locator("[data-testid='kpi-requests']")).to_have_text(f"{rows:,}")
+    expect(page.locator(".wb-progress")).to_be_hidden()
+    huge = tmp_path / "huge.jsonl"
+    huge.write_bytes(b" " * 50_000_001)
+    upload(page, str(huge))
+    expect(page.locator("[data-testid='error-load']")).to_contain_text("huge.jsonl: 50,000,001 bytes is over")
+    upload(page, str(ROOT / "sample_data" / "requests_preview.csv"))
+    expect(page.locator("[data-testid='source']")).to_contain_text("Uploaded requests_preview.csv")
+    expect(page.locator("[data-testid='error-load']")).to_have_count(0)
+    assert_offline(page)

@@ -128,7 +128,7 @@ def test_policy_stack_replays(state, frozen_book):
     cap = state.policies[1]["usd"]
     assert cap > 0 and state.replay["daily_cap"] == cap
     state.set_policy_param(1, "usd", 0.5)
-    assert any(e["event"] == "hard stop" for e in state.replay["events"])
+    assert any(e["kind"] == "stop" and e["action"] == "block" for e in state.replay["events"])
     state.set_policy_param(1, "usd", -3)
     # the cards now show a stack that cannot run: its error, and no result of the previous stack
     assert "usd" in state.errors["policy"] and state.replay == {}
@@ -273,3 +273,83 @@ def test_clearing_a_required_list_is_not_all(real_book):
     assert s.replay == {} or s.replay.get("savings_usd") is None  # no stale result for another stack
     box.all.value = True
     assert s.policies[0]["features"] == "all" and "policy" not in s.errors and s.replay["savings_usd"] > 0
+
+
+def test_a_csv_with_other_column_names_is_mapped_in_the_page(real_book):
+    """Issue 13 item 3: the page offers the mapping (no talk of column_map= / --map)."""
+    app = make_spend_explorer(real_book, query="policies=[]")
+    s = app.state
+    before = s.kpis["requests"]
+    s.load_file("custom.csv", (ROOT / "tests" / "fixtures" / "logs" / "requests_custom.csv").read_bytes())
+    msg = s.errors["upload"]
+    assert msg.startswith("custom.csv:") and "column_map" not in msg and "--map" not in msg
+    assert s.mapping["header"][:3] == ["id", "created_at", "customer"] and s.kpis["requests"] == before
+    assert s.progress == {} and app.progress_row.layout.display == "none"
+    controls = app._map_controls
+    for target, column in {"ts": "created_at", "request_id": "id", "tenant": "customer",
+                           "input_tokens": "prompt_tokens", "output_tokens": "completion_tokens",
+                           "cached_input_tokens": "cached"}.items():
+        controls[target].value = column
+    app.mapping_box.children[-1].click()
+    assert "upload" not in s.errors and s.mapping == {} and app.mapping_box.children == ()
+    assert s.source.startswith("Uploaded custom.csv") and s.tenants_available[0] == "acme"
+
+
+def test_upload_errors_name_the_file_and_are_whole(real_book, tmp_path):
+    s = SpendExplorerState(real_book)
+    s.load_file("photo.jsonl", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 10)
+    assert s.errors["upload"].startswith("photo.jsonl is a binary file")
+    s.load_file("broken.parquet", b"PAR1" + b"\x00" * 100 + b"PAR1")
+    msg = s.errors["upload"]
+    assert msg.startswith("broken.parquet is not a readable parquet file") and msg.endswith("nothing changed")
+    assert s.progress == {}
+
+
+def test_a_runaway_loop_without_history_is_flagged_and_the_page_says_what_it_checked(frozen_book):
+    """Issue 13 item 4: three days of log, a loop on the third at most of the spend."""
+    log = tiny_log(days=3)
+    loop = log[log["feature"] == "report"].iloc[[0] * 40].copy()
+    loop["ts"] = pd.Timestamp("2025-03-03 05:00", tz="UTC")
+    loop["feature"] = "agent_loop"
+    loop["request_id"] = [f"loop{i}" for i in range(len(loop))]
+    s = SpendExplorerState(frozen_book)
+    s.set_log(se.conform(pd.concat([log, loop], ignore_index=True)), "three days")
+    hit = s.flags[s.flags["name"] == "agent_loop"]
+    assert len(hit) == 1 and hit.iloc[0]["reason"] == "dominant" and hit.iloc[0]["share"] > 0.8
+    assert s.anomaly_check["first_judged"] is None and s.anomaly_check["days"] == 3
+    html = se.flags_html(s.flags, s.anomaly_check)
+    assert "agent_loop" in html and "of spend" in html and "no day has the 3 earlier days" in html
+    s2 = SpendExplorerState(frozen_book)
+    quiet = tiny_log()
+    s2.set_log(quiet[quiet["ts"] < pd.Timestamp("2025-03-04", tz="UTC")].reset_index(drop=True), "quiet")
+    assert "data-testid='no-flags'" in se.flags_html(s2.flags, s2.anomaly_check)
+    assert "Checked 2 feature(s) and 2 tenant(s) over 3 day(s)" in se.flags_html(s2.flags, s2.anomaly_check)
+
+
+def test_the_savings_interval_is_a_share_of_spend_within_the_logged_spend(real_book):
+    """Issue 13 item 5: the interval is stated as the share of spend saved (what carries over to
+    a week like this one) and, in dollars, never exceeds the logged spend."""
+    app = make_spend_explorer(real_book, query="")
+    r = app.state.replay
+    iv = r["interval"]
+    lo, hi = iv["share"]
+    assert 0 <= lo <= r["savings_pct"] / 100 <= hi < 1
+    assert 0 <= iv["usd"][0] <= r["savings_usd"] <= iv["usd"][1] <= r["baseline_usd"]
+    assert iv["usd"][1] == pytest.approx(hi * r["baseline_usd"])
+    text = app.replay_summary.value
+    assert "For a week like this one" in text and f"{lo:.1%} – {hi:.1%}" in text and "of spend" in text
+
+
+def test_the_address_bar_follows_every_change(real_book):
+    """Issue 13 item 11: what is on the screen is in the URL."""
+    app = make_spend_explorer(real_book, query="policies=[]")
+    assert app.address_bar.query == app.state.query() == "policies=%5B%5D"
+    app.tenant_dd.value = "initech"
+    assert "tenant=initech" in app.address_bar.query
+    app.breakdown.value = "model"
+    assert "by=model" in app.address_bar.query
+    app.add_dd.value = "output_cap"
+    app.add_button.click()
+    again = make_spend_explorer(real_book, query=app.address_bar.query)
+    s, t = app.state, again.state
+    assert (t.tenant, t.breakdown, t.policies, t.kpis) == (s.tenant, s.breakdown, s.policies, s.kpis)

@@ -274,3 +274,20 @@ def test_app_index_lists_the_apps():
     assert apps["token_counter"].title == "Token counter"
     html = make_app_index().value
     assert "href='token_counter.ipynb'" in html and escape(apps["token_counter"].description) in html
+
+
+def test_the_address_bar_follows_every_change():
+    """Issue 13 item 11: the token counter writes its settings back into the URL."""
+    import datetime as dt
+
+    from workbench.widgets.token_counter import make_token_counter
+
+    app = make_token_counter(models="gpt-4o,gpt-4o-mini", text="Hello", query="", day=dt.date(2025, 6, 1))
+    q = app.address_bar.query
+    assert "models=gpt-4o%2Cgpt-4o-mini" in q and "text=Hello" in q and "day=2025-06-01" in q
+    app.state.sort_by = "output_usd"
+    app.state.descending = True
+    assert "sort=output_usd" in app.address_bar.query and "desc=1" in app.address_bar.query
+    again = make_token_counter(query=app.address_bar.query)
+    s, t = app.state, again.state
+    assert (t.models, t.text, t.sort_by, t.descending, t.day) == (s.models, s.text, s.sort_by, s.descending, s.day)

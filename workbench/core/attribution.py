@@ -24,7 +24,7 @@ logical-request id.
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -51,8 +51,9 @@ def _keys(by: str | Iterable[str] | None) -> list[str]:
 
 
 def priced(frame: pd.DataFrame, book: PriceBook | None = None) -> pd.DataFrame:
-    """``frame`` itself when it has ``cost_usd``; otherwise priced with ``book`` (required then)."""
-    if "cost_usd" in frame.columns:
+    """``frame`` itself when it has ``cost_usd`` (or is a :func:`work_frame`); otherwise priced
+    with ``book`` (required then)."""
+    if "cost_usd" in frame.columns or _WORK in frame.columns:
         return frame
     if book is None:
         raise ValueError("the frame has no cost_usd column: price it first (price_frame) or pass book=")
@@ -78,7 +79,33 @@ def period_start(ts: pd.Series, period: str) -> pd.Series:
     return naive.dt.floor(PERIODS[period])
 
 
+_WORK = "_work"
+#: The group columns a :func:`work_frame` carries ready to group by.
+WORK_KEYS = ("feature", "tenant", "model", "user")
+
+
+def work_frame(frame: pd.DataFrame, *, book: PriceBook | None = None,
+               success_quality: float = SUCCESS_QUALITY) -> pd.DataFrame:
+    """The per-call columns every function here groups, computed once: pass the result (or rows
+    of it, e.g. ``work[mask]``) to :func:`spend_by`, :func:`totals`, :func:`top_spenders`,
+    :func:`daily_spend`, :func:`anomalies` and :func:`day_summary` instead of the log, and a
+    dashboard that filters the same log again and again stops re-deriving them. The group columns
+    (:data:`WORK_KEYS`) are categorical; ``day`` is the tz-naive UTC day; ``ts`` is kept."""
+    f = priced(frame, book)
+    keys = [k for k in WORK_KEYS if k in f.columns]
+    work = _work_frame(f, keys, "day", success_quality)
+    for k in keys:
+        work[k] = work[k].astype("category")
+    work["ts"] = _utc(f["ts"]).to_numpy()
+    work[_WORK] = True
+    return work
+
+
 def _work_frame(frame: pd.DataFrame, keys: list[str], period: str | None, success_quality: float) -> pd.DataFrame:
+    if _WORK in frame.columns:  # already a work frame: add only a period it lacks
+        if period is not None and period not in frame.columns:
+            frame = frame.assign(**{period: period_start(frame["ts"], period).to_numpy()})
+        return frame
     n = len(frame)
     status = frame["status"].astype("string").str.lower().to_numpy(dtype=object, na_value="")
     ok = status == "ok"
@@ -109,6 +136,98 @@ def _work_frame(frame: pd.DataFrame, keys: list[str], period: str | None, succes
     return work
 
 
+def _group_codes(work: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
+    """Each row's group number (groups in sorted key order) and each group's key values."""
+    codes, uniques = [], []
+    for k in keys:
+        if k == _ALL and k not in work.columns:  # one group of every row (no copy of the frame)
+            codes.append(np.zeros(len(work), dtype=np.int64))
+            uniques.append(np.array(["total"], dtype=object))
+            continue
+        col = work[k]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            cats = col.cat.categories
+            order = np.argsort(np.asarray(cats, dtype=object if cats.dtype == object else None), kind="stable")
+            rank = np.empty(len(cats), dtype=np.int64)
+            rank[order] = np.arange(len(cats))
+            codes.append(rank[col.cat.codes.to_numpy()])
+            uniques.append(cats.to_numpy(dtype=object)[order] if cats.dtype == object else cats.to_numpy()[order])
+        else:
+            c, u = pd.factorize(col, sort=True, use_na_sentinel=False)
+            codes.append(c)
+            uniques.append(np.asarray(u))
+    dims = [max(len(u), 1) for u in uniques]
+    flat = np.ravel_multi_index(codes, dims) if len(codes) > 1 else codes[0]
+    seen, inverse = np.unique(flat, return_inverse=True)
+    parts = np.unravel_index(seen, dims) if len(codes) > 1 else (seen,)
+    return inverse, {k: u[c] for k, u, c in zip(keys, uniques, parts)}, len(seen)
+
+
+def _group_quantiles(inverse: np.ndarray, values: np.ndarray, n: int, qs: Sequence[float]) -> list[np.ndarray]:
+    """Per-group quantiles (linear interpolation, NaN skipped), as pandas' groupby quantile."""
+    keep = ~np.isnan(values)
+    g, v = inverse[keep], values[keep]
+    lo_v, hi_v = (float(v.min()), float(v.max())) if len(v) else (0.0, 0.0)
+    span = hi_v - lo_v + 1.0
+    if span * max(n, 1) < 2.0 ** 52 and np.array_equal(v, np.floor(v)):  # integers: one float key, exact
+        order = np.argsort(g * span + (v - lo_v))
+    else:
+        order = np.lexsort((v, g))
+    g, v = g[order], v[order]
+    counts = np.bincount(g, minlength=n)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    out = []
+    for q in qs:
+        pos = q * (counts - 1)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.ceil(pos).astype(np.int64)
+        res = np.full(n, np.nan)
+        has = counts > 0
+        a, b = v[(starts + lo)[has]], v[(starts + hi)[has]]
+        res[has] = a + (b - a) * (pos[has] - lo[has])
+        out.append(res)
+    return out
+
+
+def _grouped(work: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Sums, counts and token percentiles per group, sorted by the keys (numpy, one pass each)."""
+    inverse, key_values, n = _group_codes(work, keys)
+    cols: dict[str, Any] = _key_columns(work, keys, key_values)
+    cols.update(_sums(work, inverse, n))
+    return pd.DataFrame(cols)
+
+
+def _key_columns(work: pd.DataFrame, keys: list[str], key_values: dict) -> dict[str, Any]:
+    cols: dict[str, Any] = {}
+    for k in keys:
+        if k not in work.columns:
+            cols[k] = key_values[k]
+            continue
+        src = work[k].dtype
+        if isinstance(src, pd.CategoricalDtype):
+            src = src.categories.dtype
+        cols[k] = (pd.array(key_values[k], dtype=src) if not pd.api.types.is_datetime64_any_dtype(src)
+                   else pd.to_datetime(key_values[k]).astype(src))
+    return cols
+
+
+def _sums(work: pd.DataFrame, inverse: np.ndarray, n: int) -> dict[str, Any]:
+    def total(col: str) -> np.ndarray:
+        return np.bincount(inverse, weights=np.asarray(work[col], dtype=np.float64), minlength=n)
+
+    cols: dict[str, Any] = {}
+    cols["spend_usd"] = total("_cost")
+    cols["requests"] = np.bincount(inverse, minlength=n)
+    for name, col in (("logical_requests", "_first"), ("failed", "_failed"), ("successful", "_success"),
+                      ("input_tokens", "_in"), ("cached_input_tokens", "_cached"), ("output_tokens", "_out")):
+        cols[name] = np.rint(total(col))
+    for col, src in (("input", "_in_ok"), ("output", "_out_ok")):
+        p50, p95 = _group_quantiles(inverse, np.asarray(work[src], dtype=np.float64), n, (0.5, 0.95))
+        cols[f"p50_{col}_tokens"] = p50
+        cols[f"p95_{col}_tokens"] = p95
+    return cols
+
+
 def spend_by(
     frame: pd.DataFrame,
     by: str | Sequence[str] | None = ("feature",),
@@ -129,18 +248,8 @@ def spend_by(
     keys = group + ([period] if period is not None else [])
     work = _work_frame(f, group, period, success_quality)
     if not keys:
-        work["_all"] = "total"
-        keys = ["_all"]
-    g = work.groupby(keys, sort=True, observed=True, dropna=False)
-    out = g.agg(
-        spend_usd=("_cost", "sum"), requests=("_cost", "size"), logical_requests=("_first", "sum"),
-        failed=("_failed", "sum"), successful=("_success", "sum"), input_tokens=("_in", "sum"),
-        cached_input_tokens=("_cached", "sum"), output_tokens=("_out", "sum"),
-    )
-    for col, src in (("input", "_in_ok"), ("output", "_out_ok")):
-        qs = g[src].quantile([0.5, 0.95]).unstack()
-        out[f"p50_{col}_tokens"] = qs[0.5]
-        out[f"p95_{col}_tokens"] = qs[0.95]
+        keys = [_ALL]
+    out = _grouped(work, keys)
     total = work["_cost"].sum()
     out["share"] = out["spend_usd"] / total if total > 0 else np.nan
     for c in ("requests", "logical_requests", "failed", "successful", "input_tokens",
@@ -153,7 +262,6 @@ def spend_by(
                                        out["successful"] / out["logical_requests"], np.nan)
         out["cost_per_success_usd"] = np.where(out["successful"] > 0,
                                                out["spend_usd"] / out["successful"], np.nan)
-    out = out.reset_index()
     if keys == ["_all"]:
         out = out.drop(columns="_all")
         keys = []
@@ -181,10 +289,12 @@ def daily_spend(frame: pd.DataFrame, by: str | Sequence[str] | None = "feature",
     f = priced(frame, book)
     group = _keys(by)
     work = _work_frame(f, group, "day", SUCCESS_QUALITY)
-    if not group:
-        work[_ALL] = "total"
-    wide = work.pivot_table(index="day", columns=group or [_ALL], values="_cost", aggfunc="sum",
-                            fill_value=0.0, observed=True)
+    keys = [*(group or [_ALL]), "day"]
+    inverse, key_values, n = _group_codes(work, keys)  # sum per group and day first: a small frame
+    small = pd.DataFrame(_key_columns(work, keys, key_values))
+    small["_cost"] = np.bincount(inverse, weights=np.asarray(work["_cost"], dtype=np.float64), minlength=n)
+    wide = small.pivot_table(index="day", columns=group or [_ALL], values="_cost", aggfunc="sum",
+                             fill_value=0.0, observed=True)
     if len(wide):
         days = pd.date_range(wide.index.min(), wide.index.max(), freq="D", name="day")
         wide = wide.reindex(days, fill_value=0.0)
@@ -200,6 +310,7 @@ def anomalies(
     min_history: int = 3,
     min_spend_usd: float = 0.0,
     book: PriceBook | None = None,
+    dominant_share: float | None = None,
 ) -> pd.DataFrame:
     """Flag each group's days whose spend is at least ``factor`` x the median of the previous days.
 
@@ -209,6 +320,11 @@ def anomalies(
     and ``spend >= min_spend_usd``. Returns one row per group and day with ``spend_usd``,
     ``baseline_usd`` (NaN while the history is short), ``ratio`` and ``anomaly`` (bool);
     filter with ``result[result.anomaly]``. ``by=()`` checks the frame's total spend.
+
+    ``dominant_share`` (e.g. 0.5): also flag a group's day that alone is at least that share of
+    the whole frame's spend, history or not (a runaway loop on the log's third day has no
+    baseline yet, but it is most of the bill), when the frame spans two days or more. The result
+    then has ``share_of_total`` and ``reason`` (``"ratio"``, ``"dominant"`` or ``""``).
     """
     group = _keys(by)
     wide = daily_spend(frame, group, book=book)
@@ -221,7 +337,19 @@ def anomalies(
         long["ratio"] = np.where(long["baseline_usd"] > 0, long["spend_usd"] / long["baseline_usd"], np.nan)
     long["anomaly"] = ((long["baseline_usd"] > 0) & (long["spend_usd"] >= factor * long["baseline_usd"])
                        & (long["spend_usd"] >= min_spend_usd)).astype(bool)
-    long = long[[*group, "day", "spend_usd", "baseline_usd", "ratio", "anomaly"]]
+    for k in group:
+        if isinstance(long[k].dtype, pd.CategoricalDtype):
+            long[k] = long[k].astype(long[k].cat.categories.dtype)
+    cols = [*group, "day", "spend_usd", "baseline_usd", "ratio", "anomaly"]
+    if dominant_share is not None:
+        total = float(long["spend_usd"].sum())
+        long["share_of_total"] = long["spend_usd"] / total if total > 0 else 0.0
+        dominant = ((long["share_of_total"] >= dominant_share) & (long["day"].nunique() >= 2)
+                    & (long["spend_usd"] >= min_spend_usd) & ~long["anomaly"])
+        long["reason"] = np.where(long["anomaly"], "ratio", np.where(dominant, "dominant", ""))
+        long["anomaly"] = long["anomaly"] | dominant
+        cols += ["share_of_total", "reason"]
+    long = long[cols]
     return long.sort_values([*group, "day"], kind="stable").reset_index(drop=True)
 
 
@@ -267,23 +395,27 @@ def day_summary(
     factor: float = 2.0,
     min_history: int = 3,
     book: PriceBook | None = None,
+    flags: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One day ("yesterday": the log's last day by default) per group, highest spend first.
 
     Columns: the :func:`spend_by` columns for that day plus ``baseline_usd`` (median of the
     previous ``window_days`` days, as in :func:`anomalies`), ``change`` (spend / baseline - 1)
-    and ``anomaly``.
+    and ``anomaly``. ``flags``: the :func:`anomalies` of ``frame`` by the same groups, when the
+    caller has them already (they are not computed again).
     """
     f = priced(frame, book)
     group = _keys(by)
     day = latest_day(f) if day is None else _naive_day(day)
     columns = [*group, *SPEND_COLUMNS, "baseline_usd", "change", "anomaly"]
-    on_day = f[period_start(f["ts"], "day") == day] if day is not None else f.iloc[:0]
+    days = f["day"] if _WORK in f.columns else period_start(f["ts"], "day")
+    on_day = f[(days == day).to_numpy()] if day is not None else f.iloc[:0]
     if len(on_day) == 0:
         return pd.DataFrame(columns=columns)
     table = spend_by(on_day, by=group, period=None)
-    flags = anomalies(f, by=group, factor=factor, window_days=window_days, min_history=min_history)
-    flags = flags[flags["day"] == day].drop(columns=["day", "spend_usd"])
+    if flags is None:
+        flags = anomalies(f, by=group, factor=factor, window_days=window_days, min_history=min_history)
+    flags = flags[flags["day"] == day][[*group, "baseline_usd", "ratio", "anomaly"]]
     table = table.merge(flags, on=group, how="left") if group else table.assign(**flags.iloc[0].to_dict())
     table["change"] = table["ratio"] - 1.0
     table["anomaly"] = table["anomaly"].fillna(False).astype(bool)

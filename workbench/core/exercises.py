@@ -32,8 +32,8 @@ class Exercise:
     unit: str
     answer: Callable[[], float]
 
-    def _repr_markdown_(self) -> str:
-        return f"**Exercise `{self.key}`** — {self.question} *(answer in {self.unit})*"
+    def _repr_markdown_(self) -> str:  # "\$": a pair of dollar signs is not mathematics
+        return f"**Exercise `{self.key}`** — {md_text(self.question)} *(answer in {self.unit})*"
 
 
 EXERCISES: dict[str, Exercise] = {e.key: e for e in [
@@ -79,10 +79,24 @@ class AnswerCheck:
     def ok(self) -> bool:
         return abs(self.given - self.expected) <= self.rel * max(abs(self.expected), 1e-12)
 
+    def _repr_html_(self) -> str:
+        """Folded, so a learner who scrolls past does not see the figure before trying (Lab, Voila)."""
+        verdict = "right" if self.ok else "off"
+        body = (f"✔ {self.given:,.2f} is right." if self.ok else
+                f"✘ {self.given:,.2f} is off; the library computes {self.expected:,.2f}.")
+        return (f"<details class='wb-answer'><summary>Check of <code>{self.key}</code>: {verdict} "
+                f"(click to see the figure)</summary><p>{body}</p></details>")
+
     def _repr_markdown_(self) -> str:
         if self.ok:
             return f"✔ `{self.key}`: {self.given:,.2f} is right."
         return f"✘ `{self.key}`: {self.given:,.2f} is off; the library computes {self.expected:,.2f}."
+
+
+def md_text(text: str) -> str:
+    """``text`` for a Markdown output: every ``$`` escaped, so Jupyter's math typesetting leaves
+    "$0.02275/request and $13,650/month" as written (and tables with dollars stay tables)."""
+    return text.replace("\\$", "$").replace("$", "\\$")
 
 
 def exercise(key: str) -> Exercise:

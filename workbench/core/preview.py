@@ -23,6 +23,7 @@ What the numbers mean (month = 30 days, as in :mod:`workbench.core.cost`):
 """
 from __future__ import annotations
 
+
 import csv
 import datetime as dt
 import io
@@ -381,6 +382,10 @@ class ModelPreview:
     cached_usd: float = 0.0
     effective: EffectiveCost | None = None
     turn_usd: tuple[float, ...] = ()
+    #: Dollars in each projected month, every day priced on its own date (empty: one price throughout).
+    month_usd: tuple[float, ...] = ()
+    #: Price changes inside the projection: (month 1..12, day, text), e.g. an introductory price ending.
+    price_changes: tuple[tuple[int, str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -403,7 +408,15 @@ class ModelPreview:
         return self.list_usd * self.requests_per_day
 
     def projection(self) -> list[float]:
-        return projection(self.usd_per_day, self.growth)
+        """Dollars in months 1..12: the dated projection when the sheet knows price changes ahead."""
+        return list(self.month_usd) if self.month_usd else projection(self.usd_per_day, self.growth)
+
+    def change_months(self) -> dict[int, str]:
+        """Month -> what changes in it (the months to mark on a chart or a table)."""
+        out: dict[int, str] = {}
+        for month, day, text in self.price_changes:
+            out[month] = "; ".join(filter(None, [out.get(month, ""), f"{day}: {text}"]))
+        return out
 
     def conversation_usd(self) -> list[float]:
         """Cost of a conversation of 1..N turns (cumulative over turns), effective prices."""
@@ -457,7 +470,8 @@ class PreviewResult:
         s = self.scenario
         out = {}
         for r in self.ok_rows:
-            m = crossing_month(r.usd_per_day, s.growth, s.threshold_usd_per_day)
+            m = next((k + 1 for k, usd_month in enumerate(r.projection())
+                      if usd_month / DAYS_PER_MONTH > s.threshold_usd_per_day), None)
             if m is not None and m > 1:
                 out[r.model] = m
         return out
@@ -473,8 +487,13 @@ class PreviewResult:
         later = self.crossings()
         text = f"All models are below the {t} threshold at launch volume."
         if later:
-            text += " With growth of {:g}%/month it is crossed by {}.".format(
-                s.growth_pct, ", ".join(f"{m} in month {k}" for m, k in later.items()))
+            rows = {r.model: r for r in self.ok_rows}
+            parts = []
+            for m, k in later.items():
+                why = rows[m].change_months().get(k)
+                parts.append(f"{m} in month {k}" + (f" (price change {why})" if why else ""))
+            text += " With growth of {:g}%/month and the sheets' scheduled prices it is crossed by {}.".format(
+                s.growth_pct, ", ".join(parts))
         return text
 
 
@@ -488,8 +507,53 @@ def price_scenario(book: PriceBook, scenario: Any, today: dt.date | None = None)
         turns = [(s.input_tokens, s.output_tokens)]
     rows = []
     for name in s.models:
-        rows.append(_price_model(book, name, s, day, turns))
+        row = _price_model(book, name, s, day, turns)
+        if row.ok:
+            row = _dated(book, row, s, day, turns)
+        rows.append(row)
     return PreviewResult(s, day, tuple(rows))
+
+
+def _dated(book: PriceBook, row: "ModelPreview", s: Any, day: dt.date,
+           turns: list[tuple[float, float]]) -> "ModelPreview":
+    """``row`` with its 12 months priced day by day on the records in force (30-day months from
+    ``day``), and the days where the record changes. Unchanged when one record covers them all."""
+    info = book.model(row.model)
+    horizon = [day + dt.timedelta(days=i) for i in range(MONTHS * DAYS_PER_MONTH)]
+    records = []
+    for d in horizon:
+        try:
+            records.append(info.price_on(d))
+        except PriceError:
+            records.append(None)
+    if all(r is row.record for r in records):
+        return row
+    per_request: dict[int, float] = {}
+    changes: list[tuple[int, str, str]] = []
+    months = [0.0] * MONTHS
+    prev = row.record
+    for i, (d, rec) in enumerate(zip(horizon, records)):
+        m = i // DAYS_PER_MONTH
+        if rec is not prev:
+            changes.append((m + 1, d.isoformat(), _change_text(prev, rec)))
+            prev = rec
+        if rec is None:
+            months[m] = math.nan
+            continue
+        if id(rec) not in per_request:
+            priced = _price_model(book, row.model, s, rec.effective if rec.effective > day else day, turns)
+            per_request[id(rec)] = priced.usd_per_request if priced.ok else math.nan
+        months[m] += per_request[id(rec)] * s.requests_per_day * (1.0 + s.growth) ** m
+    return replace(row, month_usd=tuple(months), price_changes=tuple(changes))
+
+
+def _change_text(old: PriceRecord | None, new: PriceRecord | None) -> str:
+    if new is None:
+        return "the sheet has no price from this day (the months after it cannot be priced)"
+    if old is None:
+        return f"priced again: {price_text(new)}"
+    return f"input {rate_text(old.input)} → {rate_text(new.input)}, output {rate_text(old.output)} → " \
+           f"{rate_text(new.output)} ({new.source})"
 
 
 def _price_model(book: PriceBook, name: str, s: Any, day: dt.date,
@@ -605,8 +669,16 @@ def to_markdown(result: PreviewResult, link: str = "") -> str:
         if r.record is not None:
             lines.append(f"- {r.model}: {price_text(r.record)}; effective {r.record.effective}; "
                          f"source: {r.record.source}")
+    changes = [(r.model, m, text) for r in result.ok_rows for m, text in r.change_months().items()]
+    if changes:
+        lines += ["", "**Scheduled price changes** (each projected month is priced on its own dates):", ""]
+        lines += [f"- {model}, month {m}: {text}" for model, m, text in changes]
+    query = encode_query(s)
+    lines += ["", "**To re-enter this scenario** in the workbench's cost preview (`workbench app cost_preview`), "
+              "open it with this query string, or type the assumptions above into its form:", "",
+              f"    ?{query}" if query else "    (the defaults)"]
     if link:
-        lines += ["", f"Scenario: {link}"]
+        lines += ["", f"Link (works only where this app was running, e.g. your own machine): {link}"]
     return "\n".join(lines) + "\n"
 
 
@@ -636,8 +708,16 @@ CSV_COLUMNS = (
 )
 
 
+def _clean(x: Any) -> Any:
+    """A float as its shortest faithful text: 751.41, not 751.4100000000001 (12 significant digits)."""
+    if isinstance(x, float):
+        return "" if math.isnan(x) else float(f"{x:.12g}")
+    return x
+
+
 def to_csv(result: PreviewResult) -> str:
-    """One row per model: the scenario, the figures (unrounded) and the 12-month projection."""
+    """One row per model: the scenario, the figures (to 12 significant digits, no float noise) and
+    the 12-month projection (each month on its own dates)."""
     s = result.scenario
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -645,11 +725,10 @@ def to_csv(result: PreviewResult) -> str:
     for r in result.rows:
         figures = ([r.usd_per_request, r.usd_per_day, r.usd_per_month, r.list_usd_per_day,
                     r.usd_per_day > s.threshold_usd_per_day] if r.ok else [""] * 5)
-        w.writerow([
+        w.writerow([_clean(v) for v in (
             s.feature, r.model, *figures, r.input_tokens if r.ok else "", s.output_tokens,
             s.requests_per_day, s.growth_pct, s.cache_hit_pct, s.batch_pct, s.escalation_pct,
             s.tier_multiplier, s.retry_factor, result.day.isoformat(),
             r.record.effective.isoformat() if r.record else "", r.record.source if r.record else "",
-            r.error, *(r.projection() if r.ok else [""] * MONTHS),
-        ])
+            r.error, *(r.projection() if r.ok else [""] * MONTHS))])
     return buf.getvalue()

@@ -240,8 +240,10 @@ def _example_markdown(ex: WorkedExample) -> str:
         f"| {c.name} | {c.claimed:,.6g} | {c.computed:,.6g} | {'✔' if c.ok else '✘ wrong'} |" for c in ex.checks
     )
     inputs = ", ".join(f"{k} = {v:,}" if isinstance(v, (int, float)) else f"{k} = {v}" for k, v in ex.inputs.items())
-    return (f"**{ex.title}** (seed {ex.seed})  \nInputs: {inputs}\n\n"
-            f"| figure | article says | recomputed | |\n|---|---:|---:|---|\n{rows}\n\n{ex.notes}")
+    from workbench.core.exercises import md_text  # "$" escaped: no math typesetting in Jupyter
+
+    return md_text(f"**{ex.title}** (seed {ex.seed})  \nInputs: {inputs}\n\n"
+                   f"| figure | article says | recomputed | |\n|---|---:|---:|---|\n{rows}\n\n{ex.notes}")
 
 
 WorkedExample._repr_markdown_ = _example_markdown  # type: ignore[attr-defined]

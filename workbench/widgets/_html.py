@@ -13,6 +13,10 @@ from typing import Any, Mapping, Sequence
 STYLE = """<style>
 .wb-app { font-size: 14px; color: #1f2328; }
 .wb-app .widget-html-content { line-height: 1.45; }
+/* narrow windows (1024 px): wide tables and fixed-width charts scroll inside their box, never cut off */
+.wb-app .widget-html, .wb-app .widget-html-content { max-width: 100%; }
+.wb-app .widget-html-content { overflow-x: auto; }
+.wb-app [class*="wb-chart"], .wb-app .wb-scroll-x { max-width: 100%; overflow-x: auto; }
 .wb-app h1.wb-title { font-size: 24px; font-weight: 600; margin: 12px 0 2px 0; }
 .wb-app p.wb-subtitle { color: #57606a; margin: 0 0 12px 0; max-width: 820px; line-height: 1.45; }
 .wb-app h2.wb-section { font-size: 16px; font-weight: 600; margin: 18px 0 6px 0;

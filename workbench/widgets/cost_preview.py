@@ -32,6 +32,7 @@ from workbench.widgets.charts import offline_chart
 
 APP_FILE = "cost_preview.ipynb"
 _EMBED = {"actions": False}  # no "open in Vega editor" links off this machine
+from workbench.widgets.address import AddressBar  # noqa: E402
 from workbench.widgets.charts import PALETTE as _PALETTE  # noqa: E402  (one palette for all apps)
 
 
@@ -225,8 +226,19 @@ def projection_chart(result: PreviewResult) -> alt.TopLevelMixin:
     rule = alt.Chart(pd.DataFrame({"t": [limit], "label": [f"threshold (${limit:,.0f}/month)"]})).mark_rule(
         color="#cf222e", strokeDash=[5, 3], strokeWidth=2).encode(y="t:Q")
     rule_label = rule.mark_text(align="left", x=4, dy=-7, color="#cf222e", fontSize=11).encode(text="label:N")
-    return (lines + rule + rule_label).properties(
-        width=520, height=260, title=f"12-month projection at {s.growth_pct:g}% growth per month")
+    layers = lines + rule + rule_label
+    changes = pd.DataFrame([{"month": m, "label": f"price change ({r.model})", "detail": text}
+                            for r in result.ok_rows for m, text in r.change_months().items()],
+                           columns=["month", "label", "detail"])
+    if len(changes):  # mark the month where a scheduled price takes effect
+        mark = alt.Chart(changes).mark_rule(color="#9a6700", strokeDash=[2, 2], strokeWidth=2).encode(
+            x="month:O", tooltip=[alt.Tooltip("label:N", title="Month"), alt.Tooltip("detail:N", title="Change")])
+        text = alt.Chart(changes).mark_text(align="left", dx=3, y=8, color="#9a6700", fontSize=11).encode(
+            x="month:O", text="label:N")
+        layers = layers + mark + text
+    return layers.properties(
+        width=520, height=260, title=f"12-month projection at {s.growth_pct:g}% growth per month"
+                                     + (", each month on its own prices" if len(changes) else ""))
 
 
 def conversation_chart(result: PreviewResult) -> alt.TopLevelMixin:
@@ -433,21 +445,7 @@ def _share_html(url: str) -> str:
             "onclick='this.select()'/></div>")
 
 
-class _AddressBar(anywidget.AnyWidget):
-    """Keeps the browser's address bar on the current scenario (no reload, no request)."""
-
-    _esm = """
-    function render({ model }) {
-      const apply = () => {
-        const q = model.get("query");
-        try { window.history.replaceState(null, "", q ? "?" + q : window.location.pathname); } catch (e) {}
-      };
-      model.on("change:query", apply);
-      apply();
-    }
-    export default { render };
-    """
-    query = Unicode("").tag(sync=True)
+_AddressBar = AddressBar  # shared with the other apps (workbench.widgets.address)
 
 
 # =============================================================================================
@@ -516,10 +514,10 @@ class CostPreview(w.VBox):
             w.HTML("<div class='wb-help'>This link reopens the app with this scenario:</div>"), self.share,
             w.HTML("<div class='wb-help'>Paste this block into the feature spec, or download it:</div>"),
             self.markdown, self.downloads,
-        ], layout=w.Layout(flex="1 1 auto", min_width="560px", padding="0 0 0 20px"))
+        ], layout=w.Layout(flex="1 1 0", min_width="600px", padding="0 0 0 20px"))  # wraps below 1030 px
         children = [
             w.HTML(_html.STYLE + _CSS), self.title, self.link_notes, self.general_error,
-            w.HBox([inputs, outputs], layout=w.Layout(align_items="flex-start", width="100%")),
+            w.HBox([inputs, outputs], layout=w.Layout(align_items="flex-start", width="100%", flex_flow="row wrap")),
         ]
         if self.address_bar is not None:
             children.append(self.address_bar)

@@ -45,6 +45,32 @@ from workbench.bench.results import BenchRun, compare_runs, load_run, sample_dat
 
 CUSTOM_HARDWARE = "custom"
 DEFAULT_USD_PER_HOUR = 0.10
+#: Friendly names of the summary table's columns (raw names stay in the saved JSON/CSV).
+SUMMARY_COLUMNS = {
+    "level": "Level", "requests": "Requests", "errors": "Errors",
+    "ttft_p50_ms": "Time to first token p50 (ms)", "ttft_p90_ms": "TTFT p90 (ms)", "ttft_p99_ms": "TTFT p99 (ms)",
+    "itl_p50_ms": "Between tokens p50 (ms)", "itl_p90_ms": "ITL p90 (ms)", "itl_p99_ms": "ITL p99 (ms)",
+    "output_tokens_per_s": "Output tokens / s", "goodput_fraction": "Within SLO",
+}
+QUERY_KEYS = ("dataset", "concurrency", "requests", "max_output_tokens", "hardware", "usd_per_hour",
+              "utilisation", "level", "hosted")
+
+
+def available_datasets() -> list[str]:
+    """Prompt sets this installation can run: ``synthetic`` (generated, always) and the public sets
+    whose files are present (they live outside the repository, see ``WORKBENCH_DATA_DIR``)."""
+    from workbench.bench.prompts import DATASETS, load_texts
+
+    out = ["synthetic"]
+    for name in DATASETS:
+        if name == "synthetic":
+            continue
+        try:
+            if load_texts(name):
+                out.append(name)
+        except (OSError, ValueError):
+            continue
+    return out
 
 
 def sample_files() -> list[Path]:
@@ -80,7 +106,7 @@ class LocalVsHostedState(traitlets.HasTraits):
     concurrency = traitlets.Unicode("1,2")
     requests = traitlets.Int(4)
     max_output_tokens = traitlets.Int(16)
-    dataset = traitlets.Unicode("bitext")
+    dataset = traitlets.Unicode("synthetic")
     request_timeout_s = traitlets.Float(60.0)
     slo_ttft_ms = traitlets.Float(0.0)  # 0 = no limit
     slo_tpot_ms = traitlets.Float(0.0)
@@ -112,6 +138,9 @@ class LocalVsHostedState(traitlets.HasTraits):
     cost_error = traitlets.Unicode("")
 
     def __init__(self, load_sample: bool = True, **kwargs: Any) -> None:
+        self.datasets = available_datasets()
+        if "dataset" not in kwargs:  # a fresh clone runs out of the box on generated prompts
+            kwargs["dataset"] = "bitext" if "bitext" in self.datasets else "synthetic"
         super().__init__(**kwargs)
         self.presets = {p.id: p for p in hardware_presets()}
         self._stop = threading.Event()
@@ -152,6 +181,67 @@ class LocalVsHostedState(traitlets.HasTraits):
                             for lv in run.levels]
         self.source = source
         self.run = run
+
+    def downloads(self) -> dict[str, str]:
+        """The current run as files to download: ``{file name: text}`` (JSON and CSV, secrets scrubbed),
+        written by :func:`~workbench.bench.results.save_run` into a temporary folder, never the repository."""
+        import tempfile
+
+        from workbench.bench.results import save_run
+
+        if self.run is None:
+            return {}
+        with tempfile.TemporaryDirectory(prefix="wb-bench-") as tmp:
+            return {p.name: p.read_text(encoding="utf-8") for p in save_run(self.run, tmp)}
+
+    def query(self) -> str:
+        """The URL query of the settings a link can carry (never the endpoint or a key)."""
+        from urllib.parse import urlencode
+
+        q: dict[str, str] = {}
+        defaults = LocalVsHostedState.class_traits()
+        for key in QUERY_KEYS[:4]:
+            value = getattr(self, key)
+            if value != defaults[key].default_value:
+                q[key] = str(value)
+        q["hardware"] = self.hardware
+        if self.hardware == CUSTOM_HARDWARE:
+            q["usd_per_hour"] = f"{self.usd_per_hour:g}"
+        if self.utilisation != 1.0:
+            q["utilisation"] = f"{self.utilisation:g}"
+        if self.level:
+            q["level"] = self.level
+        q["hosted"] = ",".join(self.hosted_models)
+        return urlencode(q)
+
+    def apply_query(self, query: str) -> None:
+        """Apply a link's settings; problems become ``error`` (one line), the rest still applies."""
+        from urllib.parse import parse_qs
+
+        params = {k: v[-1] for k, v in parse_qs(query or "", keep_blank_values=True).items()}
+        problems = []
+        unknown = sorted(set(params) - set(QUERY_KEYS))
+        if unknown:
+            problems.append(f"ignored unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(QUERY_KEYS)}")
+        casts = {"requests": int, "max_output_tokens": int, "usd_per_hour": float, "utilisation": float}
+        for key in QUERY_KEYS:
+            if key not in params:
+                continue
+            try:
+                if key == "hosted":
+                    names = [n for n in params[key].split(",") if n]
+                    bad = [n for n in names if n not in self.available_hosted]
+                    if bad:
+                        raise ValueError(f"unknown model(s) {', '.join(bad)}")
+                    self.hosted_models = names
+                elif key == "hardware" and params[key] not in (*self.presets, CUSTOM_HARDWARE):
+                    raise ValueError(f"valid: {', '.join([CUSTOM_HARDWARE, *self.presets])}")
+                else:
+                    setattr(self, key, casts.get(key, str)(params[key]))
+            except (ValueError, traitlets.TraitError) as e:
+                problems.append(f"{key}={params[key]!r}: {' '.join(str(e).split())[:160]}")
+        if problems:
+            self.error = "; ".join(problems)
 
     def save(self, directory: str | Path) -> list[str]:
         """Write the current run as ``<run>.json`` and ``<run>.csv`` into ``directory``."""
@@ -207,6 +297,9 @@ class LocalVsHostedState(traitlets.HasTraits):
             levels = _parse_levels(self.concurrency)
             if self.requests < 1 or self.max_output_tokens < 1:
                 raise ValueError("requests and max output tokens must be >= 1")
+            if self.dataset not in self.datasets:
+                raise ValueError(f"the {self.dataset!r} prompts are not installed here (their files live outside "
+                                 f"the repository); choose one of: {', '.join(self.datasets)}")
         except ValueError as exc:
             self.error = str(exc)
             return
@@ -217,6 +310,8 @@ class LocalVsHostedState(traitlets.HasTraits):
         self.live_levels = []
         self.progress = 0.0
         self.running = True
+        self.run = None  # the results table shows this run, not the previous one
+        self.source = ""
         self.status = "starting…"
         if blocking:
             self._run(levels)
@@ -415,7 +510,8 @@ class LocalVsHostedState(traitlets.HasTraits):
 
     def summary_html(self) -> str:
         if self.run is None:
-            return "<p>No results loaded.</p>"
+            return ("<p class='wb-sub'>Running: the table appears when the run ends (the charts follow it live).</p>"
+                    if self.running else "<p class='wb-sub'>No results loaded.</p>")
         frame = compare_runs([self.run])
         cols = ["level", "requests", "errors", "ttft_p50_ms", "ttft_p90_ms", "ttft_p99_ms", "itl_p50_ms",
                 "itl_p90_ms", "itl_p99_ms", "output_tokens_per_s", "goodput_fraction"]
@@ -430,10 +526,11 @@ class LocalVsHostedState(traitlets.HasTraits):
         cold = self.run.cold_start
         if cold is not None and cold.ttft_ms is not None:
             head += f"<p>Cold start (first request, not in the percentiles): TTFT {cold.ttft_ms:.0f} ms.</p>"
-        return head + frame[cols].round(2).to_html(index=False, classes="lvh-summary", na_rep="—")
+        table = frame[cols].round(2).rename(columns=SUMMARY_COLUMNS)
+        return head + table.to_html(index=False, classes="wb-table lvh-summary", na_rep="—", border=0)
 
 
-def make_local_vs_hosted_app(state: LocalVsHostedState | None = None):
+def make_local_vs_hosted_app(state: LocalVsHostedState | None = None, *, query: str | None = None):
     """The ipywidgets view of a :class:`LocalVsHostedState` (a new one showing the sample run by default).
 
     Returns the app widget (its ``.state`` attribute is the state); as a notebook cell's last expression
@@ -443,9 +540,15 @@ def make_local_vs_hosted_app(state: LocalVsHostedState | None = None):
 
     from workbench.widgets.charts import offline_chart
 
+    from urllib.parse import quote
+
+    from workbench.widgets import _html
+    from workbench.widgets.address import follow
+
     state = state or LocalVsHostedState()
-    lay = w.Layout(width="330px")
-    style = {"description_width": "130px"}
+    state.apply_query(os.environ.get("QUERY_STRING", "") if query is None else query)
+    lay = w.Layout(width="360px")
+    style = {"description_width": "140px"}
 
     backend = w.Dropdown(options=["openai", "ollama"], description="backend", layout=lay, style=style)
     base_url = w.Text(description="base URL", layout=w.Layout(width="420px"), style=style)
@@ -456,7 +559,12 @@ def make_local_vs_hosted_app(state: LocalVsHostedState | None = None):
     concurrency = w.Text(description="concurrency levels", layout=lay, style=style)
     requests = w.BoundedIntText(min=1, max=500, description="requests / level", layout=lay, style=style)
     max_tokens = w.BoundedIntText(min=1, max=4096, description="max output tokens", layout=lay, style=style)
-    dataset = w.Dropdown(options=["bitext", "mt_bench", "synthetic"], description="prompts", layout=lay, style=style)
+    from workbench.bench.prompts import DATASETS
+
+    dataset = w.Dropdown(options=[("generated (synthetic)" if d == "synthetic" else
+                                   d if d in state.datasets else f"{d} (not installed)", d)
+                                  for d in ("synthetic", *(x for x in DATASETS if x != "synthetic"))],
+                         description="prompts", layout=lay, style=style)
     for widget, name in ((backend, "backend"), (base_url, "base_url"), (model, "model"), (key_env, "api_key_env"),
                          (typed_key, "api_key"), (confirm_key, "confirm_key"),
                          (concurrency, "concurrency"), (requests, "requests"), (max_tokens, "max_output_tokens"),
@@ -472,7 +580,10 @@ def make_local_vs_hosted_app(state: LocalVsHostedState | None = None):
     status = w.HTML()
     samples = sample_files()
     load_dd = w.Dropdown(options=[(p.name, str(p)) for p in samples], description="saved results",
-                         layout=w.Layout(width="520px"), style=style)
+                         layout=w.Layout(width="560px"), style=style)
+    shown = [str(p) for p in samples if state.source.endswith(p.name)]
+    if shown:  # the selector names the file the page shows
+        load_dd.value = shown[0]
     load_path = w.Text(placeholder="or a path to a saved run (.json)", layout=w.Layout(width="360px"))
     load_btn = w.Button(description="Load", icon="folder-open")
 
@@ -524,8 +635,7 @@ def make_local_vs_hosted_app(state: LocalVsHostedState | None = None):
         stop_btn.disabled = not state.running
         bar.value = state.progress
         status.value = f"<span class='lvh-status'>{html.escape(state.status)}</span>"
-        error.value = (f"<span class='lvh-error' style='color:#b00'>{html.escape(state.error)}</span>"
-                       if state.error else "")
+        error.value = _html.error(state.error, "run")
 
     level_dd.observe(lambda ch: setattr(state, "level", ch["new"] or ""), "value")
     state.observe(refresh_results, "run")
@@ -546,38 +656,50 @@ def make_local_vs_hosted_app(state: LocalVsHostedState | None = None):
             state.error = f"cannot load {path}: {exc}"
 
     load_btn.on_click(do_load)
-    save_path = w.Text(value="bench_results", description="save to folder", layout=w.Layout(width="420px"),
-                       style=style)
-    save_btn = w.Button(description="Save results", icon="save")
-    saved = w.HTML()
+    downloads = w.HTML()
 
-    def do_save(_):
-        try:
-            paths = state.save(save_path.value.strip() or "bench_results")
-            saved.value = "<span class='lvh-saved'>saved " + ", ".join(html.escape(p) for p in paths) + "</span>"
-        except (OSError, ValueError) as exc:
-            state.error = f"cannot save: {exc}"
+    def refresh_downloads(*_):
+        files = state.downloads()
+        links = "".join(
+            f"<a download='{html.escape(name, quote=True)}' data-testid='download-{name.rsplit('.', 1)[-1]}' "
+            f"href='data:{'application/json' if name.endswith('.json') else 'text/csv'};charset=utf-8,"
+            f"{quote(text)}'>⬇ {html.escape(name)}</a>"
+            for name, text in files.items())
+        downloads.value = f"<div class='wb-downloads'>{links}</div>" if links else ""
 
-    save_btn.on_click(do_save)
+    state.observe(refresh_downloads, "run")
+    refresh_downloads()
     refresh_results()
     refresh_cost()
     refresh_run_state()
 
+    wrap = w.Layout(flex_flow="row wrap", align_items="center", width="100%")
     bench_box = w.VBox([
-        w.HTML("<h3>Benchmark a server</h3>"),
+        w.HTML(_html.section("Benchmark a server")),
         w.HBox([w.VBox([backend, base_url, w.HBox([model, list_btn]), key_env, typed_key, confirm_key]),
-                w.VBox([concurrency, requests, max_tokens, dataset])]),
-        w.HBox([run_btn, stop_btn, bar, status]),
-        w.HBox([load_dd, load_path, load_btn]),
-        error,
+                w.VBox([concurrency, requests, max_tokens, dataset])], layout=wrap),
+        w.HBox([run_btn, stop_btn, bar, status], layout=wrap),
+        error,  # right under the button the user pressed
+        w.HBox([load_dd, load_path, load_btn], layout=wrap),
     ])
-    results_box = w.VBox([w.HTML("<h3>Results</h3>"), summary, w.HBox([latency, throughput]),
-                          w.HBox([save_path, save_btn, saved])])
+    results_box = w.VBox([w.HTML(_html.section("Results")), summary, w.HBox([latency, throughput], layout=wrap),
+                          downloads])
     cost_box = w.VBox([
-        w.HTML("<h3>Local vs hosted cost</h3>"),
-        w.HBox([w.VBox([hardware, usd, util, level_dd]), w.VBox([hosted, custom_in, custom_out])]),
+        w.HTML(_html.section("Local vs hosted cost")),
+        w.HBox([w.VBox([hardware, usd, util, level_dd]), w.VBox([hosted, custom_in, custom_out])], layout=wrap),
         cost_html, cost_chart,
     ])
-    app = w.VBox([bench_box, results_box, cost_box], layout=w.Layout(padding="4px"))
+    header = w.HTML(_html.STYLE + _html.header(
+        "Local vs hosted",
+        "Benchmark a model server, turn its measured speed into $ per 1M tokens, and find the daily volume "
+        "at which your own hardware beats a hosted price."))
+    address_bar = follow(state, ["dataset", "concurrency", "requests", "max_output_tokens", "hardware",
+                                 "usd_per_hour", "utilisation", "level", "hosted_models"], state.query)
+    app = w.VBox([header, address_bar, bench_box, results_box, cost_box],
+                 layout=w.Layout(max_width="1100px", padding="0 16px 24px 16px"))
+    app.add_class("wb-app")
+    app.add_class("wb-local-vs-hosted")
     app.state = state  # for tests and notebooks
+    app.error_html, app.downloads, app.summary, app.load_dd = error, downloads, summary, load_dd
+    app.dataset_dd, app.address_bar = dataset, address_bar
     return app

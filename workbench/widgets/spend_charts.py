@@ -8,13 +8,15 @@ import pandas as pd
 
 from workbench.widgets.charts import PALETTE as _PALETTE, day_label as _day_label, usd_axis as _usd_axis
 
+#: Full-width charts fit a 1024 px window (the page's 992 px column, axes and legend included).
+CHART_WIDTH = 880
 _PLAN_COLORS = {"enterprise": "#0969da", "pro": "#8250df", "free": "#9a6700", "(unknown)": "#8c959f"}
 
 def spend_by_day_chart(by_day: pd.DataFrame) -> alt.TopLevelMixin:
     """Stacked bars of spend per feature and day; flagged days marked with their ratio."""
     df = by_day.copy() if by_day is not None else pd.DataFrame(columns=["feature", "day", "spend_usd"])
     if df.empty:
-        return alt.Chart(pd.DataFrame({"x": []})).mark_text().properties(width=980, height=260)
+        return alt.Chart(pd.DataFrame({"x": []})).mark_text().properties(width=CHART_WIDTH, height=260)
     df["label"] = _day_label(df["day"])
     order = list(dict.fromkeys(df.sort_values("day")["label"]))
     bars = alt.Chart(df).mark_bar().encode(
@@ -34,7 +36,7 @@ def spend_by_day_chart(by_day: pd.DataFrame) -> alt.TopLevelMixin:
         hot = hot.assign(text=[f"▲ {f} {r:.1f}×" for f, r in zip(hot["feature"], hot["ratio"])])
         layers.append(alt.Chart(hot).mark_text(dy=-10, color="#cf222e", fontWeight="bold", fontSize=12).encode(
             x=alt.X("label:O", sort=order), y="total:Q", text="text:N"))
-    return alt.layer(*layers).properties(width=980, height=260)
+    return alt.layer(*layers).properties(width=CHART_WIDTH, height=260)
 
 
 def bar_chart(df: pd.DataFrame, key: str, title: str, color: str | None = None, width: int = 440) -> alt.TopLevelMixin:
@@ -65,7 +67,7 @@ def waterfall_chart(replay: Mapping[str, Any]) -> alt.TopLevelMixin:
     steps = replay.get("waterfall") or []
     base, after = replay.get("baseline_usd"), replay.get("replayed_usd")
     if base is None:
-        return alt.Chart(pd.DataFrame({"x": []})).mark_text().properties(width=980, height=240)
+        return alt.Chart(pd.DataFrame({"x": []})).mark_text().properties(width=CHART_WIDTH, height=240)
     rows = [{"name": "Logged spend", "lo": 0.0, "hi": base, "kind": "total", "value": base}]
     for s in steps:
         rows.append({"name": f"{s['step']}. {s['label']}", "lo": min(s["before_usd"], s["after_usd"]),
@@ -88,14 +90,14 @@ def waterfall_chart(replay: Mapping[str, Any]) -> alt.TopLevelMixin:
         tooltip=[alt.Tooltip("name:N", title="Step"), alt.Tooltip("text:N", title="Amount")])
     text = alt.Chart(df).mark_text(dy=-8, fontSize=12, color="#1f2328").encode(
         x=alt.X("name:N", sort=order), y="hi:Q", text="text:N")
-    return alt.layer(bars, text).properties(width=980, height=260)
+    return alt.layer(bars, text).properties(width=CHART_WIDTH, height=260)
 
 
 def timeline_chart(replay: Mapping[str, Any]) -> alt.TopLevelMixin:
     """Spend so far each day, hour by hour, logged vs with policies; the daily cap or budget pace."""
     tl = pd.DataFrame(replay.get("timeline") or [])
     if tl.empty:
-        return alt.Chart(pd.DataFrame({"x": []})).mark_text().properties(width=980, height=240)
+        return alt.Chart(pd.DataFrame({"x": []})).mark_text().properties(width=CHART_WIDTH, height=240)
     tl["hour"] = pd.to_datetime(tl["hour"])
     lines = alt.Chart(tl).mark_line(interpolate="step-after", strokeWidth=2).encode(
         x=alt.X("hour:T", title=None, axis=alt.Axis(format="%a %d %b", labelFontSize=12, tickCount="day")),
@@ -121,4 +123,4 @@ def timeline_chart(replay: Mapping[str, Any]) -> alt.TopLevelMixin:
             color=alt.Color("event:N", title="Budget event", legend=alt.Legend(orient="top")),
             tooltip=[alt.Tooltip("hour:T", format="%a %d %b %H:%M"), "event:N",
                      alt.Tooltip("spend:Q", format="$,.2f")]))
-    return alt.layer(*layers).resolve_scale(color="independent").properties(width=980, height=240)
+    return alt.layer(*layers).resolve_scale(color="independent").properties(width=CHART_WIDTH, height=240)

@@ -18,11 +18,12 @@ import pandas as pd
 from workbench.core.prices import PriceBook
 from workbench.widgets import _html
 from workbench.widgets._state import one_line as _one_line
+from workbench.widgets.address import follow
 from workbench.widgets.charts import EMBED as _EMBED, offline_chart
 from workbench.widgets.params import StackEditor
 from workbench.widgets.upload import ChunkedUpload, ProgressRow, transfer_label
 from workbench.widgets.spend_charts import bar_chart, spend_by_day_chart, timeline_chart, waterfall_chart
-from workbench.widgets.spend_html import (
+from workbench.widgets.spend_html import (  # noqa: F401 (re-exported)
     _STYLE, attribution_html, flags_html, kpis_html, replay_summary_html, yesterday_html)
 from workbench.widgets.spend_state import (  # noqa: F401  (re-exported: the app's public names)
     BREAKDOWN_LABELS, BREAKDOWNS, MAX_UPLOAD_BYTES, QUERY_KEYS, SAMPLE_LOG, SAMPLE_POLICIES, SAMPLE_TENANTS,
@@ -83,8 +84,9 @@ class SpendExplorer(w.VBox):
             w.VBox([w.HTML(_html.section("Top spenders (tenant)")), self.top_chart], layout=w.Layout(width="50%")),
             w.VBox([w.HTML(_html.section("Spend by model")), self.model_chart], layout=w.Layout(width="50%")),
         ], layout=w.Layout(width="100%"))
+        self.address_bar = follow(state, ["revision", "replay_revision", "policies", "breakdown"], state.query)
         super().__init__([
-            self.header,
+            self.header, self.address_bar,
             w.HBox([self.source, w.HBox([self.sample_button, self.upload])],
                    layout=w.Layout(justify_content="space-between", align_items="center", width="100%")),
             self.load_error, self.progress_row, self.mapping_box,
@@ -94,7 +96,7 @@ class SpendExplorer(w.VBox):
             w.HTML(_html.section("Yesterday")), self.yesterday,
             w.HTML(_html.section("Spend by feature per day")), self.day_chart,
             charts_row,
-            w.HTML(_html.section("Anomalies: a day at ≥ 2× its median of the previous 7 days")), self.flags,
+            w.HTML(_html.section("Anomalies")), self.flags,
             w.HTML(_html.section("Attribution")), self.breakdown, self.table,
             self.policy_box,
         ], layout=w.Layout(max_width="1100px", padding="0 16px 24px 16px"))
@@ -219,7 +221,7 @@ class SpendExplorer(w.VBox):
         with self.hold_sync():
             self.kpis.value = kpis_html(s.kpis)
             self.yesterday.value = yesterday_html(s.yesterday)
-            self.flags.value = flags_html(s.flags)
+            self.flags.value = flags_html(s.flags, s.anomaly_check)
             self.table.value = attribution_html(s.table, BREAKDOWNS[s.breakdown])
             self.day_chart.chart = spend_by_day_chart(s.by_day)
             self.top_chart.chart = bar_chart(s.top, "tenant", "Spend (USD)", width=370,

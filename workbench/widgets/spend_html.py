@@ -90,19 +90,38 @@ def yesterday_html(y: Mapping[str, Any], limit: int = 6) -> str:
             + table(y["by_tenant"], "tenant", "Tenant") + "</div>")
 
 
-def flags_html(flags: pd.DataFrame | None) -> str:
+def _checked(check: Mapping[str, Any] | None) -> str:
+    """One sentence saying what the anomaly scan looked at and what it could not judge."""
+    if not check:
+        return ""
+    first = check.get("first_judged")
+    when = (f"days before {dt.date.fromisoformat(first).strftime('%a %d %b')} have fewer than "
+            f"{check['min_history']} earlier days, so no median to compare with"
+            if first else f"no day has the {check['min_history']} earlier days a median needs")
+    return (f"<p class='wb-sub' data-testid='anomaly-check'>Checked {check['features']:,} feature(s) and "
+            f"{check['tenants']:,} tenant(s) over {check['days']} day(s): a day is flagged at ≥ "
+            f"{check['factor']:g}× its median of the previous {check['window_days']} days, or when it alone is "
+            f"≥ {check['dominant_share']:.0%} of the range's spend (judged even without history). "
+            f"For the median rule, {escape(when)}.</p>")
+
+
+def flags_html(flags: pd.DataFrame | None, check: Mapping[str, Any] | None = None) -> str:
     if flags is None or flags.empty:
         return ("<div class='wb-empty' data-testid='no-flags'>No feature or tenant spent 2× its median "
-                "of the previous 7 days in this range.</div>")
-    body = "".join(
-        f"<tr data-testid='flag-{escape(r.dimension)}-{escape(str(r.name))}'><td>{escape(r.dimension)}</td>"
-        f"<td><b>{escape(str(r.name))}</b></td><td>{pd.Timestamp(r.day).strftime('%a %d %b')}</td>"
-        f"<td class='wb-num'>{_html.usd(r.spend_usd)}</td><td class='wb-num'>{_html.usd(r.baseline_usd)}</td>"
-        f"<td class='wb-num wb-flag'>{r.ratio:.2f}×</td></tr>"
-        for r in flags.sort_values(["day", "ratio"], ascending=[True, False]).itertuples())
+                "of the previous 7 days, and none took half the range's spend in one day.</div>" + _checked(check))
+    rows = []
+    for r in flags.sort_values(["day", "spend_usd"], ascending=[True, False]).itertuples():
+        why = (f"{r.ratio:.2f}×" if r.reason != "dominant" else
+               f"<span title='no 7-day median to compare with'>{r.share:.0%} of spend</span>")
+        rows.append(
+            f"<tr data-testid='flag-{escape(r.dimension)}-{escape(str(r.name))}'><td>{escape(r.dimension)}</td>"
+            f"<td><b>{escape(str(r.name))}</b></td><td>{pd.Timestamp(r.day).strftime('%a %d %b')}</td>"
+            f"<td class='wb-num'>{_html.usd(r.spend_usd)}</td>"
+            f"<td class='wb-num'>{_html.usd(r.baseline_usd) if r.baseline_usd == r.baseline_usd else '—'}</td>"
+            f"<td class='wb-num wb-flag'>{why}</td></tr>")
     return ("<table class='wb-table' data-testid='flags'><thead><tr><th>By</th><th>Who</th><th>Day</th>"
-            "<th class='wb-num'>Spend</th><th class='wb-num'>7-day median</th><th class='wb-num'>Ratio</th>"
-            f"</tr></thead><tbody>{body}</tbody></table>")
+            "<th class='wb-num'>Spend</th><th class='wb-num'>7-day median</th><th class='wb-num'>Why</th>"
+            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>" + _checked(check))
 
 
 def attribution_html(table: pd.DataFrame | None, keys: Sequence[str]) -> str:
@@ -137,4 +156,14 @@ def replay_summary_html(r: Mapping[str, Any]) -> str:
     return (f"<p data-testid='replay-summary'>Logged <b data-testid='replay-baseline'>{_html.usd(r['baseline_usd'])}</b>"
             f" → with these policies <b data-testid='replay-replayed'>{_html.usd(r['replayed_usd'])}</b>: "
             f"<span class='wb-down'>saves {_html.usd(r['savings_usd'])} ({r['savings_pct']:.1f} %)</span>"
-            f"{blocked}{stops}.</p>")
+            f"{blocked}{stops}.</p>" + _interval_html(r.get("interval")))
+
+
+def _interval_html(iv: Mapping[str, Any] | None) -> str:
+    if not iv:
+        return ""
+    (lo, hi), (ulo, uhi) = iv["share"], iv["usd"]
+    return (f"<p class='wb-sub' data-testid='replay-interval'>For a week like this one, these policies would save "
+            f"<b>{lo:.1%} – {hi:.1%}</b> of spend ({iv['level']:.0%} interval, resampling the log's "
+            f"{iv['clusters']:,} {escape(iv['unit'])}s); on this log's spend that is {_html.usd(ulo)} – "
+            f"{_html.usd(uhi)}.</p>")

@@ -108,6 +108,7 @@ class SpendExplorerState(FieldErrors):
     revision = Int(0, help="bumped after each recompute (views observe it)")
     replay_revision = Int(0)
     progress = Dict(help="long work under way: {'value': 0..1, 'label': str}; empty when idle")
+    anomaly_check = Dict(help="what the anomaly scan checked: features, tenants, days, rule, first day judged")
     mapping = Dict(help="an upload waiting for its column mapping: name, header, message, targets, required")
 
     def _report(self, label: str):
@@ -146,6 +147,12 @@ class SpendExplorerState(FieldErrors):
         if not days:
             raise ValueError("the log has no rows")
         self.log = priced
+        # computed once per log: the attribution work frame, and the columns filters compare
+        self._work = attr.work_frame(priced)
+        self._day_ns = priced["_day"].to_numpy(dtype="datetime64[ns]")
+        self._feature_col = priced["feature"].astype("string").fillna("").to_numpy(dtype=object)
+        self._tenant_col = priced["tenant"].astype("string").fillna("").to_numpy(dtype=object)
+        self._flag_cache: dict = {}
         self.tenants_table = tenants
         with self.batch():
             self.source = source
@@ -356,47 +363,59 @@ class SpendExplorerState(FieldErrors):
                 "strings": ["all"], "strings_or_all": "all"}.get(kind, "")
 
     # -- results -----------------------------------------------------------------------------
+    def _mask(self, *, dates: bool = True, end: bool = True) -> np.ndarray:
+        """Rows under the feature and tenant filters (and the date range)."""
+        mask = np.ones(len(self.log), dtype=bool)
+        if self.feature:
+            mask &= self._feature_col == self.feature
+        if self.tenant:
+            mask &= self._tenant_col == self.tenant
+        if end and self.end is not None:
+            mask &= self._day_ns <= np.datetime64(self.end, "ns")
+        if dates and self.start is not None:
+            mask &= self._day_ns >= np.datetime64(self.start, "ns")
+        return mask
+
     def filtered(self, *, dates: bool = True) -> pd.DataFrame:
         """The log under the feature and tenant filters, and the date range when ``dates``."""
-        f = self.log
-        if not len(f):
-            return f
-        mask = np.ones(len(f), dtype=bool)
-        if self.feature:
-            mask &= (f["feature"] == self.feature).fillna(False).to_numpy(dtype=bool)
-        if self.tenant:
-            mask &= (f["tenant"] == self.tenant).fillna(False).to_numpy(dtype=bool)
-        if self.end is not None:
-            mask &= (f["_day"] <= pd.Timestamp(self.end)).to_numpy()
-        if dates and self.start is not None:
-            mask &= (f["_day"] >= pd.Timestamp(self.start)).to_numpy()
-        return f[mask]
+        if not len(self.log):
+            return self.log
+        return self.log[self._mask(dates=dates)]
+
+    def _flags(self, by: str | tuple) -> pd.DataFrame:
+        """Anomalies of the feature/tenant-filtered log by ``by``, over the whole log: a day's
+        baseline only looks back, so one scan per filter serves every date range."""
+        key = (self.feature, self.tenant, by)
+        if key not in self._flag_cache:
+            rows = self._work[self._mask(dates=False, end=False)]
+            self._flag_cache[key] = attr.anomalies(rows, by=by) if len(rows) else pd.DataFrame(
+                columns=[*([by] if isinstance(by, str) else by), "day", "spend_usd", "baseline_usd", "ratio",
+                         "anomaly"])
+        flags = self._flag_cache[key]
+        return flags[flags["day"] <= pd.Timestamp(self.end)] if self.end is not None and len(flags) else flags
 
     @_guarded("filters")
     def recompute(self) -> None:
         if self.start and self.end and self.start > self.end:
             raise ValueError(f"the range starts ({self.start}) after it ends ({self.end})")
-        view = self.filtered()
-        history = self.filtered(dates=False)  # baselines look back before the range
+        view = self._work[self._mask()]
         start = pd.Timestamp(self.start) if self.start else None
         kpis = attr.totals(view)
-        kpis["days"] = int(view["_day"].nunique()) if len(view) else 0
+        kpis["days"] = int(view["day"].nunique()) if len(view) else 0
         kpis["cached_share"] = (kpis["cached_input_tokens"] / kpis["input_tokens"]) if kpis["input_tokens"] else 0.0
-        flags_f = attr.anomalies(history, by="feature") if len(history) else pd.DataFrame()
-        flags_t = attr.anomalies(history, by="tenant") if len(history) else pd.DataFrame()
-        by_day = pd.DataFrame(columns=["feature", "day", "spend_usd", "anomaly", "ratio"])
-        if len(flags_f):
-            by_day = flags_f[flags_f["day"] >= start] if start is not None else flags_f
-            by_day = by_day[["feature", "day", "spend_usd", "anomaly", "ratio"]].reset_index(drop=True)
-        flags = []
-        for dim, fl in (("feature", flags_f), ("tenant", flags_t)):
-            if len(fl):
-                hit = fl[fl["anomaly"] & ((fl["day"] >= start) if start is not None else True)]
-                flags.append(hit.rename(columns={dim: "name"}).assign(dimension=dim))
-        flags_df = (pd.concat(flags, ignore_index=True) if flags else
-                    pd.DataFrame(columns=["dimension", "name", "day", "spend_usd", "baseline_usd", "ratio"]))
-        flags_df = flags_df[["dimension", "name", "day", "spend_usd", "baseline_usd", "ratio"]]
-        yesterday = self._yesterday(history)
+        flags_f, flags_t = self._flags("feature"), self._flags("tenant")
+        in_range = {dim: (fl[fl["day"] >= start] if start is not None else fl) for dim, fl in
+                    (("feature", flags_f), ("tenant", flags_t))}
+        in_range = {dim: _dominant(fl, kpis["spend_usd"], kpis["days"]) for dim, fl in in_range.items()}
+        by_day = in_range["feature"]
+        by_day = (by_day[["feature", "day", "spend_usd", "anomaly", "ratio"]].reset_index(drop=True) if len(by_day)
+                  else pd.DataFrame(columns=["feature", "day", "spend_usd", "anomaly", "ratio"]))
+        cols = ["dimension", "name", "day", "spend_usd", "baseline_usd", "ratio", "share", "reason"]
+        flags = [fl[fl["anomaly"]].rename(columns={dim: "name"}).assign(dimension=dim)
+                 for dim, fl in in_range.items() if len(fl)]
+        flags_df = pd.concat(flags, ignore_index=True)[cols] if flags else pd.DataFrame(columns=cols)
+        history = self._work[self._mask(dates=False)]
+        yesterday = self._yesterday(history, flags_f, flags_t)
         top = attr.top_spenders(view, by="tenant", n=12) if len(view) else pd.DataFrame()
         plans = self._plans()
         if len(top) and plans:
@@ -405,10 +424,17 @@ class SpendExplorerState(FieldErrors):
         table = (attr.spend_by(view, by=BREAKDOWNS[self.breakdown], period=None)
                  .sort_values("spend_usd", ascending=False, kind="stable").reset_index(drop=True)
                  if len(view) else pd.DataFrame())
+        judged = flags_f.loc[flags_f["baseline_usd"].notna(), "day"] if len(flags_f) else pd.Series([], dtype=object)
+        check = {"features": int(view["feature"].nunique()) if len(view) else 0,
+                 "tenants": int(view["tenant"].nunique()) if len(view) else 0,
+                 "days": kpis["days"], "factor": 2.0, "window_days": 7, "min_history": 3,
+                 "dominant_share": DOMINANT_SHARE,
+                 "first_judged": pd.Timestamp(judged.min()).date().isoformat() if len(judged) else None}
         with self.hold_trait_notifications():
             self.kpis = kpis
             self.by_day = by_day
             self.flags = flags_df
+            self.anomaly_check = check
             self.yesterday = yesterday
             self.top = top
             self.by_model = by_model
@@ -421,18 +447,18 @@ class SpendExplorerState(FieldErrors):
             return {}
         return dict(zip(t["tenant"].astype(str), t["plan"].astype(str)))
 
-    def _yesterday(self, history: pd.DataFrame) -> dict:
+    def _yesterday(self, history: pd.DataFrame, flags_f: pd.DataFrame, flags_t: pd.DataFrame) -> dict:
         """The last day of the range: totals and per feature / tenant, each against its 7-day median."""
         if not len(history) or self.end is None:
             return {}
         day = pd.Timestamp(self.end)
-        total = attr.day_summary(history, by=(), day=day)
+        total = attr.day_summary(history, by=(), day=day, flags=self._flags(()))
         if not len(total):
             return {"day": self.end.isoformat(), "total": None, "by_feature": [], "by_tenant": []}
         keep = ["spend_usd", "requests", "retry_amplification", "cost_per_success_usd", "baseline_usd",
                 "change", "anomaly", "share"]
-        feats = attr.day_summary(history, by="feature", day=day)
-        tens = attr.day_summary(history, by="tenant", day=day)
+        feats = attr.day_summary(history, by="feature", day=day, flags=flags_f)
+        tens = attr.day_summary(history, by="tenant", day=day, flags=flags_t)
         return {
             "day": self.end.isoformat(),
             "total": _records(total[keep])[0],
@@ -454,7 +480,7 @@ class SpendExplorerState(FieldErrors):
             self.replay_revision += 1
             return
         try:
-            result = replay(view, list(self.policies), self.prices, engine="pandas", bootstrap=0,
+            result = replay(view, list(self.policies), self.prices, engine="pandas", bootstrap=BOOTSTRAP,
                             progress=self._report("replaying"))
         except Exception:  # the cards show a stack that cannot run: show no result of another one
             self.replay_result = None
@@ -467,10 +493,11 @@ class SpendExplorerState(FieldErrors):
         self.replay = {
             "baseline_usd": result.baseline_usd, "replayed_usd": result.replayed_usd,
             "savings_usd": result.savings_usd, "savings_pct": result.savings_pct,
-            "waterfall": list(result.waterfall), "events": list((result.budget or {}).get("events") or []),
+            "waterfall": list(result.waterfall), "events": list(result.events),
             "blocked_requests": result.blocked_requests, "requests": result.requests,
             "timeline": _records(self._timeline(result)), "daily_cap": self._daily_cap(result),
             "budget_pace": self._budget_pace(),
+            "interval": _interval(getattr(result, "ci95", None), result.baseline_usd),
         }
         self.replay_revision += 1
 
@@ -559,7 +586,8 @@ class SpendExplorerState(FieldErrors):
                 q[key] = getattr(self, key)
         if self.breakdown != "feature":
             q["by"] = self.breakdown
-        if self.policies:
+        opens_with = [dict(p) for p in SAMPLE_POLICIES] if self.source.startswith("Sample week") else []
+        if list(self.policies) != opens_with:  # an empty stack too: the page would open with the example
             q["policies"] = json.dumps(self.policies, separators=(",", ":"))
         return urlencode(q)
 
@@ -582,6 +610,39 @@ def _records(df: pd.DataFrame) -> list[dict]:
             clean[k] = v
         out.append(clean)
     return out
+
+
+#: Resamples for the interval on the saving (tenant-day clusters; costs the same for any log size).
+BOOTSTRAP = 400
+
+
+def _interval(ci: Mapping[str, Any] | None, baseline_usd: float) -> dict | None:
+    """The replay's interval as a share of spend, and in dollars of *this* log's spend.
+
+    The bootstrap's dollar interval resamples the logged spend too (a resampled week may spend
+    twice as much), so it can exceed what this log spent; the share of spend saved is the figure
+    that carries over to "a week like this one", and times this log's spend it stays within it."""
+    if not ci or not ci.get("savings_pct"):
+        return None
+    lo, hi = (float(v) / 100.0 for v in ci["savings_pct"])
+    return {"level": ci.get("level", 0.95), "share": [lo, hi], "usd": [lo * baseline_usd, hi * baseline_usd],
+            "unit": ci.get("unit", "tenant-day"), "clusters": ci.get("clusters"), "method": ci.get("method", "")}
+
+
+#: A group's day that alone is this share of the range's spend is flagged, history or not.
+DOMINANT_SHARE = 0.5
+
+
+def _dominant(flags: pd.DataFrame, total_usd: float, days: int) -> pd.DataFrame:
+    """``flags`` (anomalies in the range) with ``share`` of the range's spend and ``reason``: a day
+    at >= 2x its median is ``ratio``; one that alone is >= DOMINANT_SHARE of a range of two days or
+    more is ``dominant`` (flagged even without the three earlier days a median needs)."""
+    if not len(flags):
+        return flags.assign(share=pd.Series(dtype=float), reason=pd.Series(dtype=object))
+    share = flags["spend_usd"] / total_usd if total_usd > 0 else flags["spend_usd"] * 0.0
+    dominant = (share >= DOMINANT_SHARE) & (days >= 2) & ~flags["anomaly"].astype(bool)
+    return flags.assign(share=share, reason=np.where(flags["anomaly"], "ratio", np.where(dominant, "dominant", "")),
+                        anomaly=flags["anomaly"].astype(bool) | dominant)
 
 
 #: Which log column a parameter's values come from, for declarations that do not say (``values_from``).

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 import ipywidgets as w
 from traitlets import Bool, Dict, Enum, Instance, Int, List, Unicode, observe, validate
 
+from workbench.widgets.address import follow
 from workbench.widgets._state import FieldErrors, guarded as _guarded, one_line as _one_line
 from workbench.core.cost import request_cost
 from workbench.core.prices import PriceBook, PriceError, UnknownModelError
@@ -82,7 +83,8 @@ class TokenCounterState(FieldErrors):
     def __init__(self, prices: PriceBook, **kwargs: Any):
         self.prices = prices
         self._ready = False
-        kwargs.setdefault("day", dt.date.today())
+        self._opened_on = dt.date.today()
+        kwargs.setdefault("day", self._opened_on)
         kwargs.setdefault("messages", [dict(m) for m in DEFAULT_MESSAGES])
         super().__init__(**kwargs)
         self._ready = True
@@ -217,6 +219,29 @@ class TokenCounterState(FieldErrors):
         return sorted(present, key=value, reverse=self.descending) + missing
 
     # -- URL query ---------------------------------------------------------------------------
+    def query(self) -> str:
+        """The URL query that reproduces this view (a text over MAX_URL_TEXT characters is left out)."""
+        from urllib.parse import urlencode
+
+        q: dict[str, str] = {}
+        if self.models:
+            q["models"] = ",".join(self.models)
+        if self.mode == "chat":
+            q["mode"] = "chat"
+            if self.messages != [dict(m) for m in DEFAULT_MESSAGES]:
+                text = json.dumps(self.messages, separators=(",", ":"))
+                if len(text) <= MAX_URL_TEXT:
+                    q["messages"] = text
+        elif self.text and len(self.text) <= MAX_URL_TEXT:
+            q["text"] = self.text
+        if self.sort_by != "input_usd":
+            q["sort"] = self.sort_by
+        if self.descending:
+            q["desc"] = "1"
+        if self.day and self.day != self._opened_on:
+            q["day"] = self.day.isoformat()
+        return urlencode(q)
+
     @_guarded("query")
     def apply_query(self, query: str) -> None:
         """Apply ``?models=a,b&text=...&mode=chat&messages=[...]&sort=tokens&desc=1&day=YYYY-MM-DD``."""
@@ -249,6 +274,9 @@ class TokenCounterState(FieldErrors):
 
 
 QUERY_KEYS = {"models", "text", "messages", "mode", "sort", "desc", "day"}
+#: Texts longer than this stay out of the shared URL (the link says so by leaving ``text`` out).
+MAX_URL_TEXT = 2000
+
 
 
 def _truthy(text: str) -> bool:
@@ -364,8 +392,11 @@ class TokenCounter(w.VBox):
         self.footer = w.HTML()
 
         self.input_panel = w.VBox()
+        # the address bar follows the settings (text typed is debounced by the view already)
+        self.address_bar = follow(state, ["models", "mode", "text", "messages", "sort_by", "descending", "day"],
+                                  state.query)
         super().__init__([
-            self.header, self.query_error,
+            self.header, self.query_error, self.address_bar,
             w.HBox([self.mode_toggle, self.upload], layout=w.Layout(
                 justify_content="space-between", align_items="center", width="100%")),
             self.input_panel, self.input_error, self.stats,

@@ -10,7 +10,8 @@ import polars as pl
 
 from workbench.core.prices import PriceBook
 from workbench.io.traffic.formats import FORMATS, Context, Format
-from workbench.io.traffic.reader import Progress, csv_header, first_record, iter_csv, iter_ndjson, open_log
+from workbench.io.traffic.reader import (Progress, RawChunk, csv_header, first_record, iter_csv, iter_ndjson,
+                                        open_log)
 from workbench.io.traffic.result import Chunk, LoadError, LoadResult, Rejection
 from workbench.io.traffic.validate import Validator, empty_frame, to_pandas
 
@@ -31,10 +32,50 @@ def _looks_csv(path: Path) -> bool:
     return not head.startswith((b"{", b"["))
 
 
+def _is_parquet(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(4) == b"PAR1"
+
+
+def _iter_parquet(path: Path, chunk_rows: int, progress: Progress | None) -> Iterator[RawChunk]:
+    """A parquet file (e.g. the canonical sample week) as text chunks, read like a CSV with the
+    canonical column names: ``_line`` is the row number + 1 (row 1 is the first row)."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    total = pf.metadata.num_rows or 0
+    done = 0
+    for batch in pf.iter_batches(batch_size=chunk_rows):
+        frame = pl.from_arrow(batch)
+        cols = []
+        for name, dtype in frame.schema.items():
+            col = pl.col(name)
+            if isinstance(dtype, pl.Datetime):
+                col = (col.dt.convert_time_zone("UTC") if dtype.time_zone else col)
+                col = col.dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ" if dtype.time_zone else "%Y-%m-%dT%H:%M:%S%.f")
+            cols.append(col.cast(pl.Utf8).alias(name))
+        frame = frame.select(cols).with_columns(
+            pl.int_range(done + 2, done + 2 + frame.height, dtype=pl.Int64).alias("_line"))
+        done += frame.height
+        if progress is not None:
+            progress(done, total)
+        yield RawChunk(frame)
+
+
 def detect_format(path: str | Path) -> str:
-    """The format of a log, from its CSV header or its first JSON record; raises :class:`LoadError`."""
+    """The format of a log, from its CSV header or its first JSON record; raises :class:`LoadError`.
+    A parquet file is read with its column names as a CSV header (``csv``: canonical columns)."""
     path = Path(path)
     valid = ", ".join(FORMATS)
+    if _is_parquet(path):
+        import pyarrow.parquet as pq
+
+        keys = frozenset(pq.ParquetFile(path).schema_arrow.names)
+        for name in DETECT_ORDER:
+            fmt = FORMATS[name]
+            if "csv" in fmt.kind and fmt.detect(keys):
+                return name
+        return "csv"
     if _looks_csv(path):
         keys = frozenset(csv_header(path))
         for name in DETECT_ORDER:
@@ -103,8 +144,11 @@ class _Load:
         kind = self.fmt.kind
         if kind == "json|csv":
             kind = "csv" if _looks_csv(self.path) else "json"
-        raws = (iter_csv(self.path, chunk_rows, progress) if kind == "csv"
-                else iter_ndjson(self.path, self.fmt.schema or {}, chunk_rows, progress))
+        if _is_parquet(self.path) and "csv" in kind:
+            raws = _iter_parquet(self.path, chunk_rows, progress)
+        else:
+            raws = (iter_csv(self.path, chunk_rows, progress) if kind == "csv"
+                    else iter_ndjson(self.path, self.fmt.schema or {}, chunk_rows, progress))
         for raw in raws:
             staged = self.fmt.extract(raw.frame, self.ctx)
             yield self.validator(staged, raw.bad)
