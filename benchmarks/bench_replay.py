@@ -8,8 +8,13 @@ Scenarios, each in a fresh child process so its peak RSS (VmHWM) is its own:
   Target: ≤ 2 s and ≤ 1 GB peak RSS at 1M rows.
 * ``ooc``    — ``--big-rows`` requests written as Parquet (1M-row files) to a temporary directory,
   replayed on DuckDB with ``memory_limit=1GB`` from the files. Target: ≤ 90 s at 10M rows.
-* ``loop``   — the plain-Python reference replay (one Python loop per policy over row dicts) on the
-  first ``--loop-rows`` requests of the in-memory log, the row-loop baseline for the speed-up ratios.
+* ``loop``   — the strongest plain alternatives a user would write (``benchmarks/replay_peers.py``):
+  a straightforward pandas ``itertuples`` loop over ``--loop-rows`` requests (with the engine on
+  the same rows), and hand-written DuckDB SQL for the same stack at ``--rows`` and ``--big-rows``
+  (same 1 GB limit). Each peer's replayed dollars are checked against the engine's.
+* ``sweep``  — 100 daily caps over ``--sweep-rows`` requests: one prepared sweep vs 100 replays,
+  identical results checked value by value. Target ≤ 1 s.
+* ``cli``    — ``workbench replay`` on a ``--rows`` Parquet log: whole-process peak RSS. Target ≤ 1 GB.
 
 Dollar caps are calibrated for 1M requests over 14 days and scaled with the row count, so the
 budgets bind on some days and tenants in every scenario.
@@ -152,8 +157,10 @@ def child(args) -> dict:
     from workbench.core.replay import PolicyStack, replay
     from workbench.io.pricesheets import load_prices
     book = load_prices(PRICES)
-    rows = {"inmem": args.rows, "ooc": args.big_rows, "loop": args.loop_rows}[args.child]
-    stack = PolicyStack.from_dict(make_stack(rows))
+    rows = {"inmem": args.rows, "sql": args.rows, "ooc": args.big_rows, "ooc_sql": args.big_rows,
+            "loop": args.loop_rows, "sweep": args.sweep_rows}[args.child]
+    config = make_stack(rows)
+    stack = PolicyStack.from_dict(config)
     if args.child == "inmem":
         frame = make_frame(args.rows)
         reset_peak_rss()
@@ -166,19 +173,77 @@ def child(args) -> dict:
         result = replay(args.path, stack, book, engine="duckdb", memory_limit="1GB", temp_dir=args.tmp)
         seconds = time.perf_counter() - t
         base_rss = float("nan")
-    else:  # loop
-        from workbench.core.replay.reference import reference_replay
-        frame = make_frame(args.rows).head(args.loop_rows).to_pandas()  # a subset of the in-memory log
+    elif args.child in ("sql", "ooc_sql"):
+        from benchmarks.replay_peers import duckdb_sql
+        source = args.path if args.child == "ooc_sql" else make_frame(args.rows).to_arrow()
+        reset_peak_rss()
         t = time.perf_counter()
-        ref = reference_replay(frame, stack, book)
-        seconds = time.perf_counter() - t
-        return {"seconds": seconds, "rows": args.loop_rows, "peak_rss_mb": peak_rss_mb(),
-                "replayed_usd": ref["totals"][-1] / 1e12, "baseline_usd": ref["totals"][0] / 1e12}
+        usd = duckdb_sql(source, config, book, memory_limit="1GB" if args.child == "ooc_sql" else None)
+        return {"seconds": time.perf_counter() - t, "rows": rows, "replayed_usd": usd, "peak_rss_mb": peak_rss_mb()}
+    elif args.child == "sweep":
+        return sweep_child(args, book)
+    else:  # loop: the straightforward pandas itertuples loop, and the engine on the same rows
+        from benchmarks.replay_peers import pandas_loop
+        frame = make_frame(args.loop_rows).to_pandas()
+        t = time.perf_counter()
+        usd = pandas_loop(frame, config, book)
+        loop_s = time.perf_counter() - t
+        t = time.perf_counter()
+        engine = replay(frame, stack, book, engine="polars")
+        engine_s = time.perf_counter() - t
+        return {"seconds": loop_s, "engine_seconds": engine_s, "rows": args.loop_rows, "replayed_usd": usd,
+                "engine_usd": engine.replayed_usd}
     d = result.to_dict()
     return {"seconds": seconds, "rows": d["requests"], "peak_rss_mb": peak_rss_mb(), "input_rss_mb": base_rss,
             "baseline_usd": d["baseline_usd"], "replayed_usd": d["replayed_usd"], "savings_pct": d["savings_pct"],
             "blocked": d["blocked_requests"], "downgraded": d["downgraded_requests"],
             "events": len(d["budget"]["events"]), "ci95_pct": d["ci95"]["savings_pct"]}
+
+
+def sweep_child(args, book) -> dict:
+    """100 caps of the daily budget over a small log: one prepared sweep vs 100 replays (Polars)."""
+    from workbench.core.replay import prepare_sweep, replay
+    frame = make_frame(args.sweep_rows)
+    config = make_stack(args.sweep_rows)
+    step = len(config["policies"])
+    cap = config["policies"][-1]["usd"]
+    values = [round(cap * (0.2 + 1.6 * i / (args.sweep_values - 1)), 6) for i in range(args.sweep_values)]
+    t = time.perf_counter()
+    with prepare_sweep(frame, config, book, step=step, param="usd", engine="polars") as prepared:
+        points = prepared.evaluate(values)
+        fast = prepared.fast
+    sweep_s = time.perf_counter() - t
+    t = time.perf_counter()
+    same = True
+    for value, pt in zip(values, points):
+        policies = [dict(p) for p in config["policies"]]
+        policies[-1]["usd"] = value
+        one = replay(frame, {"policies": policies}, book, engine="polars", bootstrap=0)
+        same &= one.summary["replayed_pusd"] == pt["replayed_pusd"]
+    replays_s = time.perf_counter() - t
+    return {"rows": args.sweep_rows, "values": len(values), "sweep_seconds": sweep_s, "replays_seconds": replays_s,
+            "identical": bool(same), "fast": fast}
+
+
+def cli_peak(path: str, rows: int) -> dict:
+    """``workbench replay`` on a Parquet log as a user runs it: whole-process peak RSS (wait4)."""
+    import yaml
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        yaml.safe_dump(make_stack(rows), f)
+    cmd = [sys.executable, "-m", "workbench.cli", "replay", path, "--policy", f.name,
+           "--prices", str(PRICES), "--json"]
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out, err = proc.communicate()
+    _, status, usage = os.wait4(proc.pid, 0) if proc.returncode is None else (0, 0, None)
+    seconds = time.perf_counter() - t
+    os.unlink(f.name)
+    if proc.returncode:
+        raise SystemExit(f"workbench replay failed:\n{err.decode()}")
+    import resource
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if usage is None else usage.ru_maxrss / 1024
+    return {"seconds": seconds, "peak_rss_mb": peak, "replayed_usd": json.loads(out)["replayed_usd"]}
 
 
 def run_child(*extra: str) -> dict:
@@ -195,13 +260,19 @@ def write_parquet(directory: Path, rows: int, chunk: int = 1_000_000) -> float:
     return time.perf_counter() - t
 
 
+def _same(a: float, b: float) -> str:
+    return "same dollars" if abs(a - b) <= 1e-9 * max(1.0, abs(b)) else f"DIFFERENT dollars ({a:.6f} vs {b:.6f})"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--big-rows", type=int, default=10_000_000)
     ap.add_argument("--loop-rows", type=int, default=100_000)
+    ap.add_argument("--sweep-rows", type=int, default=15_000)
+    ap.add_argument("--sweep-values", type=int, default=100)
     ap.add_argument("--skip-ooc", action="store_true")
-    ap.add_argument("--child", choices=("inmem", "ooc", "loop"))
+    ap.add_argument("--child", choices=("inmem", "ooc", "loop", "sql", "ooc_sql", "sweep"))
     ap.add_argument("--path")
     ap.add_argument("--tmp")
     args = ap.parse_args()
@@ -211,22 +282,40 @@ def main() -> None:
 
     print(f"replay benchmark: {os.cpu_count()} CPUs; stack = "
           + " → ".join(p["policy"] for p in STACK["policies"]))
-    loop = run_child("--child", "loop", "--loop-rows", str(args.loop_rows), "--rows", str(args.rows))
-    loop_per_row = loop["seconds"] / loop["rows"]
-    print(f"plain-Python loop  {loop['rows']:>11,} rows  {loop['seconds']:7.2f} s  "
-          f"({loop_per_row * 1e6:.1f} µs/row)  peak RSS {loop['peak_rss_mb']:,.0f} MB")
+    loop = run_child("--child", "loop", "--loop-rows", str(args.loop_rows))
+    print(f"pandas itertuples loop {loop['rows']:>9,} rows  {loop['seconds']:7.2f} s "
+          f"({loop['seconds'] / loop['rows'] * 1e6:.1f} µs/row); engine (Polars) on the same rows "
+          f"{loop['engine_seconds']:.2f} s → engine/loop time {loop['engine_seconds'] / loop['seconds']:.2f} "
+          f"[{_same(loop['replayed_usd'], loop['engine_usd'])}]")
 
     mem = run_child("--child", "inmem", "--rows", str(args.rows))
-    per_row = mem["seconds"] / mem["rows"]
-    print(f"polars in memory   {mem['rows']:>11,} rows  {mem['seconds']:7.2f} s  peak RSS {mem['peak_rss_mb']:,.0f} MB "
+    sql = run_child("--child", "sql", "--rows", str(args.rows))
+    print(f"engine, Polars         {mem['rows']:>9,} rows  {mem['seconds']:7.2f} s  peak RSS {mem['peak_rss_mb']:,.0f} MB "
           f"(input frame alone {mem['input_rss_mb']:,.0f} MB)")
     print(f"    savings {mem['savings_pct']:.1f}% (95% CI {mem['ci95_pct'][0]:.1f}–{mem['ci95_pct'][1]:.1f}), "
           f"{mem['blocked']:,} blocked, {mem['downgraded']:,} downgraded, {mem['events']} budget events")
-    print(f"    ratios: time {mem['seconds'] / 2.0:.2f} of the 2 s target, memory {mem['peak_rss_mb'] / 1024:.2f} "
-          f"of the 1 GB target, {loop_per_row / per_row:,.0f}× faster per row than the Python loop")
+    print(f"hand-written DuckDB SQL {sql['rows']:>8,} rows  {sql['seconds']:7.2f} s (totals only) "
+          f"[{_same(sql['replayed_usd'], mem['replayed_usd'])}]")
+    loop_1m = loop["seconds"] / loop["rows"] * mem["rows"]
+    print(f"    ratios at {mem['rows']:,} rows: engine/SQL time {mem['seconds'] / sql['seconds']:.2f}, "
+          f"engine/pandas-loop time {mem['seconds'] / loop_1m:.3f} (loop extrapolated from {loop['rows']:,} rows); "
+          f"engine memory {mem['peak_rss_mb'] / 1024:.2f} of the 1 GB target")
 
-    if not args.skip_ooc:
-        with tempfile.TemporaryDirectory(prefix="wb-bench-") as tmp:
+    sw = run_child("--child", "sweep", "--sweep-rows", str(args.sweep_rows), "--sweep-values", str(args.sweep_values))
+    print(f"sweep: {sw['values']} daily caps over {sw['rows']:,} requests: prepared sweep {sw['sweep_seconds']:.3f} s "
+          f"({'score once' if sw['fast'] else 'replaying'}), {sw['values']} replays {sw['replays_seconds']:.2f} s → "
+          f"sweep/replays time {sw['sweep_seconds'] / sw['replays_seconds']:.4f}; "
+          f"{'identical to every replay' if sw['identical'] else 'DIFFERENT from the replays'}; "
+          f"{sw['sweep_seconds']:.2f} of the 1 s target")
+
+    with tempfile.TemporaryDirectory(prefix="wb-bench-") as tmp:
+        one = Path(tmp) / "one.parquet"
+        make_frame(args.rows).write_parquet(one)
+        cli = cli_peak(str(one), args.rows)
+        print(f"CLI `workbench replay` {args.rows:>9,} rows from Parquet: {cli['seconds']:.1f} s, whole-process peak RSS "
+              f"{cli['peak_rss_mb']:,.0f} MB → {cli['peak_rss_mb'] / 1024:.2f} of the 1 GB target "
+              f"[{_same(cli['replayed_usd'], mem['replayed_usd'])}]")
+        if not args.skip_ooc:
             data = Path(tmp) / "log"
             data.mkdir()
             gen = write_parquet(data, args.big_rows)
@@ -234,14 +323,12 @@ def main() -> None:
             print(f"generated {args.big_rows:,} rows as Parquet ({size:,.0f} MB) in {gen:.1f} s (not counted)")
             big = run_child("--child", "ooc", "--path", str(data / "*.parquet"), "--tmp", tmp,
                             "--big-rows", str(args.big_rows))
-            per_row_big = big["seconds"] / big["rows"]
-            print(f"duckdb 1GB limit   {big['rows']:>11,} rows  {big['seconds']:7.2f} s  "
-                  f"peak RSS {big['peak_rss_mb']:,.0f} MB")
-            print(f"    savings {big['savings_pct']:.1f}%, {big['blocked']:,} blocked, "
-                  f"{big['downgraded']:,} downgraded, {big['events']} budget events")
-            print(f"    ratios: time {big['seconds'] / 90:.2f} of the 90 s target, "
-                  f"{loop_per_row / per_row_big:,.0f}× faster per row than the Python loop "
-                  f"(which would take ~{loop_per_row * big['rows'] / 60:,.0f} min)")
+            bsql = run_child("--child", "ooc_sql", "--path", str(data / "*.parquet"), "--big-rows", str(args.big_rows))
+            print(f"engine, DuckDB 1GB     {big['rows']:>9,} rows  {big['seconds']:7.2f} s  "
+                  f"whole-process peak RSS {big['peak_rss_mb']:,.0f} MB ({big['peak_rss_mb'] / 1024:.2f} of 1 GB)")
+            print(f"hand-written SQL 1GB   {bsql['rows']:>9,} rows  {bsql['seconds']:7.2f} s  peak RSS "
+                  f"{bsql['peak_rss_mb']:,.0f} MB [{_same(bsql['replayed_usd'], big['replayed_usd'])}]")
+            print(f"    ratio at {big['rows']:,} rows: engine/SQL time {big['seconds'] / bsql['seconds']:.2f}")
 
 
 if __name__ == "__main__":

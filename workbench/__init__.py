@@ -49,6 +49,8 @@ _EXPORTS: dict[str, str] = {
     "list_policies": "workbench.core.replay",
     "policy_schema": "workbench.core.replay",
     "make_policy": "workbench.core.replay",
+    "prepare_sweep": "workbench.core.replay",
+    "AttachedArray": "workbench.core.replay",
     # attribution
     "spend_by": "workbench.core.attribution",
     "anomalies": "workbench.core.attribution",

@@ -127,3 +127,43 @@ def test_bad_input_is_one_line_exit_2(cli, log_path, args, message):
     r = cli("replay", *args, *PRICES)
     assert r.returncode == 2, r.stdout
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_json_reports_quality_and_a_sweep(cli, tmp_path, frozen_book):
+    from workbench.core.replay import load_stack, replay
+    log = make_log(200, seed=2)
+    log["quality"] = [None if i % 5 == 0 else (i % 7) / 7 for i in range(len(log))]
+    path = tmp_path / "labelled.parquet"
+    log.to_parquet(path)
+    r = cli("replay", str(path), "--policy", str(POLICIES / "contract.yaml"), *PRICES, "--json", "--bootstrap", "0",
+            "--sweep", "3.usd=0.5,2,25")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    stack = load_stack(POLICIES / "contract.yaml")
+    same = replay(log, stack, frozen_book, bootstrap=0)
+    assert (d["baseline_quality"], d["replayed_quality"]) == (same.baseline_quality, same.replayed_quality)
+    assert d["replayed_quality"] != d["baseline_quality"]  # blocked: 0; routed without outcomes: unknown
+    assert [p["value"] for p in d["sweep"]] == [0.5, 2, 25]
+    for p in d["sweep"]:
+        config = stack.to_dict()
+        config["policies"][2]["usd"] = p["value"]
+        one = replay(log, config, frozen_book, bootstrap=0)
+        assert p == {"value": p["value"], "replayed_usd": one.replayed_usd, "replayed_quality": one.replayed_quality}
+
+
+def test_json_quality_is_null_without_labels(cli, log_path):
+    r = cli("replay", str(log_path), "--policy", str(POLICIES / "contract.yaml"), *PRICES, "--json", "--bootstrap", "0")
+    d = json.loads(r.stdout)
+    assert d["baseline_quality"] is None and d["replayed_quality"] is None
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("usd=1,2", "--sweep must look like STEP.PARAM=V1,V2"),
+    ("9.usd=1", "step 9 is not in the policy file"),
+    ("3.dollars=1", "has no parameter 'dollars'"),
+    ("3.usd=-1", "parameter 'usd' must be ≥ 0"),
+])
+def test_bad_sweep_is_one_line_exit_2(cli, log_path, spec, message):
+    r = cli("replay", str(log_path), "--policy", str(POLICIES / "contract.yaml"), *PRICES, "--json", "--sweep", spec)
+    assert r.returncode == 2, r.stdout
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -3,13 +3,16 @@ reference replay exactly (integer pico-dollars), request by request."""
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
 
+from tests.replay import plugin_policies  # noqa: F401  (registers test_exact_cache)
 from tests.replay.conftest import make_log
 from workbench.core.frame_cost import price_frame
 from workbench.core.replay import PolicyStack, replay
+from workbench.core.replay.pricing import FATES
 from workbench.core.replay.reference import reference_replay
 
 FULL_STACK = {"policies": [
@@ -126,3 +129,92 @@ def test_duckdb_memory_limit_and_parquet_path(log, frozen_book, reference, tmp_p
     assert result.frame.aggregate("count(*)").fetchall()[0][0] == len(log)
     result.close()
     assert not any(tmp_path.glob("wb-replay-*")), "temporary database left behind"
+
+
+# -- second generation: quality, per-model outcomes, cache + budget in one pass ---------------------
+@pytest.fixture(scope="module")
+def labelled(log):
+    rng = np.random.default_rng(7)
+    q = np.round(rng.random(len(log)), 3)
+    return log.assign(quality=np.where(rng.random(len(log)) < 0.2, np.nan, q))
+
+
+@pytest.fixture(scope="module")
+def outcomes(labelled):
+    """Eval data for about half of the (request, model) pairs the stack can move requests to."""
+    rng = np.random.default_rng(11)
+    rows_ = [(rid, m, int(rng.integers(0, 2000)), float(np.round(rng.random(), 3)))
+             for rid in labelled["request_id"] for m in ("gpt-4o", "gpt-4o-mini", "claude-3-haiku", "tiered-sonnet")
+             if rng.random() < 0.5]
+    return pd.DataFrame(rows_, columns=["request_id", "model", "output_tokens", "quality"])
+
+
+def _same_quality(got, want) -> bool:
+    return all((g is None or g != g) if w is None else g == w for g, w in zip(got, want))
+
+
+@pytest.mark.parametrize("engine", ["polars", "pandas", "duckdb"])
+def test_quality_and_outcomes_equal_reference(labelled, outcomes, frozen_book, engine):
+    ref = reference_replay(labelled, FULL_STACK, frozen_book, outcomes=outcomes)
+    result = replay(labelled, FULL_STACK, frozen_book, engine=engine, outcomes=outcomes, bootstrap=0)
+    got = pl.from_pandas(result.frame)
+    rows_ = list(ref["rows"].values())
+    assert got["cost_pusd"].to_list() == [r["cost"] for r in rows_]
+    assert got["output_tokens"].to_list() == [r["out"] for r in rows_]
+    assert _same_quality(got["quality"].to_list(), [r["q"] for r in rows_])
+    assert got["outcome"].to_list() == [("logged", "outcome", "fallback")[r["src"]] for r in rows_]
+    assert {r["src"] for r in rows_} == {0, 1, 2} and any(r["q"] == 0.0 and r["fate"] == 2 for r in rows_)
+    assert result.baseline_quality == pytest.approx(ref["quality"][0], rel=1e-12)
+    assert result.replayed_quality == pytest.approx(ref["quality"][-1], rel=1e-12)
+    lost = [w["quality_lost"] for w in result.waterfall]
+    assert lost == pytest.approx([a - b for a, b in zip(ref["quality"], ref["quality"][1:])], rel=1e-9, abs=1e-12)
+
+
+def test_a_log_without_labels_reports_no_quality(log, frozen_book):
+    result = replay(log, FULL_STACK, frozen_book, bootstrap=200)
+    assert result.baseline_quality is None and result.replayed_quality is None
+    assert result.quality["labelled"] is False and "no quality labels" in result.quality["note"]
+    assert all(w["quality_lost"] is None for w in result.waterfall)
+    assert "quality" not in result.ci95
+
+
+CACHE_BUDGET = [{"policy": "test_exact_cache", "ttl_s": 7200},
+                {"policy": "tenant_quota", "limit": 0.12, "action": "block"},
+                {"policy": "daily_budget", "usd": 0.45, "action": "cache_only"}]
+
+
+def one_pass(log, book):
+    """The rule in one sequential pass: lookup, then each budget; only an answered miss writes."""
+    from collections import defaultdict
+
+    from workbench.core.replay.reference import _Ref, _rows, quality_rule
+    ref = _Ref(_rows(log, book), book, "5m")
+    entries, quota, daily = {}, defaultdict(int), defaultdict(int)
+    ttl = pd.Timedelta(seconds=CACHE_BUDGET[0]["ttl_s"])
+    for r in ref.rows:
+        e = entries.get(r["prompt"])
+        hit = e is not None and r["ts"] < e[0] + ttl
+        if hit:
+            r["fate"], r["q"] = 1, e[1]
+        quota[r["tenant"], r["day"]] += ref.cost(r)
+        if quota[r["tenant"], r["day"]] > 120_000_000_000 and r["fate"] in (0, 1):
+            r["fate"] = 2
+        daily[r["day"]] += ref.cost(r)
+        if daily[r["day"]] > 450_000_000_000 and r["fate"] == 0:
+            r["fate"] = 2
+        if not hit and r["fate"] == 0:
+            entries[r["prompt"]] = (r["ts"], r["q"])
+        r["cost"] = ref.cost(r)
+        quality_rule(r)
+    return ref.rows
+
+
+@pytest.mark.parametrize("engine", ["polars", "pandas", "duckdb"])
+def test_cache_and_budget_equal_one_sequential_pass(labelled, frozen_book, engine):
+    want = one_pass(labelled, frozen_book)
+    result = replay(labelled, CACHE_BUDGET, frozen_book, engine=engine, bootstrap=0)
+    got = pl.from_pandas(result.frame)
+    assert got["fate"].to_list() == [FATES[r["fate"]] for r in want]
+    assert got["cost_pusd"].to_list() == [r["cost"] for r in want]
+    assert _same_quality(got["quality"].to_list(), [r["q"] for r in want])
+    assert {r["fate"] for r in want} == {0, 1, 2}

@@ -119,7 +119,7 @@ def test_batch_skips_models_without_batch_price(run):
     step = r.steps[0]
     assert step["requests_touched"] == 0
     assert step["decisions"] == [{"code": 2, "reason": "async feature, but the model has no batch price: "
-                                  "left real-time", "changes": False, "requests": 1}]
+                                  "left real-time", "kind": "note", "changes": False, "requests": 1}]
 
 
 def test_route_after_batch_to_model_without_batch_goes_real_time(run):

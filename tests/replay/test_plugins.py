@@ -1,98 +1,21 @@
-"""The policy interface is enough for the cache and cascade issues: two policies written here, as
-a new module would, without touching the engine — a cascade (both calls billed, through
-``ctx.cost_on`` and ``_extra``) and an exact-TTL response cache (chain semantics of the design
-note, as a sequential per-partition kernel through ``ctx.run_kernel``)."""
+"""The policy interface is enough for the cache and cascade issues, without touching the engine: a
+quality-aware cascade and an exact-TTL response cache (in ``plugin_policies.py``, shared with the
+conformance tests), an outcome-aware model move, a router on an attached score column, and a sweep —
+each in a few lines."""
 from __future__ import annotations
 
 import narwhals.stable.v2 as nw
-import numpy as np
 import pandas as pd
 import pytest
 
+from tests.replay import plugin_policies  # noqa: F401  (the cascade and the exact cache)
 from tests.replay.conftest import one_row, rows
-from workbench.core.replay import Param, Policy, Reason, register_policy
-from workbench.core.replay.pricing import CACHE_HIT, CALLED, FATE, MODEL
-
-
-@register_policy
-class _Cascade(Policy):
-    """Try the cheap model; escalate to the strong one when the logged quality is below the
-    threshold. An escalated request pays for both calls."""
-    name = "test_cascade"
-    summary = "test only: cheap first, escalate on a low quality score"
-    bills_extra = True
-    params = (Param("cheap", "model", "first model"), Param("strong", "model", "escalation model"),
-              Param("threshold", "float", "escalate below this quality", minimum=0, maximum=1))
-
-    def requires(self):
-        return {"quality"}
-
-    def target_models(self):
-        return {self.p["cheap"]: "cheap", self.p["strong"]: "strong"}
-
-    def reasons(self):
-        return (Reason(f"answered by {self.p['cheap']}"),
-                Reason(f"escalated to {self.p['strong']}; the {self.p['cheap']} call is billed too"))
-
-    def apply(self, ctx):
-        first = ctx.private("first")
-        frame = ctx.cost_on(ctx.frame, self.p["cheap"], first, "cheap")
-        escalate = ctx.called & (nw.col("quality") < self.p["threshold"]).fill_null(False)
-        target = nw.when(escalate).then(nw.lit(ctx.code(self.p["strong"], "strong"), nw.Int32)) \
-            .otherwise(nw.lit(ctx.code(self.p["cheap"], "cheap"), nw.Int32))
-        _, cols = ctx.move_to(ctx.called, target)
-        cols[ctx.extra] = nw.when(escalate).then(nw.col(ctx.extra) + nw.col(first)).otherwise(nw.col(ctx.extra))
-        cols[ctx.act] = nw.when(escalate).then(nw.lit(2, nw.Int8)).when(ctx.called & (nw.col(MODEL) != cols[MODEL])) \
-            .then(nw.lit(1, nw.Int8)).otherwise(nw.lit(0, nw.Int8))
-        return frame.with_columns(**cols).drop(first)
-
-
-def ttl_chain(ttl_us: int):
-    """Exact TTL cache per key: a miss writes an entry that expires ttl after it; a hit does not
-    refresh it. So each miss is the first request at least ttl after the previous miss."""
-    def fn(arrays, starts):
-        t = arrays["ts"].astype("datetime64[us]").astype(np.int64).tolist()
-        called = (arrays[FATE] == CALLED).tolist()
-        hit = np.zeros(len(t), dtype=np.int8)
-        bounds = starts.tolist() + [len(t)]
-        for a, b in zip(bounds[:-1], bounds[1:]):
-            written = None
-            for i in range(a, b):
-                if not called[i]:
-                    continue  # a blocked or removed request writes no entry
-                if written is not None and t[i] < written + ttl_us:
-                    hit[i] = 1
-                else:
-                    written = t[i]
-        return {"hit": hit}
-    return fn
-
-
-@register_policy
-class _ExactCache(Policy):
-    name = "test_exact_cache"
-    summary = "test only: exact-prompt response cache with a TTL"
-    stateful = True
-    params = (Param("ttl_s", "float", "entry lifetime in seconds", minimum=0, exclusive_minimum=True),)
-
-    def requires(self):
-        return {"prompt"}
-
-    def reasons(self):
-        return (Reason("served from the response cache"),)
-
-    def apply(self, ctx):
-        frame = ctx.run_kernel(ctx.frame, ["prompt"], ["ts", FATE], {"hit": nw.Int8},
-                               ttl_chain(round(self.p["ttl_s"] * 1e6)))
-        hit = (nw.col("hit") == 1) & ctx.called
-        return frame.with_columns(**{FATE: nw.when(hit).then(nw.lit(CACHE_HIT, nw.Int8)).otherwise(nw.col(FATE)),
-                                     ctx.act: nw.when(hit).then(nw.lit(1, nw.Int8)).otherwise(nw.lit(0, nw.Int8))}
-                                  ).drop("hit")
+from workbench.core.replay import Param, Policy, Reason, prepare_sweep, register_policy, replay
 
 
 def test_cascade_bills_both_calls(run):
     log = pd.concat([one_row(request_id="good", quality=0.9), one_row(request_id="bad", quality=0.2)],
-                    ignore_index=True)
+                    ignore_index=True)  # quality-aware: escalates on the log's quality labels
     r = run(log, [{"policy": "test_cascade", "cheap": "gpt-4o-mini", "strong": "gpt-4o", "threshold": 0.5}])
     # good: gpt-4o-mini 1000 × 0.15 + 1000 × 0.075 + 400 × 0.60 = 465 per 1M
     # bad: gpt-4o 7750 + the gpt-4o-mini attempt 465 = 8215 per 1M
@@ -123,3 +46,67 @@ def test_cache_then_budget_counts_only_what_is_billed(run):
     r = run(log, [{"policy": "test_exact_cache", "ttl_s": 60}, {"policy": "daily_budget", "usd": 0.02,
                                                                    "action": "cache_only"}])
     assert r.frame["fate"].tolist() == ["called", "cache_hit", "called", "blocked"]
+
+
+def test_exact_cache_reports_the_reused_request_and_its_quality(run):
+    t0 = pd.Timestamp("2025-03-01T10:00:00Z")
+    log = rows(*({"ts": t0 + pd.Timedelta(seconds=s), "prompt": "same", "quality": q} for s, q in ((0, 0.9), (5, 0.1))))
+    r = run(log, [{"policy": "test_exact_cache", "ttl_s": 10}])
+    assert pd.isna(r.frame["step1_source"].iloc[0]) and r.frame["step1_source"].iloc[1] == "r01"
+    assert r.frame["quality"].tolist() == [0.9, 0.9]  # the hit gets the reused answer's quality
+    assert r.steps[0]["counts"] == {"cache_hit": 1}
+    assert (r.baseline_quality, r.replayed_quality) == (pytest.approx(0.5), pytest.approx(0.9))
+
+
+def test_outcome_aware_move(run):
+    """Routing to gpt-4o-mini uses gpt-4o-mini's outcome where the eval data has it."""
+    log = rows({"quality": 0.9}, {"quality": 0.8})
+    outcomes = pd.DataFrame({"request_id": ["r01"], "model": ["gpt-4o-mini"], "output_tokens": [100], "quality": [0.4]})
+    r = run(log, [{"policy": "route", "rules": [{"model": "gpt-4o-mini"}]}], outcomes=outcomes)
+    assert r.frame["output_tokens"].tolist() == [100, 400]           # r02: logged tokens kept …
+    assert r.frame["outcome"].tolist() == ["outcome", "fallback"]    # … and flagged
+    assert r.frame["quality"].tolist()[0] == 0.4 and pd.isna(r.frame["quality"].tolist()[1])
+    assert r.summary["outcomes"] == {"outcome": 1, "fallback": 1}
+
+
+@register_policy
+class _ScoreRouter(Policy):
+    """Route to the cheap model when an attached router score is below a threshold."""
+    name = "test_score_router"
+    summary = "test only: route on an attached score"
+    params = (Param("threshold", "float", "cheap below this score", minimum=0, maximum=1),)
+
+    def requires(self):
+        return {"router_score"}
+
+    def target_models(self):
+        return {"gpt-4o-mini": "threshold"}
+
+    def reasons(self):
+        return (Reason("score below threshold: gpt-4o-mini", kind="moved"),)
+
+    def apply(self, ctx):
+        changed, cols = ctx.move_to(ctx.called & (nw.col("router_score") < self.p["threshold"]).fill_null(False),
+                                    "gpt-4o-mini")
+        return ctx.frame.with_columns(**cols, **{ctx.act: nw.when(changed).then(nw.lit(1, nw.Int8))
+                                                 .otherwise(nw.lit(0, nw.Int8))})
+
+
+def test_attached_score_column(run):
+    scores = pd.DataFrame({"request_id": ["r01", "r02"], "router_score": [0.2, 0.7]})
+    r = run(rows({}, {}, {}), [{"policy": "test_score_router", "threshold": 0.5}], attach=scores)
+    assert r.frame["replayed_model"].tolist() == ["gpt-4o-mini", "gpt-4o", "gpt-4o"]  # r03: no score
+    assert r.summary["attached"] == ["router_score"]
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_sweep_equals_replays(book, engine):
+    log = rows(*({"quality": q} for q in (0.9, 0.5, 0.7, 0.3)))
+    stack = [{"policy": "test_score_router", "threshold": 0.5}, {"policy": "daily_budget", "usd": 0.02}]
+    scores = pd.DataFrame({"request_id": ["r01", "r02", "r03", "r04"], "router_score": [0.1, 0.9, 0.4, 0.6]})
+    with prepare_sweep(log, stack, book, step=2, param="usd", attach=scores, engine=engine) as prepared:
+        points = prepared.evaluate([0.001, 0.01, 0.02, 1.0])
+        assert prepared.fast
+    for pt in points:
+        one = replay(log, [stack[0], {**stack[1], "usd": pt["value"]}], book, attach=scores, bootstrap=0)
+        assert (pt["replayed_pusd"], pt["replayed_quality"]) == (one.summary["replayed_pusd"], one.replayed_quality)

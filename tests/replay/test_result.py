@@ -129,3 +129,12 @@ def test_unpriceable_requests_are_named(frozen_book):
     dup = pd.concat([make_log(3), make_log(3)])
     with pytest.raises(ValueError, match="request_id is not unique"):
         replay(dup, [], frozen_book)
+
+
+def test_totals_only_replay_skips_the_per_request_frame(frozen_book):
+    from tests.replay.conftest import make_log
+    from workbench.core.replay import replay
+    log = make_log(50, seed=4)
+    full = replay(log, [{"policy": "output_cap", "max_output_tokens": 100}], frozen_book, bootstrap=0)
+    lean = replay(log, [{"policy": "output_cap", "max_output_tokens": 100}], frozen_book, bootstrap=0, per_request=False)
+    assert lean.frame is None and lean.to_dict() == full.to_dict()

@@ -41,6 +41,10 @@ def add_parser(sub) -> None:
     p.add_argument("--memory-limit", metavar="SIZE", help="DuckDB memory limit, e.g. 1GB (larger logs spill to disk)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="resamples for the 95%% interval (0: none)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--sweep", metavar="STEP.PARAM=V1,V2,…",
+                   help="also evaluate each value of one parameter (STEP: the policy's 1-based position in "
+                        "the file), preparing the log once; --json adds `sweep`: [{value, replayed_usd, "
+                        "replayed_quality}]")
     p.add_argument("--out", metavar="FILE", help="also write the per-request decisions (.parquet or .csv; "
                    "with --engine spark: a Parquet folder written by the executors)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -100,10 +104,10 @@ def _load(args, book, bar: Bar):
     if not path.exists():
         raise CliError(f"log not found: {path}")
     if path.suffix == ".parquet" and args.format in (None, "parquet", "canonical"):
-        if args.engine == "duckdb" or args.memory_limit:
-            return str(path), 0                     # streamed by DuckDB, never loaded here
+        if args.engine != "pandas":
+            return str(path), 0    # scanned by Polars or streamed by DuckDB: no pandas copy of the log
         import pandas as pd
-        return pd.read_parquet(path), 0
+        return pd.read_parquet(path, dtype_backend="pyarrow"), 0
     from workbench.io.traffic import load_log
     result = load_log(path, args.format, model=args.model, strict=args.strict, book=book,
                       progress=lambda done, total: bar(done, total or 1, "reading log"))
@@ -120,14 +124,23 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--bootstrap must be ≥ 0, got {args.bootstrap}")
     from workbench.io.pricesheets import load_prices
     stack = load_stack(args.policy)
+    swept = _parse_sweep(args.sweep, stack) if args.sweep else None
     book = load_prices(args.prices)
     bar = Bar(args.progress if args.progress is not None else sys.stderr.isatty())
     try:
         log, rejected = _load(args, book, bar)
         result = replay(log, stack, book, engine=args.engine, memory_limit=args.memory_limit,
-                        bootstrap=args.bootstrap, seed=args.seed, spark_master=args.spark_master,
+                        bootstrap=args.bootstrap, seed=args.seed, per_request=bool(args.out),
+                        spark_master=args.spark_master,
                         progress=lambda d, t, label: bar(d, t, f"replay: {label}"))
         result.rejected_rows = rejected
+        if swept is not None:
+            from workbench.core.replay import sweep
+            step, param, values = swept
+            points = sweep(log, stack, book, step, param, values, engine=args.engine,
+                           memory_limit=args.memory_limit)
+            result.summary["sweep"] = [{"value": pt["value"], "replayed_usd": pt["replayed_usd"],
+                                        "replayed_quality": pt["replayed_quality"]} for pt in points]
         if args.out:
             _write_atomic(result, Path(args.out))
     except KeyboardInterrupt:
@@ -140,12 +153,34 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     try:
         if args.json:
-            emit_json(result.to_dict())
+            d = result.to_dict()
+            if "sweep" in result.summary:
+                d["sweep"] = result.summary["sweep"]
+            emit_json(d)
         else:
             _print(result, args)
     finally:
         result.close()
     return 0
+
+
+def _parse_sweep(text: str, stack) -> tuple[int, str, list]:
+    """``STEP.PARAM=V1,V2,…`` → (step, param, values); values are YAML scalars (numbers, words)."""
+    import yaml
+    head, sep, tail = text.partition("=")
+    step_text, dot, param = head.partition(".")
+    if not sep or not dot or not param or not step_text.strip().isdigit() or not tail.strip():
+        raise CliError(f"--sweep must look like STEP.PARAM=V1,V2,… (e.g. 2.usd=100,200), got {text!r}")
+    step = int(step_text)
+    if not 1 <= step <= len(stack):
+        raise CliError(f"--sweep: step {step} is not in the policy file (1–{len(stack)})")
+    values = []
+    for item in tail.split(","):
+        try:
+            values.append(yaml.safe_load(item.strip()))
+        except yaml.YAMLError:
+            raise CliError(f"--sweep: cannot read value {item!r}") from None
+    return step, param.strip(), values
 
 
 def _write_atomic(result, out: Path) -> None:
@@ -185,6 +220,12 @@ def _print(result, args) -> None:
         interval = (f"\n            95% CI ${lo:,.4f} – ${hi:,.4f} ({plo:.1f}–{phi:.1f}%; {ci['unit']} bootstrap, "
                     f"{ci['resamples']} resamples)")
     print(f"  savings   ${d['savings_usd']:,.4f} ({d['savings_pct']:.1f}%){interval}")
+    if d["baseline_quality"] is not None or d["replayed_quality"] is not None:
+        fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
+        print(f"  quality   {fmt(d['baseline_quality'])} → {fmt(d['replayed_quality'])} (mean over labelled requests)")
+    for pt in result.summary.get("sweep") or []:
+        q = "" if pt["replayed_quality"] is None else f", quality {pt['replayed_quality']:.4f}"
+        print(f"  sweep {args.sweep.split('=')[0]} = {pt['value']!r}: ${pt['replayed_usd']:,.4f}{q}")
     if d["waterfall"]:
         print("\nsavings waterfall (stack order):")
         for w in d["waterfall"]:

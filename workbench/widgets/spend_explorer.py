@@ -400,7 +400,7 @@ class SpendExplorerState(FieldErrors):
             "savings_usd": result.savings_usd, "savings_pct": result.savings_pct,
             "waterfall": list(result.waterfall), "events": list((result.budget or {}).get("events") or []),
             "blocked_requests": result.blocked_requests, "requests": result.requests,
-            "timeline": _records(self._timeline(result)), "daily_cap": self._daily_cap(),
+            "timeline": _records(self._timeline(result)), "daily_cap": self._daily_cap(result),
             "budget_pace": self._budget_pace(),
         }
         self.replay_revision += 1
@@ -419,8 +419,9 @@ class SpendExplorerState(FieldErrors):
         cum = per_hour.groupby(level="day").cumsum().reset_index().drop(columns="day")
         return cum.melt(id_vars="hour", var_name="series", value_name="usd")
 
-    def _daily_cap(self) -> float | None:
-        caps = [p.get("usd") for p in self.policies if p.get("policy") == "daily_budget"]
+    def _daily_cap(self, result) -> float | None:
+        caps = [lim["value"] for lim in result.limits
+                if (lim["scope"], lim["period"], lim["unit"]) == ("org", "day", "usd")]
         return float(min(caps)) if caps else None
 
     def _budget_pace(self) -> float | None:
@@ -784,7 +785,7 @@ def replay_summary_html(r: Mapping[str, Any]) -> str:
     if not r:
         return ""
     blocked = f" · {r['blocked_requests']:,} calls blocked" if r.get("blocked_requests") else ""
-    events = [e for e in r.get("events") or [] if e.get("event") == "hard stop"]
+    events = [e for e in r.get("events") or [] if e.get("kind") == "stop" and e.get("action") == "block"]
     stops = f" · {len(events)} hard stop(s)" if events else ""
     return (f"<p data-testid='replay-summary'>Logged <b data-testid='replay-baseline'>{_html.usd(r['baseline_usd'])}</b>"
             f" → with these policies <b data-testid='replay-replayed'>{_html.usd(r['replayed_usd'])}</b>: "

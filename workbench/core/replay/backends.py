@@ -89,6 +89,8 @@ class Backend:
     #: both set by add_order (DuckDB orders by (ts, request_id) and keys on the table's rowid)
     order_by: list[str] = [ORD]
     row_key: str = ORD
+    #: per-request arrays may be brought into this process (a sweep's vectorised path); not on Spark
+    local = True
 
     def __init__(self, memory_limit: str | None = None, temp_dir: str | None = None):
         self.memory_limit, self.temp_dir = memory_limit, temp_dir
@@ -173,8 +175,8 @@ class Backend:
             starts = _partition_starts(arrays, by, table.num_rows)
             result = fn({c: arrays[c] for c in inputs}, starts)
             data = {key: table.column(key)}
-            for name in outputs:
-                data[name] = np.asarray(result[name])
+            for name in outputs:  # NaN in a float output is null (unknown), as everywhere in the state
+                data[name] = pa.array(np.asarray(result[name]), from_pandas=True)
                 if len(data[name]) != table.num_rows:
                     raise ValueError(f"kernel output {name!r} has {len(data[name])} rows, expected {table.num_rows}")
             pieces.append(pa.table(data))
@@ -185,16 +187,17 @@ class Backend:
             table = batch if carry is None else pa.concat_tables([carry, batch])
             if table.num_rows == 0:
                 continue
+            if not by:  # one partition: the whole log, however the backend streams it
+                carry = table
+                continue
             keys = {c: table.column(c).to_numpy(zero_copy_only=False) for c in by}
             starts = _partition_starts(keys, by, table.num_rows)
-            last = int(starts[-1]) if by else table.num_rows
-            if last > 0:
+            last = int(starts[-1])
+            if last > 0:  # every partition but the last is complete; the last may continue
                 run(table.slice(0, last))
-            carry = table.slice(last) if by else None
-            if carry is not None and carry.num_rows == 0:
-                carry = None
-        if carry is not None:
-            run(carry)
+            carry = table.slice(last)
+        if carry is not None and carry.num_rows:
+            run(carry.combine_chunks())
         schema = pa.schema([(key, key_type or pa.int64())] + [(n, _arrow_type(t)) for n, t in outputs.items()])
         result = pa.concat_tables([p.cast(schema) for p in pieces]) if pieces else schema.empty_table()
         return self.join_back(frame, self.from_arrow(result), key)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbench.core.replay.pricing import DAY, PUSD_PER_USD
+from workbench.core.replay.pricing import DAY, PUSD_PER_USD, QUALITY_UNITS
 
 MAX_DRAWS = 50_000_000   # resamples × clusters per call; fewer resamples beyond this (min 200)
 
@@ -49,4 +49,38 @@ def bootstrap_ci(groups: pd.DataFrame, base_col: str, final_col: str, n_boot: in
     q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
     out.update(resamples=resamples, savings_usd=[float(v) for v in np.percentile(s, q)],
                savings_pct=[float(v) for v in np.percentile(pct, q)])
+    return out
+
+
+def bootstrap_quality(groups: pd.DataFrame, base: str, final: str, n_boot: int = 1000, seed: int = 0,
+                      level: float = 0.95) -> dict:
+    """95 % interval of the replayed mean quality and of its change from the baseline, resampling
+    the same (tenant, day) clusters as the savings (same seed, same draws). Means are over the
+    requests with a known quality; None where a resample has none."""
+    out = {"level": level, "unit": "tenant-day", "replayed_mean": None, "change": None}
+    if len(groups) == 0:
+        return out
+    keys = [groups["tenant"].fillna("\x00").astype(str), groups[DAY]]
+    c = groups.groupby(keys, sort=True).agg(bs=(f"qs{base}", "sum"), bn=(f"qn{base}", "sum"),
+                                            rs=(f"qs{final}", "sum"), rn=(f"qn{final}", "sum"))
+    n = len(c)
+    if n < 2 or not c["rn"].sum():
+        return out
+    resamples = int(max(200, min(n_boot, MAX_DRAWS // n)))
+    rng = np.random.default_rng(seed)
+    w = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
+    arr = {k: c[k].to_numpy(dtype=np.float64) for k in ("bs", "bn", "rs", "rn")}
+    arr["bs"], arr["rs"] = arr["bs"] / QUALITY_UNITS, arr["rs"] / QUALITY_UNITS  # integer billionths
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rmean = (w @ arr["rs"]) / (w @ arr["rn"])
+        bmean = (w @ arr["bs"]) / (w @ arr["bn"])
+    q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
+    ok = ~np.isnan(rmean)
+    if ok.any():
+        out["replayed_mean"] = [float(v) for v in np.percentile(rmean[ok], q)]
+    d = rmean - bmean
+    ok = ~np.isnan(d)
+    if ok.any():
+        out["change"] = [float(v) for v in np.percentile(d[ok], q)]
+    out["resamples"] = resamples
     return out

@@ -12,6 +12,11 @@ State columns (one row per logged request; see docs/replay-semantics.md):
 ``_batch``  Boolean  billed at batch-API prices
 ``_fate``   Int8     0 called, 1 served from a response cache, 2 blocked, 3 removed
 ``_extra``  Int64    pUSD billed on top of the call (e.g. a cascade's discarded cheap call)
+``_q``      Float64  quality of the answer the user gets (null = unknown; only when the log or
+                     the outcomes carry quality, see ``ctx.has_quality``)
+``_src``    Int8     where the output tokens / quality come from: 0 logged, 1 the outcomes table
+                     (the request moved to a model the outcomes cover), 2 fallback (moved, no
+                     outcome for that model: logged tokens kept, quality unknown)
 ==========  =======  ==============================================================
 
 plus the canonical input columns the stack requires (``request_id``, ``ts``, ``tenant``,
@@ -28,8 +33,10 @@ import narwhals.stable.v2 as nw
 import numpy as np
 
 from workbench.core.prices import PriceError
+from workbench.core.replay.params import PolicyError
 from workbench.core.replay.pricing import (
-    BATCH, CACHED, CALLED, EXTRA, FATE, IN, MODEL, OUT, WRITE, RateTable, cost_expr,
+    BATCH, CACHED, CALLED, DAY, EXTRA, FALLBACK, FATE, FROM_OUTCOMES, IN, MODEL, OUT, QUALITY, SOURCE,
+    UNPRICED, WRITE, RateTable, cost_expr, int_day,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -70,9 +77,15 @@ class StageContext:
         ``ctx.order_by`` is added) and the helper columns ``pre`` (computed first, then dropped).
         Use this rather than ``with_columns`` for windows: on DuckDB the window then sorts those
         columns alone and is joined back, instead of sorting every column of every row."""
+        self._need_stateful("ctx.window")
         key = "request_id" if self._deriving else self._run.backend.row_key
         return self._run.backend.window(frame, dict(exprs), list(dict.fromkeys([*columns, *self.order_by])), key,
                                         dict(pre or {}))
+
+    def _need_stateful(self, what: str) -> None:
+        if not self._deriving and not self.policy.stateful:
+            raise PolicyError(f"policy {self.policy.name!r} uses {what} in apply, which couples requests: "
+                              f"declare stateful = True")
 
     # -- read-only facts ------------------------------------------------------------------------
     @property
@@ -99,6 +112,49 @@ class StageContext:
 
     def private(self, name: str) -> str:
         return f"_p{self.step}_{name}"
+
+    def output(self, name: str) -> str:
+        """Column of the extra output ``name`` declared in ``Policy.outputs()`` (write it in
+        ``apply``); the result frame shows it as ``step{k}_{name}``."""
+        if name not in self.policy.outputs():
+            raise PolicyError(f"policy {self.policy.name!r} writes output {name!r} but does not declare it "
+                              f"in outputs()")
+        return f"_o{self.step}_{name}"
+
+    # -- quality, outcomes, attached data -------------------------------------------------------
+    @property
+    def has_quality(self) -> bool:
+        """True when the replay carries quality (a ``quality`` column in the log or the outcomes)."""
+        return self._run.has_quality
+
+    @property
+    def quality(self) -> nw.Expr:
+        """Quality of each request's current answer (Float64; null = unknown or no labels)."""
+        return nw.col(QUALITY) if self._run.has_quality else nw.lit(None, nw.Float64)
+
+    def array(self, name: str) -> np.ndarray:
+        """An attached array (``replay(..., attach={name: AttachedArray(ids, values)})``): the
+        frame's column ``name`` holds each request's row in it (null when the request has none)."""
+        arrays = self._run.arrays
+        if name not in arrays:
+            raise PolicyError(f"policy {self.policy.name!r} reads attached array {name!r}; attached: "
+                              f"{', '.join(sorted(arrays)) or 'none'}")
+        return arrays[name]
+
+    @property
+    def row_key(self) -> str:
+        """A unique Int64 key of each request (e.g. for a cache hit's ``source`` output)."""
+        return self._run.backend.row_key
+
+    @property
+    def may_write(self) -> nw.Expr:
+        """Requests whose answer a response cache may store: called here and not refused by a later
+        step (budgets) — the cache + budget rule of docs/replay-semantics.md § 10. A cache kernel
+        takes this as an input and writes entries only from these rows."""
+        refused = self._run.refused_column
+        if refused is None:
+            return self.called
+        return self.called & ~nw.col(refused).fill_null(False)
 
     # -- expressions ----------------------------------------------------------------------------
     def code(self, model: str, param: str = "model") -> int:
@@ -133,10 +189,14 @@ class StageContext:
         ``columns`` are the state expressions to pass to ``with_columns``. The prompt-cache split is
         kept when the target prices cache reads/writes and billed as plain input otherwise; a batch
         request moved to a model without batch prices goes real-time (docs/replay-semantics.md).
+        Output tokens and quality come from the outcomes table where it has the (request, model)
+        pair; otherwise the logged output tokens are kept, quality becomes unknown and ``_src``
+        flags the fallback.
         """
         codes = nw.lit(self.code(target, param), nw.Int32) if isinstance(target, str) else target.cast(nw.Int32)
         changed = (mask & (codes != nw.col(MODEL))).fill_null(False)
         out = {MODEL: nw.when(changed).then(codes).otherwise(nw.col(MODEL))}
+        out.update(self._outcome_columns(changed, codes))
         every = set(range(len(self.rates.models)))
         for column, able, empty in ((CACHED, self.rates.cacheable, nw.lit(0, nw.Int64)),
                                     (WRITE, self.rates.writable, nw.lit(0, nw.Int64)),
@@ -145,6 +205,28 @@ class StageContext:
                 lose = changed & ~codes.is_in(sorted(able))
                 out[column] = nw.when(lose).then(empty).otherwise(nw.col(column))
         return changed, out
+
+    def _outcome_columns(self, changed: nw.Expr, codes: nw.Expr) -> dict:
+        run = self._run
+        covered = run.outcome_models  # model code -> {has, tokens, quality} columns
+        present = nw.lit(False)
+        tokens = nw.col(OUT)
+        quality = nw.lit(None, nw.Float64)
+        for code, info in covered.items():
+            here = (codes == code) & nw.col(info["has"]).fill_null(False)
+            present = present | here
+            if info["tokens"] is not None:
+                tokens = nw.when(here & ~nw.col(info["tokens"]).is_null()).then(nw.col(info["tokens"])).otherwise(tokens)
+            if info["quality"] is not None:
+                quality = nw.when(here).then(nw.col(info["quality"])).otherwise(quality)
+        out = {SOURCE: nw.when(changed & present).then(nw.lit(FROM_OUTCOMES, nw.Int8))
+               .when(changed).then(nw.lit(FALLBACK, nw.Int8)).otherwise(nw.col(SOURCE))}
+        if covered:
+            out[OUT] = nw.when(changed & present).then(tokens.cast(nw.Int64)).otherwise(nw.col(OUT))
+        if run.has_quality:
+            out[QUALITY] = nw.when(changed & present).then(quality).when(changed).then(nw.lit(None, nw.Float64)) \
+                .otherwise(nw.col(QUALITY))
+        return out
 
     # -- hooks into the engine ------------------------------------------------------------------
     def run_kernel(self, frame: nw.LazyFrame, by: Sequence[str], inputs: Sequence[str],
@@ -155,6 +237,7 @@ class StageContext:
         memory it sorts once and calls ``fn`` on all partitions; DuckDB streams sorted batches of
         whole partitions; a cluster backend would repartition and call ``fn`` per partition.
         """
+        self._need_stateful("ctx.run_kernel")
         frame = self._run.backend.materialize(frame)
         return self._run.backend.partitioned_kernel(frame, list(by), list(inputs), dict(outputs), fn)
 
@@ -168,11 +251,30 @@ class StageContext:
 
     def cost_on(self, frame: nw.LazyFrame, model: str, name: str, param: str = "model") -> nw.LazyFrame:
         """Add column ``name``: the pUSD cost of each row's current tokens if called on ``model``
-        (e.g. a cascade's cheap first call, billed on top through ``_extra``)."""
+        (e.g. a cascade's cheap first call, billed on top through ``_extra``).
+
+        The rule of a move applies (docs/replay-semantics.md § 2): prompt-cache tokens are billed as
+        plain input when ``model`` has no cached-input / cache-write price, a batch request is priced
+        real-time when it has no batch price. A row that still cannot be priced (no price that day)
+        raises, naming the request, the model and the day — never a negative sentinel."""
         code = self.code(model, param)
-        probe = frame.with_columns(**{"_save_m": nw.col(MODEL), MODEL: nw.lit(code, nw.Int32)})
+        saved = {c: f"_save{c}" for c in (MODEL, CACHED, WRITE, BATCH)}
+        probe = frame.with_columns(**{v: nw.col(k) for k, v in saved.items()})
+        lose = {CACHED: (self.rates.cacheable, nw.lit(0, nw.Int64)), WRITE: (self.rates.writable, nw.lit(0, nw.Int64)),
+                BATCH: (self.rates.batchable, nw.lit(False))}
+        cols = {MODEL: nw.lit(code, nw.Int32)}
+        for c, (able, empty) in lose.items():
+            if code not in able:
+                cols[c] = empty
+        probe = probe.with_columns(**cols)
         priced = price_into(self._run.backend, probe, self._run.rates_frame, self.rates, name, as_called=True)
-        return priced.with_columns(**{MODEL: nw.col("_save_m")}).drop("_save_m")
+        priced = priced.with_columns(**{k: nw.col(v) for k, v in saved.items()}).drop(*saved.values())
+        bad = self.collect(priced.filter(nw.col(name) == UNPRICED).head(1).select("request_id", DAY)
+                           ).to_dict(as_series=False)
+        if bad["request_id"]:
+            raise PolicyError(f"policy {self.policy.name!r}: cannot price request {bad['request_id'][0]!r} on "
+                              f"{self.rates.models[code]} on {int_day(bad[DAY][0])}: no price that day")
+        return priced
 
     @property
     def extra(self) -> str:

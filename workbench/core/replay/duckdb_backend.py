@@ -43,7 +43,8 @@ class DuckDBBackend(Backend):
         self.con.execute("SET enable_progress_bar=true")       # so query_progress() is measured,
         self.con.execute("SET enable_progress_bar_print=false")  # without DuckDB printing a bar
         if memory_limit:
-            self.con.execute(f"SET memory_limit='{memory_limit}'")
+            self.duckdb_limit = duckdb_share(memory_limit)
+            self.con.execute(f"SET memory_limit='{self.duckdb_limit}'")
         self.order_by = ["ts", "request_id"]  # until finish_order ranks them
         self._keep: list[Any] = []      # arrow tables registered with the connection
         self._tables: list[str] = []
@@ -182,6 +183,38 @@ class DuckDBBackend(Backend):
 
     def close(self) -> None:
         self._finalizer()
+
+
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+HEADROOM = 160 * 2**20  # Python-side work outside DuckDB: arrow batches, the summary, the bootstrap
+
+
+def duckdb_share(limit: str) -> str:
+    """``memory_limit`` is the whole process's budget: DuckDB gets it minus what the process
+    already holds (interpreter, libraries, the caller's data) and a headroom for the Python-side
+    work, at least a quarter of it. Unparsable sizes go to DuckDB as they are (it reports them)."""
+    import re
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", str(limit))
+    unit = (m.group(2) or "b").lower() if m else ""
+    if not m or unit not in _UNITS:
+        return str(limit)
+    total = float(m.group(1)) * _UNITS[unit]
+    held = _rss_bytes()
+    share = max(total / 4, total - held - HEADROOM)
+    return f"{int(share // 2**20)}MiB"
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _arrow_reader(rel, rows: int = 1_000_000):

@@ -16,13 +16,16 @@ import pandas as pd
 
 from workbench.core.prices import PriceBook, PriceError
 from workbench.core.replay.backends import Backend, caller_kind, make_backend
-from workbench.core.replay.bootstrap import bootstrap_ci
+from workbench.core.replay.bootstrap import bootstrap_ci, bootstrap_quality
 from workbench.core.replay.context import ORD, StageContext, price_into
 from workbench.core.replay.params import PolicyError
+from workbench.core.replay.inputs import attached_columns, pivot_outcomes, validate_outcomes
 from workbench.core.replay.pricing import (
-    BATCH, CACHED, DAY, EXTRA, FATE, FATES, IN, MAX_TOKENS, MODEL, OUT, PUSD_PER_USD, UNPRICED, WRITE,
-    RateTable, build_rate_table, int_day, units_to_usd,
+    BATCH, BLOCKED, CACHED, DAY, EXTRA, FATE, FATES, IN, MAX_TOKENS, MODEL, OUT, PUSD_PER_USD, QUALITY,
+    QUALITY_UNITS, quality_units,
+    REMOVED, SOURCE, SOURCES, UNPRICED, WRITE, RateTable, build_rate_table, int_day, units_to_usd,
 )
+from workbench.core.replay.report import StepReport
 from workbench.core.replay.result import ReplayResult, waterfall
 from workbench.core.replay.stack import PolicyStack, as_stack
 
@@ -37,8 +40,8 @@ LOGGED = "_m0"  # the logged model's code (the output names it by its canonical 
 
 def replay(log: Any, policies: Any = (), prices: PriceBook | None = None, *, engine: str | None = None,
            memory_limit: str | None = None, temp_dir: str | None = None, bootstrap: int = 1000,
-           seed: int = 0, cache_ttl: str = "5m", progress: Progress | None = None,
-           spark_master: str | None = None) -> ReplayResult:
+           seed: int = 0, cache_ttl: str = "5m", progress: Progress | None = None, outcomes: Any = None,
+           attach: Any = None, per_request: bool = True, spark_master: str | None = None) -> ReplayResult:
     """Replay ``log`` under ``policies`` priced with ``prices``.
 
     ``log``: a canonical request frame (pandas, Polars, pyarrow, DuckDB relation) or a Parquet path.
@@ -50,6 +53,11 @@ def replay(log: Any, policies: Any = (), prices: PriceBook | None = None, *, eng
     read by Spark itself and the per-request frame stays a lazy Spark DataFrame.
     ``bootstrap``: resamples for the 95 % interval on the savings (0 to skip).
     ``progress(done, total, label)`` is called after each step.
+    ``outcomes``: per-model outcomes (one row per ``request_id`` and ``model`` with ``output_tokens``
+    and/or ``quality``): a request moved to a model uses that model's outcome.
+    ``attach``: a frame with ``request_id`` and columns computed outside the log (scores, neighbour
+    ids), a ``{name: AttachedArray(ids, matrix)}`` mapping, or a list of these (docs § 10).
+    ``per_request=False``: totals only, no per-request frame (less memory; the CLI without --out).
     """
     if prices is None:
         raise PriceError("replay needs a price book: replay(log, policies, load_prices())")
@@ -57,7 +65,9 @@ def replay(log: Any, policies: Any = (), prices: PriceBook | None = None, *, eng
     kind = caller_kind(log)
     backend = make_backend(engine, kind, memory_limit, temp_dir, spark_master)
     try:
-        return _Run(stack, prices, backend, cache_ttl, progress).execute(log, kind, bootstrap, seed)
+        run = _Run(stack, prices, backend, cache_ttl, progress, outcomes=outcomes, attach=attach)
+        run.per_request = per_request
+        return run.execute(log, kind, bootstrap, seed)
     except BaseException as e:
         backend.close()
         if isinstance(e, RuntimeError) and "interrupted" in str(e).lower():
@@ -67,9 +77,20 @@ def replay(log: Any, policies: Any = (), prices: PriceBook | None = None, *, eng
 
 class _Run:
     def __init__(self, stack: PolicyStack, book: PriceBook, backend: Backend, cache_ttl: str,
-                 progress: Progress | None):
+                 progress: Progress | None, outcomes: Any = None, attach: Any = None):
         self.stack, self.book, self.backend, self.cache_ttl = stack, book, backend, cache_ttl
         self._progress = progress
+        self.outcomes = validate_outcomes(outcomes, book) if outcomes is not None else None
+        self._attach = attach
+        self.has_quality = False
+        self.outcome_models: dict[int, dict] = {}
+        self.arrays: dict = {}
+        self.attached: list[str] = []
+        self.refused_column: str | None = None
+        self.pinned = False  # keep every materialized state (a sweep replays from a stored one)
+        self.per_request = True
+        # a response cache followed by another step is decided jointly with it (fixpoint, § 10)
+        self.joint = any(p.caches_answers and k < len(stack) for k, p in enumerate(stack, 1))
         self.total_steps = len(stack) + 2  # read, baseline, each step; done = total
         self.has_extra = any(p.bills_extra for p in stack)
         self.input_columns: list[str] = []
@@ -90,49 +111,106 @@ class _Run:
 
     # ------------------------------------------------------------------------------------------
     def execute(self, log: Any, kind: str, n_boot: int, seed: int) -> ReplayResult:
+        base = self.start(log)
+        frame, contexts = self.run_steps(base, 1)
+        if self.joint:
+            frame, contexts = self._fixpoint(base, frame, contexts)
+        self.backend.report = None
+        result = self.summarize(frame, contexts, kind, n_boot, seed)
+        self.tick(self.total_steps, "done")
+        return result
+
+    def start(self, log: Any) -> nw.LazyFrame:
+        """Read, validate and order the log, and price the baseline (materialized)."""
         frame = self.prepare(self.backend.lazy(log))
         self.working_on(0, "pricing the baseline")
-        frame = self.backend.materialize(self.price(frame, "_c0"))
+        frame = self.price(frame, "_c0")
+        if self.has_quality:
+            frame = frame.with_columns(**{"_q0": nw.col(QUALITY)})
+        frame = self.backend.materialize(frame)
         frame = self.backend.finish_order(frame, ["ts", "request_id"])
         self.order_by = list(self.backend.order_by)
         self._drop_stale(frame)
         self.tick(1, "baseline priced")
-        last_use = self._last_use()
-        contexts = []
-        for k, policy in enumerate(self.stack, 1):
-            self.working_on(k, f"{k}/{len(self.stack)} {policy.label}")
+        return frame
+
+    def run_steps(self, frame: nw.LazyFrame, first: int, stack: PolicyStack | None = None,
+                  contexts: list | None = None, stop: int | None = None) -> tuple[nw.LazyFrame, list[StageContext]]:
+        """Apply steps ``first`` … ``stop`` (default: the last) of the stack (``stack`` replaces it,
+        e.g. with a sweep's value) to the state after step ``first - 1``; returns that state and
+        every step's context."""
+        stack = self.stack if stack is None else stack
+        stop = len(stack) if stop is None else stop
+        last_use = self._last_use(stack)
+        contexts = list(contexts or [])
+        for k in range(first, stop + 1):
+            policy = stack[k - 1]
+            self.working_on(k, f"{k}/{len(stack)} {policy.label}")
             ctx = StageContext(self, k, policy, frame)
             out = policy.apply(ctx)
             if ctx.act not in out.collect_schema().names():
                 raise PolicyError(f"policy {policy.name!r} did not write its action column {ctx.act}")
             out = out.with_columns(nw.col(ctx.act).fill_null(0).cast(nw.Int8))
+            out = self._quality_rule(out, k)
             out = self.price(out, f"_c{k}")
             done = [c for c, step in last_use.items() if step == k]
             if done:
                 out = out.drop(*done)
-            last = k == len(self.stack)
-            if last or self.backend.materialize_every_step:
+            if k == stop or self.backend.materialize_every_step:
                 frame = self.backend.materialize(out)
                 self._drop_stale(frame)
             else:  # fused into the next step's plan (DuckDB: one pass instead of a table per step)
                 frame = out
             ctx.frame = None  # do not keep every step's state alive
             contexts.append(ctx)
-            self.tick(k + 1, f"{k}/{len(self.stack)} {policy.label}")
-        self.backend.report = None
-        result = self.summarize(frame, contexts, kind, n_boot, seed)
-        self.tick(self.total_steps, "done")
-        return result
+            self.tick(k + 1, f"{k}/{len(stack)} {policy.label}")
+        return frame, contexts
+
+    def _quality_rule(self, out: nw.LazyFrame, k: int) -> nw.LazyFrame:
+        """Blocked: 0 when the answer's quality was known (the user got nothing); removed: unknown
+        (the request is gone); otherwise what the policy left (docs § 10). Keeps ``_q{k}``."""
+        if not self.has_quality:  # a `_q` a plugin wrote anyway is never read nor shown
+            return out
+        q, fate = nw.col(QUALITY), nw.col(FATE)
+        rule = (nw.when((fate == BLOCKED) & ~q.is_null()).then(nw.lit(0.0, nw.Float64))
+                .when(fate == REMOVED).then(nw.lit(None, nw.Float64)).otherwise(q))
+        return out.with_columns(**{QUALITY: rule.cast(nw.Float64)}).with_columns(**{f"_q{k}": nw.col(QUALITY)})
+
+    def _fixpoint(self, base, frame, contexts, rounds: int = 100):
+        """Cache + budget in one sequential pass, computed as a fixpoint: a request refused by a
+        later step writes no cache entry, so the stack is replayed with the refusals of the previous
+        round until they no longer change. A request's decision depends only on the refusals of
+        earlier requests, so each round fixes at least the first request the previous one got
+        wrong: the fixpoint is the sequential pass (typically reached in 2–4 rounds)."""
+        key = self.backend.row_key
+        refused_name = "_refused"
+        known = None
+        for _ in range(rounds):
+            now = self.backend.materialize(frame.select(key, (nw.col(FATE) == BLOCKED).alias(refused_name)))
+            if known is None:
+                changed = self.backend.collect(now.select(nw.col(refused_name).cast(nw.Int64).sum().alias("n")))
+            else:
+                diff = now.join(known.select(key, nw.col(refused_name).alias("_was")), on=key, how="left")
+                changed = self.backend.collect(diff.select(
+                    (nw.col(refused_name) != nw.col("_was").fill_null(False)).cast(nw.Int64).sum().alias("n")))
+            if int(changed.to_dict(as_series=False)["n"][0] or 0) == 0:
+                return frame, contexts
+            known = now
+            self.refused_column = refused_name
+            frame, contexts = self.run_steps(self.backend.join_back(base, known, key), 1)
+        raise RuntimeError(f"cache + budget decisions did not settle in {rounds} rounds")
 
     def _drop_stale(self, frame: nw.LazyFrame) -> None:
+        if self.joint or self.pinned:  # the baseline / a sweep's prefix state is read again
+            return
         release = getattr(self.backend, "release_older", None)
         if release is not None:  # DuckDB: only the newest materialized step is still referenced
             release()
 
-    def _last_use(self) -> dict[str, int]:
+    def _last_use(self, stack: PolicyStack | None = None) -> dict[str, int]:
         """Input columns no output needs, with the last step that reads them (dropped after it)."""
         last: dict[str, int] = {}
-        for k, p in enumerate(self.stack, 1):
+        for k, p in enumerate(self.stack if stack is None else stack, 1):
             for c in p.requires():
                 if c not in IDENTITY:
                     last[c] = k
@@ -145,20 +223,30 @@ class _Run:
         missing = [c for c in REQUIRED_INPUT if c not in names]
         if missing:
             raise ValueError(f"log is missing required column(s): {', '.join(missing)}")
+        tables, self.arrays = attached_columns(self._attach, names)
+        self.attached = [c for t in tables for c in t.column_names if c != "request_id"]
         needs: dict[str, str] = {}
         for p in self.stack:
             for c in sorted(p.reads() | p.requires()):
                 needs.setdefault(c, p.label)
-        absent = {c: who for c, who in needs.items() if c not in names and c not in ("tenant", "feature")}
+        absent = {c: who for c, who in needs.items()
+                  if c not in names and c not in self.attached and c not in ("tenant", "feature")}
         if absent:
             c, who = next(iter(absent.items()))
-            raise PolicyError(f"policy {who!r} needs column {c!r}, which the log does not have")
-        keep = list(dict.fromkeys([*IDENTITY, *needs]))
+            raise PolicyError(f"policy {who!r} needs column {c!r}, which the log does not have "
+                              f"(nor anything attached)")
+        logged_quality = "quality" in names
+        self.has_quality = logged_quality or (self.outcomes is not None and "quality" in self.outcomes.column_names)
+        keep = list(dict.fromkeys([*IDENTITY, *(c for c in needs if c not in self.attached),
+                                   *(["quality"] if logged_quality else [])]))
         later = set(IDENTITY).union(*(p.requires() for p in self.stack))
+        if logged_quality:
+            later.add("quality")
         adds = {c: nw.lit(None, nw.String) for c in ("tenant", "feature") if c not in names}
         adds.update({c: nw.lit(0, nw.Int64) for c in ("cached_input_tokens", "cache_write_tokens") if c not in names})
         frame = frame.with_columns(**adds) if adds else frame
-        self.input_columns = [c for c in keep if c != "model"]
+        read_quality = any("quality" in p.requires() for p in self.stack)
+        self.input_columns = [c for c in keep if c != "model" and (c != "quality" or read_quality)] + self.attached
 
         ts_type = schema["ts"]
         if not isinstance(ts_type, nw.Datetime):
@@ -168,11 +256,19 @@ class _Run:
                + ts.dt.day().cast(nw.Int32))
         frame = frame.select(*keep, *TOKEN_INPUT).with_columns(**{DAY: day})
         frame = frame.with_columns(*(nw.col(c).cast(nw.Int64) for c in TOKEN_INPUT),
-                                   nw.col("request_id").cast(nw.String))
-        self._validate(frame)
+                                   nw.col("request_id").cast(nw.String),
+                                   *([nw.col("quality").cast(nw.Float64)] if logged_quality else []))
+        self._validate(frame, logged_quality)
         pairs = self.backend.collect(frame.select("model", DAY).unique()).to_dict(as_series=False)
         self.rates = self._rate_table(pairs["model"], pairs[DAY])
         mapping = {raw: self.rates.code(self.book.resolve(raw)) for raw in set(pairs["model"])}
+        for table in tables:  # scores, neighbour ids, rows of attached arrays: joined by request id
+            frame = frame.join(self.backend.from_arrow(table), on="request_id", how="left")
+        if self.outcomes is not None:
+            wide, self.outcome_models = pivot_outcomes(
+                self.outcomes, {m: i for i, m in enumerate(self.rates.models)})
+            if self.outcome_models:
+                frame = frame.join(self.backend.from_arrow(wide), on="request_id", how="left")
         self.order_by = ["ts", "request_id"]  # what windows order by until add_order
         for k, p in enumerate(self.stack, 1):  # per-row facts from columns not needed later (prompt …)
             frame = p.derive(StageContext(self, k, p, frame, deriving=True))
@@ -183,17 +279,34 @@ class _Run:
                  MODEL: nw.col("model").replace_strict(mapping, default=-1, return_dtype=nw.Int32) if mapping
                  else nw.lit(0, nw.Int32),
                  **{v: nw.col(k) for k, v in TOKEN_INPUT.items()},
-                 BATCH: nw.lit(False), FATE: nw.lit(0, nw.Int8),
+                 BATCH: nw.lit(False), FATE: nw.lit(0, nw.Int8), SOURCE: nw.lit(0, nw.Int8),
                  **({EXTRA: nw.lit(0, nw.Int64)} if self.has_extra else {})}
         state[LOGGED] = state[MODEL]
         frame = frame.with_columns(**state).drop(*TOKEN_INPUT, "model")
+        if self.has_quality:
+            frame = frame.with_columns(**{QUALITY: self._baseline_quality(logged_quality)})
+            if logged_quality and not read_quality:
+                frame = frame.drop("quality")
         schema = {MODEL: nw.Int32, DAY: nw.Int32, BATCH: nw.Boolean, **{c: nw.Int64 for c in self.rates.rate_columns}}
         self.rates_frame = self.backend.small(self.rates.columns, schema)
         self.tick(0, "log read")
         return frame
 
-    def _validate(self, frame: nw.LazyFrame) -> None:
+    def _baseline_quality(self, logged: bool) -> nw.Expr:
+        """The log's label; without a quality column, the outcome of the logged model (if any)."""
+        if logged:
+            return nw.col("quality").cast(nw.Float64)
+        q = nw.lit(None, nw.Float64)
+        for code, info in self.outcome_models.items():
+            if info["quality"] is not None:
+                q = nw.when((nw.col(MODEL) == code) & nw.col(info["has"]).fill_null(False)) \
+                    .then(nw.col(info["quality"])).otherwise(q)
+        return q.cast(nw.Float64)
+
+    def _validate(self, frame: nw.LazyFrame, quality: bool = False) -> None:
         exprs = [nw.len().alias("n"), nw.col("request_id").n_unique().alias("unique_ids")]
+        if quality:
+            exprs += [nw.col("quality").min().alias("min_q"), nw.col("quality").max().alias("max_q")]
         for c in ("request_id", "ts", "model", *TOKEN_INPUT):
             exprs.append(nw.col(c).null_count().alias(f"null_{c}"))
         for c in TOKEN_INPUT:
@@ -215,6 +328,10 @@ class _Run:
         if row["min_uncached"] < 0:
             raise ValueError("some rows have cached + cache-write tokens above input tokens "
                              "(input_tokens is the whole prompt)")
+        if quality and row["min_q"] is not None and (row["min_q"] < 0 or row["max_q"] > 1
+                                                      or row["min_q"] != row["min_q"] or row["max_q"] != row["max_q"]):
+            raise ValueError(f"quality: labels must be in [0, 1] (null = unlabelled); "
+                             f"found {row['min_q']!r} … {row['max_q']!r}")
         if row["unique_ids"] != self.n_rows:
             raise ValueError(f"request_id is not unique ({self.n_rows - row['unique_ids']} duplicate(s)): "
                              f"replay orders requests by (ts, request_id)")
@@ -234,15 +351,21 @@ class _Run:
     # ------------------------------------------------------------------------------------------
     def summarize(self, frame: nw.LazyFrame, contexts: list[StageContext], kind: str, n_boot: int,
                   seed: int) -> ReplayResult:
-        k_last = len(self.stack)
+        k_last = len(contexts)
         costs = [f"_c{k}" for k in range(k_last + 1)]
         cols: dict[str, nw.Expr] = {}   # indicator columns first: plain sums group fast everywhere
         aggs = [nw.len().alias("n")]
         for c in costs:
             cols[f"f{c}"] = nw.col(c).cast(nw.Float64)
             aggs += [nw.col(c).sum().alias(f"s{c}"), nw.col(c).min().alias(f"min{c}"), nw.col(f"f{c}").sum()]
+        if self.has_quality:
+            for k in range(k_last + 1):
+                cols[f"qs{k}"] = quality_units(nw.col(f"_q{k}"))
+                cols[f"qn{k}"] = (~nw.col(f"_q{k}").is_null()).cast(nw.Int64)
         for j in range(len(FATES)):
             cols[f"fate{j}"] = (nw.col(FATE) == j).cast(nw.Int64)
+        for j in range(1, len(SOURCES)):
+            cols[f"src{j}"] = (nw.col(SOURCE) == j).cast(nw.Int64)
         for ctx in contexts:
             for code in range(1, len(ctx.policy.reasons()) + 1):
                 cols[f"{ctx.act}_{code}"] = (nw.col(ctx.act) == code).cast(nw.Int64)
@@ -257,43 +380,114 @@ class _Run:
                 groups[k] = groups[k].astype("int64")
         self._check_costs(frame, groups, costs)
         totals = [sum(int(v) for v in groups[f"s{c}"]) if len(groups) else 0 for c in costs]
+        quality = self._quality_totals(groups, k_last)
 
-        steps = []
+        steps, events, limits, breakdown = [], [], [], []
         for ctx in contexts:
-            reasons = ctx.policy.reasons()
+            policy = ctx.policy
+            reasons = policy.reasons()
             counts = [int(groups[f"{ctx.act}_{i}"].sum()) if len(groups) else 0 for i in range(1, len(reasons) + 1)]
+            by_kind: dict[str, int] = {}
+            for r, n in zip(reasons, counts):
+                if n:
+                    by_kind[r.kind] = by_kind.get(r.kind, 0) + n
+            report = policy.report(ctx, frame)
+            if not isinstance(report, StepReport):
+                raise PolicyError(f"policy {policy.name!r}: report() must return a StepReport, "
+                                  f"got {type(report).__name__}")
+            step_events = [e.to_dict(ctx.step, policy.name, policy.label) for e in report.events]
+            step_limits = [lim.to_dict(ctx.step, policy.name, policy.label) for lim in report.limits]
+            step_breakdown = self._breakdown(frame, ctx, report.breakdown) if report.breakdown else []
+            events += step_events
+            limits += step_limits
+            breakdown += step_breakdown
             steps.append({
-                "step": ctx.step, "policy": ctx.policy.name, "label": ctx.policy.label,
-                "config": ctx.policy.to_config(),
-                "decisions": [{"code": i, "reason": r.text, "changes": r.changes, "requests": n}
+                "step": ctx.step, "policy": policy.name, "label": policy.label,
+                "config": policy.to_config(), "stateful": policy.stateful,
+                "decisions": [{"code": i, "reason": r.text, "kind": r.kind, "changes": r.changes, "requests": n}
                               for i, (r, n) in enumerate(zip(reasons, counts), 1) if n],
+                "counts": by_kind,
                 "requests_touched": sum(n for r, n in zip(reasons, counts) if r.changes),
-                "report": ctx.policy.summarize(ctx, frame),
+                "outputs": [f"step{ctx.step}_{name}" for name in policy.outputs()],
+                "events": step_events, "events_truncated": report.events_truncated,
+                "limits": step_limits, "detail": report.detail,
             })
         fates = {name: int(groups[f"fate{j}"].sum()) if len(groups) else 0 for j, name in enumerate(FATES)}
-        budget = {"events": sorted((e for s in steps for e in s["report"].get("events", [])),
-                                   key=lambda e: (e["ts"], e["step"])),
-                  "by_tenant": [row for s in steps for row in s["report"].get("by_tenant", [])]}
+        events.sort(key=lambda e: (e["ts"], e["step"]))
+        budget = {"events": events, "by_tenant": breakdown}
         ci = bootstrap_ci(groups, "f_c0", f"f_c{k_last}", n_boot, seed) if n_boot else None
+        if ci is not None and self.has_quality:
+            ci["quality"] = bootstrap_quality(groups, "0", str(k_last), n_boot, seed)
         summary = {
             "requests": self.n_rows,
             "baseline_pusd": totals[0], "replayed_pusd": totals[-1],
-            "waterfall": waterfall(totals, steps),
+            "baseline_quality": quality["means"][0], "replayed_quality": quality["means"][-1],
+            "quality": quality["summary"],
+            "waterfall": waterfall(totals, steps, quality["means"], quality["sums"]),
             "steps": steps,
             "fates": fates,
             "blocked_requests": fates["blocked"],
-            "downgraded_requests": sum(s["report"].get("downgraded", 0) for s in steps),
+            "downgraded_requests": sum(s["counts"].get("downgraded", 0) for s in steps),
+            "outcomes": {name: int(groups[f"src{j}"].sum()) if len(groups) else 0
+                         for j, name in enumerate(SOURCES) if j},
             "budget": budget,
-            "by_tenant": _rollup(groups, "tenant", costs[0], costs[-1]),
-            "by_feature": _rollup(groups, "feature", costs[0], costs[-1]),
+            "limits": limits,
+            "by_tenant": _rollup(groups, "tenant", costs[0], costs[-1], k_last if self.has_quality else None),
+            "by_feature": _rollup(groups, "feature", costs[0], costs[-1], k_last if self.has_quality else None),
             "ci95": ci,
             "engine": self.backend.name,
             "stack": self.stack.to_dict(),
             "models": list(self.rates.models),
+            "attached": list(self.attached),
         }
-        out = self._output(frame, contexts)
-        native = self.backend.to_caller(out, kind)
+        native = self.backend.to_caller(self._output(frame, contexts), kind) if self.per_request else None
         return ReplayResult(summary, frame=native, backend=self.backend)
+
+    def _quality_totals(self, groups: pd.DataFrame, k_last: int) -> dict:
+        """Mean (over requests with a known quality) and sum of quality after every step."""
+        n = k_last + 1
+        if not self.has_quality or not len(groups):
+            return {"means": [None] * n, "sums": [None] * n,
+                    "summary": {"labelled": False, "note": "the log carries no quality labels: "
+                                "quality is not reported" if not self.has_quality else "empty log"}}
+        sums = [int(groups[f"qs{k}"].sum()) / QUALITY_UNITS for k in range(n)]
+        counts = [int(groups[f"qn{k}"].sum()) for k in range(n)]
+        means = [s / c if c else None for s, c in zip(sums, counts)]
+        return {"means": means, "sums": sums,
+                "summary": {"labelled": True, "baseline_mean": means[0], "replayed_mean": means[-1],
+                            "baseline_total": sums[0], "replayed_total": sums[-1],
+                            "baseline_labelled": counts[0], "replayed_labelled": counts[-1]}}
+
+    def _breakdown(self, frame: nw.LazyFrame, ctx: StageContext, period: str) -> list[dict]:
+        """Per tenant and period: requests this step changed (by reason kind) and dollars saved."""
+        reasons = ctx.policy.reasons()
+        changing = [i for i, r in enumerate(reasons, 1) if r.changes]
+        if not changing:
+            return []
+        bucket = (nw.col(DAY) // 100).cast(nw.Int32) if period == "month" else nw.col(DAY)
+        prev_cost, cost = f"_c{ctx.step - 1}", f"_c{ctx.step}"
+        by = self.backend.collect(
+            frame.filter(nw.col(ctx.act).is_in(changing))
+            .select("tenant", bucket.alias(DAY), nw.col(ctx.act).cast(nw.Int32).alias("_code"),
+                    (nw.col(prev_cost) - nw.col(cost)).alias("_avoided"))
+            .group_by("tenant", DAY, "_code").agg(nw.len().alias("n"), nw.col("_avoided").sum().alias("avoided"))
+        ).to_dict(as_series=False)
+        rows: dict[tuple, dict] = {}
+        for t, p, code, n, a in zip(by["tenant"], by[DAY], by["_code"], by["n"], by["avoided"]):
+            tenant = t if t is not None else "(none)"
+            label = f"{p // 100:04d}-{p % 100:02d}" if period == "month" else int_day(int(p)).isoformat()
+            row = rows.setdefault((label, tenant), {"step": ctx.step, "policy": ctx.policy.name,
+                                                    "label": ctx.policy.label, "tenant": tenant, "period": label,
+                                                    "_saved": 0})
+            kind = reasons[int(code) - 1].kind
+            row[kind] = row.get(kind, 0) + int(n)
+            row["_saved"] += int(a)
+        out = []
+        for key in sorted(rows):
+            row = rows[key]
+            row["saved_usd"] = row.pop("_saved") / PUSD_PER_USD
+            out.append(row)
+        return out
 
     def _check_costs(self, frame: nw.LazyFrame, groups: pd.DataFrame, costs: list[str]) -> None:
         for k, c in enumerate(costs):
@@ -334,8 +528,15 @@ class _Run:
                 nw.col(FATE).replace_strict(dict(enumerate(FATES)), default="?", return_dtype=nw.String).alias("fate"),
                 nw.col("_c0").alias("baseline_pusd"), nw.col(f"_c{k_last}").alias("cost_pusd"),
                 (nw.col("_c0") / PUSD_PER_USD).alias("baseline_usd"),
-                (nw.col(f"_c{k_last}") / PUSD_PER_USD).alias("cost_usd")]
+                (nw.col(f"_c{k_last}") / PUSD_PER_USD).alias("cost_usd"),
+                nw.col(SOURCE).replace_strict(dict(enumerate(SOURCES)), default="?", return_dtype=nw.String)
+                .alias("outcome")]
+        if self.has_quality:
+            cols += [nw.col("_q0").alias("baseline_quality"), nw.col(f"_q{k_last}").alias("quality")]
         cols += [nw.col(ctx.act).alias(action_column(ctx.step, ctx.policy.name)) for ctx in contexts]
+        for ctx in contexts:
+            for name in ctx.policy.outputs():
+                cols.append(nw.col(f"_o{ctx.step}_{name}").alias(f"step{ctx.step}_{name}"))
         return frame.select(*cols) if self.backend.keeps_order else frame.sort(*self.order_by).select(*cols)
 
 
@@ -343,11 +544,22 @@ def action_column(step: int, name: str) -> str:
     return f"act{step}_{name}"
 
 
-def _rollup(groups: pd.DataFrame, key: str, base: str, final: str) -> list[dict]:
+def _rollup(groups: pd.DataFrame, key: str, base: str, final: str, k_last: int | None = None) -> list[dict]:
+    """Totals per tenant or feature; with quality, the mean quality before and after (None where
+    no request of the group carries a label)."""
     if not len(groups):
         return []
     g = groups.groupby(groups[key].fillna("(none)").astype(str), sort=True)
     out = pd.DataFrame({"requests": g["n"].sum(), "baseline": g[f"f{base}"].sum(), "replayed": g[f"f{final}"].sum()})
-    return [{key: idx, "requests": int(r.requests), "baseline_usd": units_to_usd(r.baseline),
-             "replayed_usd": units_to_usd(r.replayed), "savings_usd": units_to_usd(r.baseline - r.replayed)}
-            for idx, r in out.iterrows()]
+    if k_last is not None:
+        for name, k in (("bq", 0), ("rq", k_last)):
+            out[f"{name}s"], out[f"{name}n"] = g[f"qs{k}"].sum(), g[f"qn{k}"].sum()
+    rows = []
+    for idx, r in out.iterrows():
+        row = {key: idx, "requests": int(r.requests), "baseline_usd": units_to_usd(r.baseline),
+               "replayed_usd": units_to_usd(r.replayed), "savings_usd": units_to_usd(r.baseline - r.replayed)}
+        if k_last is not None:
+            row["baseline_quality"] = float(r.bqs / QUALITY_UNITS / r.bqn) if r.bqn else None
+            row["replayed_quality"] = float(r.rqs / QUALITY_UNITS / r.rqn) if r.rqn else None
+        rows.append(row)
+    return rows

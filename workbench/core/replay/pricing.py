@@ -31,6 +31,15 @@ MAX_TOKENS = 2**31 - 1
 # state column names shared with the engine
 MODEL, DAY, IN, CACHED, WRITE, OUT, BATCH, FATE, EXTRA = (
     "_m", "_day", "_in", "_cached", "_write", "_out", "_batch", "_fate", "_extra")
+QUALITY, SOURCE = "_q", "_src"   # quality (Float64, null = unknown); outcome source (Int8)
+LOGGED_OUTCOME, FROM_OUTCOMES, FALLBACK = 0, 1, 2   # values of SOURCE
+QUALITY_UNITS = 10**9  # quality is summed in integer billionths: the same totals on every engine and order
+
+
+def quality_units(q: nw.Expr) -> nw.Expr:
+    """Quality as integer billionths (null → 0), for exact, order-independent sums."""
+    return (q.fill_null(0.0) * QUALITY_UNITS).round(0).cast(nw.Int64)
+SOURCES = ("logged", "outcome", "fallback")
 CALLED, CACHE_HIT, BLOCKED, REMOVED = 0, 1, 2, 3
 FATES = ("called", "cache_hit", "blocked", "removed")
 _X = ("i", "o", "c", "w")  # input, output, cached input, cache write

@@ -32,8 +32,9 @@ def register_reference(name: str):
 class _Ref:
     """State shared by the reference loops."""
 
-    def __init__(self, rows: list[dict], book: PriceBook, cache_ttl: str):
+    def __init__(self, rows: list[dict], book: PriceBook, cache_ttl: str, outcomes: dict | None = None):
         self.rows, self.book, self.cache_ttl = rows, book, cache_ttl
+        self.outcomes = outcomes or {}  # (request_id, model) -> (output_tokens or None, quality or None)
         self._records: dict = {}
         self._rates: dict = {}
         days = sorted({r["day"] for r in rows})
@@ -92,6 +93,13 @@ class _Ref:
             return False
         self.facts(model)
         row["model"] = model
+        found = self.outcomes.get((row["request_id"], model))
+        if found is not None:  # that model's outcome for this prompt
+            if found[0] is not None:
+                row["out"] = found[0]
+            row["q"], row["src"] = found[1], 1
+        else:  # fallback: logged output tokens kept, quality unknown
+            row["q"], row["src"] = None, 2
         if not self.cacheable[model]:
             row["cached"] = 0
         if not self.writable[model]:
@@ -101,7 +109,7 @@ class _Ref:
         return True
 
 
-def _rows(log: Any, book: PriceBook) -> list[dict]:
+def _rows(log: Any, book: PriceBook, outcomes: dict | None = None) -> list[dict]:
     import pandas as pd
     if not isinstance(log, pd.DataFrame):
         import narwhals.stable.v2 as nw
@@ -110,16 +118,22 @@ def _rows(log: Any, book: PriceBook) -> list[dict]:
     ts = pd.to_datetime(log["ts"], utc=True)
     get = lambda c, default=None: log[c].tolist() if c in log else [default] * len(log)  # noqa: E731
     rows = []
-    for i, (rid, t, tenant, feature, prompt, attempt, status, tags, model, inp, cached, write, out) in enumerate(zip(
+    for i, (rid, t, tenant, feature, prompt, attempt, status, tags, model, inp, cached, write, out, q) in enumerate(zip(
             log["request_id"].astype(str).tolist(), ts.tolist(), get("tenant"), get("feature"), get("prompt"),
             get("attempt", 1), get("status"), get("tags"), log["model"].tolist(), log["input_tokens"].tolist(),
-            get("cached_input_tokens", 0), get("cache_write_tokens", 0), log["output_tokens"].tolist())):
+            get("cached_input_tokens", 0), get("cache_write_tokens", 0), log["output_tokens"].tolist(),
+            get("quality"))):
         rows.append({"request_id": rid, "ts": t, "day": t.date(), "tenant": _none(tenant),
                      "feature": _none(feature), "prompt": _none(prompt), "attempt": attempt,
                      "status": _none(status), "tags": _none(tags),
                      "model": book.resolve(model), "in": int(inp), "cached": int(cached), "write": int(write),
-                     "out": int(out), "batch": False, "fate": CALLED, "extra": 0, "acts": []})
+                     "out": int(out), "batch": False, "fate": CALLED, "extra": 0, "acts": [],
+                     "q": _none(q), "src": 0})
     rows.sort(key=lambda r: (r["ts"], r["request_id"]))
+    if outcomes and "quality" not in log:  # no labels in the log: the logged model's outcome
+        for r in rows:
+            found = outcomes.get((r["request_id"], r["model"]))
+            r["q"] = found[1] if found is not None else None
     return rows
 
 
@@ -130,17 +144,20 @@ def _none(v):
     return v
 
 
-def reference_replay(log: Any, policies: Any, prices: PriceBook, cache_ttl: str = "5m") -> dict:
-    """Replay with plain Python loops. Returns ``{"totals": [pUSD per step], "rows": {id: state}}``.
+def reference_replay(log: Any, policies: Any, prices: PriceBook, cache_ttl: str = "5m", outcomes: Any = None) -> dict:
+    """Replay with plain Python loops. Returns ``{"totals": [pUSD per step], "quality": [mean per
+    step], "rows": {id: state}}``.
 
     ``totals[0]`` is the baseline, ``totals[k]`` the total after step ``k``; each row's state has
-    ``model``, ``in``, ``cached``, ``write``, ``out``, ``batch``, ``fate``, ``cost`` (pUSD), ``acts``.
+    ``model``, ``in``, ``cached``, ``write``, ``out``, ``batch``, ``fate``, ``cost`` (pUSD), ``acts``,
+    ``q`` (quality, None = unknown) and ``src`` (0 logged, 1 outcome, 2 fallback).
     """
     stack: PolicyStack = as_stack(policies)
-    ref = _Ref(_rows(log, prices), prices, cache_ttl)
+    table = _outcome_map(outcomes, prices) if outcomes is not None else None
+    ref = _Ref(_rows(log, prices, table), prices, cache_ttl, table)
     for r in ref.rows:
         r["cost"] = ref.cost(r)
-    totals = [sum(r["cost"] for r in ref.rows)]
+    totals, quality = [sum(r["cost"] for r in ref.rows)], [_mean_quality(ref.rows)]
     for step, policy in enumerate(stack, 1):
         fn = _REFERENCE.get(policy.name)
         if fn is None:
@@ -150,8 +167,33 @@ def reference_replay(log: Any, policies: Any, prices: PriceBook, cache_ttl: str 
         fn(policy, ref)
         for r in ref.rows:
             r["cost"] = ref.cost(r)
+            quality_rule(r)
         totals.append(sum(r["cost"] for r in ref.rows))
-    return {"totals": totals, "rows": {r["request_id"]: r for r in ref.rows}}
+        quality.append(_mean_quality(ref.rows))
+    return {"totals": totals, "quality": quality, "rows": {r["request_id"]: r for r in ref.rows}}
+
+
+def quality_rule(r: dict) -> None:
+    """Blocked: 0 when the quality was known; removed: unknown (docs/replay-semantics.md § 10)."""
+    if r["fate"] == BLOCKED and r["q"] is not None:
+        r["q"] = 0.0
+    elif r["fate"] == REMOVED:
+        r["q"] = None
+
+
+def _mean_quality(rows: list[dict]):
+    known = [r["q"] for r in rows if r["q"] is not None]
+    return sum(known) / len(known) if known else None
+
+
+def _outcome_map(outcomes: Any, book: PriceBook) -> dict:
+    import pandas as pd
+    if not isinstance(outcomes, pd.DataFrame):
+        outcomes = pd.DataFrame(outcomes)
+    tok = outcomes["output_tokens"].tolist() if "output_tokens" in outcomes else [None] * len(outcomes)
+    q = outcomes["quality"].tolist() if "quality" in outcomes else [None] * len(outcomes)
+    return {(str(rid), book.resolve(m)): (None if _none(t) is None else int(t), _none(v))
+            for rid, m, t, v in zip(outcomes["request_id"], outcomes["model"], tok, q)}
 
 
 def _feature_ok(policy, row) -> bool:

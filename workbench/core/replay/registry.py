@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from workbench.core.replay.params import Param, PolicyError, validate
+from workbench.core.replay.report import KINDS, StepReport
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.core.replay.context import StageContext
@@ -23,10 +24,21 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass(frozen=True)
 class Reason:
-    """What a policy did to a request. ``changes=False`` marks an explanation that changed nothing."""
+    """What a policy did to a request. ``changes=False`` marks an explanation that changed nothing.
+
+    ``kind`` (one of :data:`~workbench.core.replay.report.KINDS`) is what the engine counts by:
+    ``blocked``, ``downgraded``, ``cache_hit``, ``moved`` …; default ``changed`` (``note`` when
+    ``changes`` is false)."""
 
     text: str
     changes: bool = True
+    kind: str = ""
+
+    def __post_init__(self):
+        kind = self.kind or ("changed" if self.changes else "note")
+        if kind not in KINDS:
+            raise ValueError(f"reason kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        object.__setattr__(self, "kind", kind)
 
 
 LABEL = Param("label", "str", "name shown in the waterfall and the decisions (default: the policy name)",
@@ -39,9 +51,16 @@ class Policy:
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     params: ClassVar[tuple[Param, ...]] = ()
-    #: True when a decision depends on other requests (budgets, caches): the engine then treats the
-    #: policy's partitions as coupled (see docs/replay-semantics.md).
+    #: True when a decision for one request depends on the replay state of other requests
+    #: (budgets, caches). Only a stateful policy may call ``ctx.window`` or ``ctx.run_kernel`` in
+    #: ``apply`` (the engine raises otherwise); the engine feeds its kernels whole partitions on every
+    #: backend (no partition key = the whole log), includes it in the cache/budget fixpoint, and a
+    #: sweep of a parameter above it replays it for every value (docs/replay-semantics.md § 10).
     stateful: ClassVar[bool] = False
+    #: True for a response cache: its kernel takes ``ctx.may_write`` and writes entries only from
+    #: those rows, and the engine decides it jointly with the budgets after it (a refused request
+    #: writes no entry; docs/replay-semantics.md § 10). Implies ``stateful``.
+    caches_answers: ClassVar[bool] = False
     #: True when the policy bills an amount on top of the call in the ``_extra`` state column
     #: (a cascade's discarded first call, a cache lookup): the engine then carries that column.
     bills_extra: ClassVar[bool] = False
@@ -108,9 +127,23 @@ class Policy:
         """Return ``ctx.frame`` with state columns updated and ``ctx.act`` (Int8 code) added."""
         raise NotImplementedError
 
-    def summarize(self, ctx: "StageContext", frame) -> dict:
-        """Small JSON-able report of this step, read from the final state frame (override)."""
+    def outputs(self) -> dict[str, Any]:
+        """Extra per-request output columns this step writes (name → Narwhals dtype), e.g. the
+        request a cache hit reused or a router score. ``apply`` writes them as
+        ``ctx.output(name)``; they reach the result frame as ``step{k}_{name}``."""
         return {}
+
+    def report(self, ctx: "StageContext", frame) -> StepReport:
+        """This step's typed report (events, limits, breakdown period, detail), read from the final
+        state frame. The engine counts decisions itself (by reason kind). Override."""
+        return StepReport()
+
+    def sweeper(self, ctx: "StageContext", param: str):
+        """Optional fast path of a sweep over ``param`` when this is the last step: score once, then
+        return ``fn(value) -> (cost_pusd, quality)`` numpy arrays per request in processing order
+        (int64 pUSD after this step; float64 quality, NaN = unlabelled), equal to replaying with that
+        value. ``None`` (default) = the engine replays the step for every value."""
+        return None
 
 
 def _plain(obj: Any) -> Any:
@@ -129,11 +162,21 @@ def register_policy(cls: type[Policy]) -> type[Policy]:
     """Class decorator: make ``cls`` available under ``cls.name``."""
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no name")
+    if "summarize" in vars(cls):
+        raise PolicyError(f"policy {cls.name!r}: summarize() -> dict was replaced by report() -> StepReport "
+                          f"(docs/replay-semantics.md § 10)")
+    _discover()  # built-ins first: a plugin can never take a built-in's name, whatever the order
     existing = _REGISTRY.get(cls.name)
-    if existing is not None and existing is not cls and existing.__qualname__ != cls.__qualname__:
-        raise ValueError(f"policy name {cls.name!r} is already registered by {existing.__module__}")
+    if existing is not None and existing is not cls and not _same_class(existing, cls):
+        raise PolicyError(f"policy name {cls.name!r} is already registered by "
+                          f"{existing.__module__}.{existing.__qualname__}; choose another name")
     _REGISTRY[cls.name] = cls
     return cls
+
+
+def _same_class(a: type, b: type) -> bool:
+    """The same class defined again (a module re-imported), not another class with that name."""
+    return a.__module__ == b.__module__ and a.__qualname__ == b.__qualname__
 
 
 def _discover() -> None:
@@ -142,8 +185,12 @@ def _discover() -> None:
         return
     _DISCOVERED = True
     from workbench.core.replay import policies
-    for mod in sorted(pkgutil.iter_modules(policies.__path__), key=lambda m: m.name):
-        importlib.import_module(f"{policies.__name__}.{mod.name}")
+    try:
+        for mod in sorted(pkgutil.iter_modules(policies.__path__), key=lambda m: m.name):
+            importlib.import_module(f"{policies.__name__}.{mod.name}")
+    except BaseException:
+        _DISCOVERED = False  # the next lookup raises again instead of returning a partial registry
+        raise
 
 
 def list_policies() -> list[str]:

@@ -8,9 +8,10 @@ import narwhals.stable.v2 as nw
 
 from workbench.core.replay.pricing import PUSD_PER_USD
 
-_SUMMARY_KEYS = ("requests", "rejected_rows", "baseline_pusd", "replayed_pusd", "waterfall", "steps", "fates",
-                 "blocked_requests", "downgraded_requests", "budget", "by_tenant", "by_feature", "ci95",
-                 "engine", "stack", "models")
+_SUMMARY_KEYS = ("requests", "rejected_rows", "baseline_pusd", "replayed_pusd", "baseline_quality",
+                 "replayed_quality", "quality", "waterfall", "steps", "fates", "blocked_requests",
+                 "downgraded_requests", "outcomes", "budget", "limits", "by_tenant", "by_feature", "ci95",
+                 "engine", "stack", "models", "attached")
 
 
 def _usd(pusd: int) -> float:
@@ -21,19 +22,29 @@ def _pct(part: float, whole: float) -> float:
     return 100.0 * part / whole if whole else 0.0
 
 
-def waterfall(totals: list[int], steps: list[dict]) -> list[dict]:
-    """Savings of each step in stack order: the cost before it minus the cost after it.
+def waterfall(totals: list[int], steps: list[dict], quality: list | None = None,
+              quality_sums: list | None = None) -> list[dict]:
+    """Savings of each step in stack order: the cost before it minus the cost after it, and the
+    quality it loses: mean quality before − after (``quality_lost``) and the summed quality
+    (``quality_lost_total``, in answers' worth); ``None`` when the log carries no quality.
 
     ``totals[0]`` is the baseline, ``totals[k]`` the total after step ``k`` (integer pUSD). The bars
     add up to baseline − replayed exactly; a step that costs more shows a negative saving.
     """
+    quality = quality or [None] * len(totals)
+    quality_sums = quality_sums or [None] * len(totals)
     rows = []
     for i, step in enumerate(steps):
         before, after = totals[i], totals[i + 1]
+        qb, qa = quality[i], quality[i + 1]
+        sb, sa = quality_sums[i], quality_sums[i + 1]
         rows.append({"step": i + 1, "policy": step["policy"], "label": step["label"],
                      "before_usd": _usd(before), "after_usd": _usd(after),
                      "savings_usd": _usd(before - after), "savings_pct": _pct(before - after, totals[0]),
-                     "savings_pusd": before - after, "requests_touched": step["requests_touched"]})
+                     "savings_pusd": before - after, "requests_touched": step["requests_touched"],
+                     "quality_before": qb, "quality_after": qa,
+                     "quality_lost": qb - qa if qb is not None and qa is not None else None,
+                     "quality_lost_total": sb - sa if sb is not None and sa is not None else None})
     return rows
 
 
@@ -74,6 +85,30 @@ class ReplayResult:
     @property
     def ci95(self) -> dict | None:
         return self.summary["ci95"]
+
+    @property
+    def baseline_quality(self) -> float | None:
+        """Mean quality of the logged answers over the labelled requests (None without labels)."""
+        return self.summary["baseline_quality"]
+
+    @property
+    def replayed_quality(self) -> float | None:
+        """Mean quality after the policies over the requests with a known quality (None: none)."""
+        return self.summary["replayed_quality"]
+
+    @property
+    def quality(self) -> dict:
+        return self.summary["quality"]
+
+    @property
+    def events(self) -> list[dict]:
+        """Every step's timeline events, in time order (typed: ``kind``, ``action``, ``text``)."""
+        return (self.summary["budget"] or {}).get("events") or []
+
+    @property
+    def limits(self) -> list[dict]:
+        """The caps the steps enforce (scope, period, unit, value, action)."""
+        return self.summary["limits"] or []
 
     @property
     def blocked_requests(self) -> int:
@@ -137,7 +172,8 @@ class ReplayResult:
         d = {"requests": s["requests"], "rejected_rows": s["rejected_rows"],
              "baseline_usd": self.baseline_usd, "replayed_usd": self.replayed_usd,
              "savings_usd": self.savings_usd, "savings_pct": self.savings_pct,
-             "baseline_pusd": s["baseline_pusd"], "replayed_pusd": s["replayed_pusd"]}
+             "baseline_pusd": s["baseline_pusd"], "replayed_pusd": s["replayed_pusd"],
+             "baseline_quality": s["baseline_quality"], "replayed_quality": s["replayed_quality"]}
         d.update({k: s[k] for k in _SUMMARY_KEYS if k not in d})
         if include_requests and self.frame is not None:
             native = nw.from_native(self.frame)

@@ -95,6 +95,7 @@ class SparkBackend(Backend):
     # stack into one plan made the replay 1.3-1.8x slower (planning grows with the plan)
     materialize_every_step = True
     row_key = "request_id"
+    local = False  # per-request arrays never come to the driver (a sweep replays on the cluster)
 
     def __init__(self, memory_limit: str | None = None, temp_dir: str | None = None,
                  master: str | None = None, session: Any = None):
@@ -235,7 +236,8 @@ def _kernel_runner(names: list[str], by: list[str], inputs: list[str], out_field
             values = np.asarray(result[field.name])
             if len(values) != n:
                 raise ValueError(f"kernel output {field.name!r} has {len(values)} rows, expected {n}")
-            table = table.append_column(field, pa.array(values, type=field.type))
+            # NaN in a float output is null (unknown), as in the other backends
+            table = table.append_column(field, pa.array(values, type=field.type, from_pandas=True))
         yield from table.select([*names, *(f.name for f in out_fields)]).to_batches(max_chunksize=65_536)
     return run
 

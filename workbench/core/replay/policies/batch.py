@@ -21,7 +21,7 @@ class Batch(Policy):
         return {"feature"} if self.p["features"] is not None else set()
 
     def reasons(self):
-        return (Reason("moved to the batch API (async feature)"),
+        return (Reason("moved to the batch API (async feature)", kind="batched"),
                 Reason("async feature, but the model has no batch price: left real-time", changes=False))
 
     def apply(self, ctx):

@@ -15,6 +15,7 @@ import numpy as np
 from workbench.core.replay.params import Param
 from workbench.core.replay.pricing import BLOCKED, CACHE_HIT, CALLED, DAY, FATE, usd_to_units
 from workbench.core.replay.registry import Policy, Reason, register_policy
+from workbench.core.replay.report import Limit, StepReport
 
 
 def fill_kernel(cap: int):
@@ -53,7 +54,10 @@ class BudgetFill(Policy):
 
     def reasons(self):
         return (Reason(f"blocked: does not fit in what is left of the {self.p['scope']} daily cap "
-                       f"${self.p['usd']:,.2f}"),)
+                       f"${self.p['usd']:,.2f}", kind="blocked"),)
+
+    def report(self, ctx, frame) -> StepReport:
+        return StepReport(limits=[Limit(self.p["scope"], "day", "usd", self.p["usd"], "block")], breakdown="day")
 
     def apply(self, ctx):
         cost = ctx.private("cost")

@@ -28,6 +28,7 @@ from workbench.core.replay.pricing import (
     BLOCKED, CACHE_HIT, CALLED, DAY, FATE, IN, NEVER, OUT, PUSD_PER_USD, int_day, usd_to_units,
 )
 from workbench.core.replay.registry import Policy, Reason, register_policy
+from workbench.core.replay.report import Event, Limit, StepReport
 
 ACTIONS = ("block", "downgrade", "cache_only")
 STOP_BIT = 64
@@ -76,10 +77,10 @@ class _Budget(Policy):
     def reasons(self):
         action = self.p["action"]
         if action == "downgrade":
-            return (Reason(f"downgraded to {self.p['downgrade_to']}: {self.what()} reached"),)
+            return (Reason(f"downgraded to {self.p['downgrade_to']}: {self.what()} reached", kind="downgraded"),)
         if action == "cache_only":
-            return (Reason(f"blocked: {self.what()} reached (cache-only: only cache hits served)"),)
-        return (Reason(f"blocked: {self.what()} reached (hard stop)"),)
+            return (Reason(f"blocked: {self.what()} reached (cache-only: only cache hits served)", kind="blocked"),)
+        return (Reason(f"blocked: {self.what()} reached (hard stop)", kind="blocked"),)
 
     def _cap_expr(self, table: dict[str, int], default: int) -> nw.Expr:
         if not table:
@@ -116,14 +117,47 @@ class _Budget(Policy):
         cols[ctx.private("ev")] = ev.cast(nw.Int8)
         return frame.with_columns(**cols)
 
+    def sweeper(self, ctx, param):
+        """Score once: the running spend of every request (one windowed cumulative sum); a cap is
+        then one comparison per request. Hard stops only (block, cache_only); the swept parameter
+        is the cap (``usd`` of the daily budget, the default ``limit`` of a tenant quota)."""
+        if self.p["action"] == "downgrade" or param not in ("usd", "limit"):
+            return None
+        import numpy as np
+
+        from workbench.core.replay.sweep import state_arrays
+        table, _ = self.caps()
+        keys, pre = self.keys(ctx)
+        spend, x = ctx.private("spend"), ctx.private("x")
+        frame = ctx.window(ctx.frame, {spend: nw.col(x).cum_sum().over(*keys, order_by=ctx.order_by).cast(nw.Int64)},
+                           columns=[c for c in keys if c in ctx.columns] + [DAY] + self._reads(ctx),
+                           pre={**pre, x: self._measure(ctx)})
+        fate = nw.col(FATE)
+        servable = (fate == CALLED) | (fate == CACHE_HIT) if self.p["action"] == "block" else (fate == CALLED)
+        a = state_arrays(ctx, frame, {"spend": nw.col(spend), "fixed": self._cap_expr(table, -1),
+                                      "cost": ctx.cost, "servable": servable, "q": ctx.quality.cast(nw.Float64)})
+        own = a["fixed"] >= 0
+        has_q = ctx.has_quality
+
+        config = {k: v for k, v in self.to_config().items() if k != "policy"}
+
+        def decide(value):
+            _, default = type(self)(**{**config, param: value}).caps()  # the same rule as a replay
+            cap = np.where(own, a["fixed"], default)
+            blocked = (a["spend"] > cap) & a["servable"]
+            cost = np.where(blocked, 0, a["cost"]).astype(np.int64)
+            q = np.where(blocked & ~np.isnan(a["q"]), 0.0, a["q"]) if has_q else None
+            return cost, q
+        return decide
+
     def _reads(self, ctx) -> list[str]:
         """State columns the measure reads (what the narrow window needs)."""
         return [IN, OUT, FATE] if self.unit == "tokens" else [ctx.cost_column]
 
     # -- report ---------------------------------------------------------------------------------
-    def summarize(self, ctx, frame) -> dict:
+    def report(self, ctx, frame) -> StepReport:
         ev, spend = ctx.private("ev"), ctx.private("spend")
-        prev_cost, cost = f"_c{ctx.step - 1}", f"_c{ctx.step}"
+        prev_cost = f"_c{ctx.step - 1}"
         table, default = self.caps()
         # the request that crosses a threshold was called before this step: it asked for its
         # pre-step cost, or its tokens (a budget step never changes token counts)
@@ -134,35 +168,29 @@ class _Budget(Policy):
                            ).to_dict(as_series=False)
         if self.p.get("period") == "month":
             rows[DAY] = [d // 100 for d in rows[DAY]]
+        action = self.p["action"]
         stop_word = {"block": "hard stop", "cache_only": "cache-only starts", "downgrade": "downgrade starts"}
         events = []
         scale = PUSD_PER_USD if self.unit == "usd" else 1
         for i in range(min(len(rows["ts"]), MAX_EVENTS)):
             bits, total, limit, asked = (int(rows[c][i]) for c in (ev, spend, "cap", "asked"))
-            base = {"step": ctx.step, "policy": self.name, "label": self.label,
+            base = {"ts": _iso(rows["ts"][i]), "request_id": rows["request_id"][i],
                     "scope": "org" if self.scope == "org" else (rows["tenant"][i] or "(none)"),
-                    "period": _period(int(rows[DAY][i])), "ts": _iso(rows["ts"][i]),
-                    "request_id": rows["request_id"][i], "unit": self.unit, "cap": limit / scale}
+                    "period": _period(int(rows[DAY][i])), "unit": self.unit, "cap": limit / scale}
             for j, f in enumerate(self.p["alerts"]):
                 if bits & (1 << j):
-                    events.append({**base, "event": f"alert {f:.0%}", "spend": total / scale})
+                    events.append(Event("alert", f"alert {f:.0%}", spend=total / scale, **base))
             if bits & STOP_BIT:  # spend before the request that would have passed the cap
-                events.append({**base, "event": stop_word[self.p["action"]], "spend": (total - asked) / scale,
-                               "request_usd" if self.unit == "usd" else "request_tokens": asked / scale})
-        bucket = (nw.col(DAY) // 100).cast(nw.Int32) if self.p.get("period") == "month" else nw.col(DAY)
-        by = ctx.collect(frame.filter(nw.col(ctx.act) != 0)
-                         .select("tenant", bucket.alias(DAY), (nw.col(prev_cost) - nw.col(cost)).alias("_avoided"))
-                         .group_by("tenant", DAY).agg(nw.len().alias("n"), nw.col("_avoided").sum().alias("avoided"))
-                         ).to_dict(as_series=False)
-        word = "downgraded" if self.p["action"] == "downgrade" else "blocked"
-        by_tenant = sorted(({"step": ctx.step, "policy": self.name, "label": self.label,
-                             "tenant": t if t is not None else "(none)", "period": _period(int(p)),
-                             word: int(n), "saved_usd": int(a) / PUSD_PER_USD}
-                            for t, p, n, a in zip(by["tenant"], by[DAY], by["n"], by["avoided"])),
-                           key=lambda r: (r["period"], r["tenant"]))
-        out = {"events": events, "by_tenant": by_tenant, "events_truncated": len(rows["ts"]) > MAX_EVENTS}
-        out[word] = sum(r[word] for r in by_tenant)
-        return out
+                key = "request_usd" if self.unit == "usd" else "request_tokens"
+                events.append(Event("stop", stop_word[action], action=action, spend=(total - asked) / scale,
+                                    detail={key: asked / scale}, **base))
+        period = self.p.get("period") or "day"
+        limits = [Limit(self.scope, period, self.unit, v / scale, action, tenant=t)
+                  for t, v in sorted(table.items()) if v < NEVER]
+        if default < NEVER:
+            limits.append(Limit(self.scope, period, self.unit, default / scale, action))
+        return StepReport(events=events, limits=limits, breakdown=period,
+                          events_truncated=len(rows["ts"]) > MAX_EVENTS)
 
 
 def _period(value: int) -> str:

@@ -44,7 +44,7 @@ class Compress(Policy):
         return round(self.p["rate"] * self.p["share"] * MILLION)
 
     def reasons(self):
-        return (Reason(f"prompt compressed: {self.ppm / 10_000:g}% of its {'/'.join(self.p['parts'])} "
+        return (Reason(kind="compressed", text=f"prompt compressed: {self.ppm / 10_000:g}% of its {'/'.join(self.p['parts'])} "
                        f"tokens removed"),)
 
     def apply(self, ctx):

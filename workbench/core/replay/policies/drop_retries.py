@@ -67,8 +67,8 @@ class DropRetries(Policy):
 
     def reasons(self):
         if not self.linked:
-            return (Reason(f"retry removed (attempt ≥ {self.p['min_attempt']})"),)
-        return (Reason(f"validation retry removed (previous attempt {'/'.join(self.p['after'])})"),
+            return (Reason(f"retry removed (attempt ≥ {self.p['min_attempt']})", kind="removed"),)
+        return (Reason(f"validation retry removed (previous attempt {'/'.join(self.p['after'])})", kind="removed"),
                 Reason(f"retry kept: previous attempt not found by tags.{self.p['link']}", changes=False))
 
     def apply(self, ctx):

@@ -149,7 +149,7 @@ class Route(Policy):
         return out
 
     def reasons(self):
-        return tuple(Reason(f"rule {i}{' (' + r['name'] + ')' if 'name' in r else ''}: {describe_rule(r)} → {r['model']}")
+        return tuple(Reason(f"rule {i}{' (' + r['name'] + ')' if 'name' in r else ''}: {describe_rule(r)} → {r['model']}", kind="moved")
                      for i, r in enumerate(self.p["rules"], 1))
 
     # -- expressions ----------------------------------------------------------------------------
