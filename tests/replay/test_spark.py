@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import FROZEN_PRICES
 from tests.replay.conftest import make_log, rows
-from tests.replay.test_conformance import FULL_STACK
+from tests.replay.test_conformance import CACHE_BUDGET, FULL_STACK, _same_quality, one_pass
 from workbench.core.replay import Policy, Reason, register_policy, replay
 from workbench.core.replay.pricing import BLOCKED, CALLED, FATE
 from workbench.core.replay.reference import reference_replay
@@ -37,12 +37,24 @@ def spark():
 
 @pytest.fixture(scope="module")
 def skewed_log():
-    """600 requests over 3 days, 70 % of them from one tenant (the skew a partition plan meets)."""
+    """600 requests over 3 days, 70 % of them from one tenant (the skew a partition plan meets),
+    with quality labels (20 % unlabelled)."""
     log = make_log(600, seed=11)
     rng = np.random.default_rng(5)
     whale = rng.random(len(log)) < 0.7
     log["tenant"] = pd.array(np.where(whale, "whale", log["tenant"].astype(object)), dtype="string")
-    return log
+    q = np.round(rng.random(len(log)), 3)
+    return log.assign(quality=np.where(rng.random(len(log)) < 0.2, np.nan, q))
+
+
+@pytest.fixture(scope="module")
+def outcomes(skewed_log):
+    """Per-model outcomes for about half of the (request, model) pairs."""
+    rng = np.random.default_rng(11)
+    rows_ = [(rid, m, int(rng.integers(0, 2000)), float(np.round(rng.random(), 3)))
+             for rid in skewed_log["request_id"] for m in ("gpt-4o", "gpt-4o-mini", "claude-3-haiku", "tiered-sonnet")
+             if rng.random() < 0.5]
+    return pd.DataFrame(rows_, columns=["request_id", "model", "output_tokens", "quality"])
 
 
 class _Collected:
@@ -80,21 +92,27 @@ def _totals(result) -> list[int]:
     return totals
 
 
-def test_spark_frame_over_partitions_equals_reference(spark, skewed_log, frozen_book, monkeypatch):
+def test_spark_frame_over_partitions_equals_reference(spark, skewed_log, outcomes, frozen_book, monkeypatch):
     """A Spark DataFrame in three partitions, one tenant with 70 % of rows: the full conformance
-    stack (windows, budgets, the sequential budget_fill kernel) equals the reference request by
-    request; the result stays a Spark DataFrame and nothing log-sized reaches the driver."""
-    reference = reference_replay(skewed_log, FULL_STACK, frozen_book)
+    stack (windows, budgets, the sequential budget_fill kernel) with quality labels and per-model
+    outcomes equals the reference request by request; the result stays a Spark DataFrame and
+    nothing log-sized reaches the driver."""
+    reference = reference_replay(skewed_log, FULL_STACK, frozen_book, outcomes=outcomes)
     frame = spark.createDataFrame(pl.from_pandas(skewed_log).to_arrow()).repartition(3)
     assert frame.rdd.getNumPartitions() == 3
     collected = _Collected(monkeypatch)
-    result = replay(frame, FULL_STACK, frozen_book, bootstrap=0)   # engine chosen from the input
+    result = replay(frame, FULL_STACK, frozen_book, outcomes=outcomes, bootstrap=0)  # engine from the input
     assert result.summary["engine"] == "spark"
     assert _totals(result) == reference["totals"]
     assert type(result.frame).__module__.startswith("pyspark")      # lazy, on the executors
     assert max(collected.sizes) < len(skewed_log) / 4, collected.sizes  # summaries only
     monkeypatch.undo()
-    _check_rows(pl.from_arrow(result.frame.toArrow()), reference, FULL_STACK)
+    got = pl.from_arrow(result.frame.toArrow())
+    _check_rows(got, reference, FULL_STACK)
+    ref_rows = list(reference["rows"].values())
+    assert _same_quality(got["quality"].to_list(), [r["q"] for r in ref_rows])
+    assert got["outcome"].to_list() == [("logged", "outcome", "fallback")[r["src"]] for r in ref_rows]
+    assert result.replayed_quality == pytest.approx(reference["quality"][-1], rel=1e-12)
     assert result.summary["by_tenant"][-1]["tenant"] == "whale"
     assert result.summary["by_tenant"][-1]["requests"] > 0.6 * len(skewed_log)
     assert result.decisions().count() == sum(
@@ -163,7 +181,8 @@ def test_parquet_folder_through_the_cli(spark, skewed_log, frozen_book, tmp_path
     policy.write_text(json.dumps(FULL_STACK))  # JSON is YAML
     code, stdout, stderr = _cli(capsys, "replay", str(folder), "--policy", str(policy), "--engine", "spark",
                                              "--spark-master", "local[2]", "--json", "--bootstrap", "50",
-                                             "--out", str(out), "--prices", str(FROZEN_PRICES))
+                                             "--out", str(out), "--prices", str(FROZEN_PRICES),
+                                             "--sweep", "9.usd=0.02,0.2")
     assert code == 0, stderr
     d = json.loads(stdout)
     same = replay(skewed_log, FULL_STACK, frozen_book, engine="polars", bootstrap=50)
@@ -171,11 +190,26 @@ def test_parquet_folder_through_the_cli(spark, skewed_log, frozen_book, tmp_path
     assert (d["baseline_pusd"], d["replayed_pusd"]) == (same.summary["baseline_pusd"], same.summary["replayed_pusd"])
     assert [w["savings_pusd"] for w in d["waterfall"]] == [w["savings_pusd"] for w in same.waterfall]
     assert d["budget"]["events"] == same.budget["events"] and d["ci95"] == same.ci95
+    from workbench.core.replay import sweep
+    assert d["sweep"] == [{k: p[k] for k in ("value", "replayed_usd", "replayed_quality")}
+                          for p in sweep(skewed_log, FULL_STACK, frozen_book, 9, "usd", [0.02, 0.2])]
     written = pd.read_parquet(out)  # a folder of parts, written by the executors
     assert out.is_dir() and len(written) == len(skewed_log)
     assert written.set_index("request_id")["cost_pusd"].to_dict() == \
         same.frame.set_index("request_id")["cost_pusd"].to_dict()
     assert not list(tmp_path.glob(".decisions.parquet.*")), "temporary folder left behind"
+
+
+def test_cache_and_budget_equal_one_sequential_pass(spark, skewed_log, frozen_book):
+    """The stateful pair (an exact TTL cache kernel partitioned by prompt, then budgets) settles
+    on Spark to the same single sequential pass as on the other engines."""
+    want = one_pass(skewed_log, frozen_book)
+    frame = spark.createDataFrame(pl.from_pandas(skewed_log).to_arrow()).repartition(2)
+    got = pl.from_arrow(replay(frame, CACHE_BUDGET, frozen_book, bootstrap=0).frame.toArrow())
+    assert got["fate"].to_list() == [FATE_NAMES[r["fate"]] for r in want]
+    assert got["cost_pusd"].to_list() == [r["cost"] for r in want]
+    assert _same_quality(got["quality"].to_list(), [r["q"] for r in want])
+    assert {r["fate"] for r in want} == {0, 1, 2}
 
 
 def test_days_are_utc_whatever_the_session_time_zone(spark, frozen_book):
@@ -202,3 +236,15 @@ def test_spark_input_needs_the_spark_engine(spark, frozen_book):
         replay(frame, [], frozen_book, engine="polars", bootstrap=0)
     with pytest.raises(ValueError, match="already running"):
         replay(make_log(5), [], frozen_book, engine="spark", spark_master="spark://elsewhere:7077", bootstrap=0)
+
+
+def test_delta_table_without_delta_lake_says_what_is_missing(spark, frozen_book, tmp_path):
+    """Delta Lake's jars cannot be fetched offline: a Delta folder must fail with what to install,
+    not with a Java stack trace (or be misread as plain Parquet)."""
+    table = tmp_path / "requests"
+    (table / "_delta_log").mkdir(parents=True)
+    make_log(5).to_parquet(table / "part-0.parquet")
+    with pytest.raises(ValueError, match="Delta table.*delta-spark"):
+        replay(str(table), [], frozen_book, engine="spark", bootstrap=0)
+    with pytest.raises(FileNotFoundError, match="log not found"):
+        replay(str(tmp_path / "missing.parquet"), [], frozen_book, engine="spark", bootstrap=0)

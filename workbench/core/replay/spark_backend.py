@@ -47,7 +47,11 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
     """The active SparkSession, or a new one on ``master`` (default: ``SPARK_MASTER`` or local[*]).
 
     An existing session on another master is an error (Spark would silently keep the old one)."""
-    from pyspark.sql import SparkSession
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ImportError("engine='spark' needs PySpark and a Java 17+ runtime: "
+                          "pip install 'llm-cost-workbench[spark]'") from None
     active = SparkSession.getActiveSession()
     if active is not None:
         if master and active.sparkContext.master != master:
