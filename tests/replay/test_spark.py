@@ -189,7 +189,9 @@ def test_parquet_folder_through_the_cli(spark, skewed_log, frozen_book, tmp_path
     assert d["engine"] == "spark" and d["requests"] == len(skewed_log)
     assert (d["baseline_pusd"], d["replayed_pusd"]) == (same.summary["baseline_pusd"], same.summary["replayed_pusd"])
     assert [w["savings_pusd"] for w in d["waterfall"]] == [w["savings_pusd"] for w in same.waterfall]
-    assert d["budget"]["events"] == same.budget["events"] and d["ci95"] == same.ci95
+    assert d["budget"]["events"] == same.budget["events"]
+    for key in ("savings_usd", "savings_pct"):  # float sums per cluster: equal up to summation order
+        assert d["ci95"][key] == pytest.approx(same.ci95[key], rel=1e-9)
     from workbench.core.replay import sweep
     assert d["sweep"] == [{k: p[k] for k in ("value", "replayed_usd", "replayed_quality")}
                           for p in sweep(skewed_log, FULL_STACK, frozen_book, 9, "usd", [0.02, 0.2])]
