@@ -329,6 +329,12 @@ def main() -> None:
             print(f"hand-written SQL 1GB   {bsql['rows']:>9,} rows  {bsql['seconds']:7.2f} s  peak RSS "
                   f"{bsql['peak_rss_mb']:,.0f} MB [{_same(bsql['replayed_usd'], big['replayed_usd'])}]")
             print(f"    ratio at {big['rows']:,} rows: engine/SQL time {big['seconds'] / bsql['seconds']:.2f}")
+    def who(ratio: float, peer: str) -> str:
+        return f"the engine wins ({1 / ratio:.1f}× faster)" if ratio < 1 else f"{peer} wins ({ratio:.2f}× faster)"
+    print("who wins: vs the pandas loop " + who(loop["engine_seconds"] / loop["seconds"], "the loop")
+          + f"; vs hand-written SQL at {mem['rows']:,} rows " + who(mem["seconds"] / sql["seconds"], "SQL")
+          + " — SQL computes the totals only (no per-request decisions, events, waterfall or interval); "
+          + f"a sweep beats repeated replays {sw['replays_seconds'] / sw['sweep_seconds']:,.0f}×.")
 
 
 if __name__ == "__main__":

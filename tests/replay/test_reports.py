@@ -50,3 +50,21 @@ def test_stateless_policy_may_not_couple_requests(run):
             return frame.with_columns(**{ctx.act: nw.lit(0, nw.Int8)})
     with pytest.raises(PolicyError, match="declare stateful = True"):
         run(rows({}), [{"policy": "test_sneaky_window"}])
+
+
+def test_quality_beside_cost_in_totals_groups_interval_and_waterfall(run):
+    from tests.replay.conftest import make_log
+    log = make_log(300, seed=8)
+    log["quality"] = [None if i % 4 == 0 else 0.5 + (i % 5) / 10 for i in range(len(log))]
+    r = run(log, [{"policy": "output_cap", "max_output_tokens": 200},
+                  {"policy": "daily_budget", "usd": 0.2}], bootstrap=300)
+    labelled = log["quality"].notna()
+    assert r.baseline_quality == pytest.approx(log.loc[labelled, "quality"].mean(), rel=1e-9)
+    cap, budget = r.waterfall
+    assert cap["quality_lost"] == 0 and budget["quality_lost"] > 0  # blocked labelled requests count 0
+    assert r.replayed_quality == pytest.approx(r.baseline_quality - budget["quality_lost"], rel=1e-9)
+    lo, hi = r.ci95["quality"]["replayed_mean"]
+    assert lo <= r.replayed_quality <= hi and r.ci95["quality"]["change"][1] <= 0
+    feats = {f["feature"]: f for f in r.summary["by_feature"]}
+    assert all(0 <= f["replayed_quality"] <= 1 for f in feats.values())
+    assert r.frame["quality"].isna().sum() == (~labelled).sum()
