@@ -11,6 +11,7 @@ import pytest
 from tests.replay import plugin_policies  # noqa: F401  (the cascade and the exact cache)
 from tests.replay.conftest import one_row, rows
 from workbench.core.replay import Param, Policy, Reason, prepare_sweep, register_policy, replay
+from workbench.core.replay.pricing import CACHE_HIT, FATE
 
 
 def test_cascade_bills_both_calls(run):
@@ -110,3 +111,49 @@ def test_sweep_equals_replays(book, engine):
     for pt in points:
         one = replay(log, [stack[0], {**stack[1], "usd": pt["value"]}], book, attach=scores, bootstrap=0)
         assert (pt["replayed_pusd"], pt["replayed_quality"]) == (one.summary["replayed_pusd"], one.replayed_quality)
+
+
+@register_policy
+class _NearDuplicate(Policy):
+    """A toy semantic cache: served from cache when an earlier request's embedding is close enough.
+    The matrix stays a numpy array; the frame carries only each request's row in it."""
+    name = "test_near_duplicate"
+    summary = "test only: cache hit when cosine similarity to an earlier request ≥ threshold"
+    stateful = True
+    params = (Param("threshold", "float", "cosine similarity", minimum=0, maximum=1),)
+
+    def requires(self):
+        return {"emb"}
+
+    def reasons(self):
+        return (Reason("near-duplicate of an earlier request", kind="cache_hit"),)
+
+    def apply(self, ctx):
+        import numpy as np
+        matrix, threshold = ctx.array("emb"), self.p["threshold"]
+
+        def fn(arrays, starts):
+            rows_ = arrays["emb"]
+            hit = np.zeros(len(rows_), dtype=np.int8)
+            for i in range(1, len(rows_)):
+                if rows_[i] == rows_[i] and (matrix[rows_[:i][rows_[:i] == rows_[:i]].astype(int)]
+                                             @ matrix[int(rows_[i])] >= threshold).any():
+                    hit[i] = 1
+            return {"hit": hit}
+        frame = ctx.run_kernel(ctx.frame, [], ["emb"], {"hit": nw.Int8}, fn)
+        hit = (nw.col("hit") == 1) & ctx.called
+        return frame.with_columns(**{FATE: nw.when(hit).then(nw.lit(CACHE_HIT, nw.Int8)).otherwise(nw.col(FATE)),
+                                     ctx.act: nw.when(hit).then(nw.lit(1, nw.Int8)).otherwise(nw.lit(0, nw.Int8))}
+                                  ).drop("hit")
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_attached_array_stays_outside_the_frame(run, engine):
+    import numpy as np
+
+    from workbench.core.replay import AttachedArray
+    emb = np.array([[1.0, 0.0], [0.0, 1.0], [0.995, 0.0998]])  # r03 ≈ r01; r04 has no embedding
+    r = run(rows({}, {}, {}, {}), [{"policy": "test_near_duplicate", "threshold": 0.99}], engine=engine,
+            attach={"emb": AttachedArray(["r01", "r02", "r03"], emb)})
+    assert r.frame["fate"].tolist() == ["called", "called", "cache_hit", "called"]
+    r.close()
