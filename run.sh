@@ -37,6 +37,17 @@ setup_browser() {
   fi
 }
 
+setup_java() {
+  # The Spark engine (pyspark, from pyproject) needs a Java runtime; its tests fail without one.
+  if ! command -v java >/dev/null 2>&1; then
+    say "installing Debian openjdk-17-jre-headless for the Spark engine"
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -q && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless \
+      || { echo "error: could not install a Java runtime; the Spark engine and its tests cannot run" >&2; exit 1; }
+  fi
+  java -version >/dev/null 2>&1 || { echo "error: java is installed but does not run" >&2; exit 1; }
+}
+
 setup_llama() {
   if [ -f scripts/install_llama_server.sh ]; then
     bash scripts/install_llama_server.sh
@@ -47,12 +58,12 @@ cmd=${1:-help}
 shift || true
 case "$cmd" in
   setup)
-    setup_python; setup_browser; setup_llama ;;
+    setup_python; setup_browser; setup_java; setup_llama ;;
   apps)
     setup_python
     exec "$VENV/bin/workbench" app "$@" ;;
   test)
-    setup_python; setup_browser; setup_llama
+    setup_python; setup_browser; setup_java; setup_llama
     say "running the test suite"
     exec "$VENV/bin/python" -m pytest "$@" ;;
   bench)

@@ -119,7 +119,9 @@ def test_list_policies_and_help(run_cli):
     (["LOG", "--policy", "invalid/unknown_model.yaml"], "names unknown model 'gpt-4o-mimi'"),
     (["LOG", "--policy", "nope.yaml"], "policy file not found"),
     (["LOG"], "LOG and --policy FILE are required"),
-    (["LOG", "--policy", "contract.yaml", "--engine", "spark"], "invalid choice: 'spark'"),
+    (["LOG", "--policy", "contract.yaml", "--engine", "ray"], "invalid choice: 'ray'"),
+    (["LOG", "--policy", "contract.yaml", "--engine", "polars", "--spark-master", "local[2]"],
+     "replays on engine='spark'"),
     (["LOG", "--policy", "contract.yaml", "--engine", "polars", "--memory-limit", "1GB"], "memory_limit needs"),
 ])
 def test_bad_input_is_one_line_exit_2(cli, log_path, args, message):

@@ -36,6 +36,9 @@ def add_parser(sub) -> None:
     p.add_argument("--strict", action="store_true", help="stop at the first bad log row")
     p.add_argument("--prices", metavar="DIR", help="folder of price sheets (default: pricing/)")
     p.add_argument("--engine", choices=ENGINES, help="frame engine (default polars; duckdb for --memory-limit)")
+    p.add_argument("--spark-master", metavar="URL", help="with --engine spark: the cluster (spark://host:7077, "
+                   "yarn, k8s://…; default: the SPARK_MASTER variable, else local[*]); LOG may then be a "
+                   "Parquet file or folder on storage the cluster reads (s3a://…, hdfs://…)")
     p.add_argument("--memory-limit", metavar="SIZE", type=memory_size, help="DuckDB memory limit, e.g. 1GB (larger logs spill to disk)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="resamples for the 95%% interval (0: none)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
@@ -43,7 +46,8 @@ def add_parser(sub) -> None:
                    help="also evaluate each value of one parameter (STEP: the policy's 1-based position in "
                         "the file), preparing the log once; --json adds `sweep`: [{value, replayed_usd, "
                         "replayed_quality}]")
-    p.add_argument("--out", metavar="FILE", help="also write the per-request decisions (.parquet or .csv)")
+    p.add_argument("--out", metavar="FILE", help="also write the per-request decisions (.parquet or .csv; "
+                   "with --engine spark: a Parquet folder written by the executors)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
@@ -92,6 +96,11 @@ class Bar:
 
 
 def _load(args, book, bar: Bar):
+    spark = args.engine == "spark" or args.spark_master
+    if spark and args.format in (None, "parquet", "canonical", "delta") and (
+            "://" in args.log or args.log.startswith("delta:") or args.log.endswith(".parquet")
+            or Path(args.log).is_dir()):
+        return args.log, 0                          # read by Spark itself, never loaded here
     path = Path(args.log)
     if not path.exists():
         raise CliError(f"log not found: {path}")
@@ -123,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         log, rejected = _load(args, book, bar)
         result = replay(log, stack, book, engine=args.engine, memory_limit=args.memory_limit,
                         bootstrap=args.bootstrap, seed=args.seed, per_request=bool(args.out),
+                        spark_master=args.spark_master,
                         progress=lambda d, t, label: bar(d, t, f"replay: {label}"))
         result.rejected_rows = rejected
         if swept is not None:
@@ -177,6 +187,12 @@ def _parse_sweep(text: str, stack) -> tuple[int, str, list]:
 def _write_atomic(result, out: Path) -> None:
     """Write the per-request frame next to ``out`` and rename: an interrupt leaves no partial file."""
     import narwhals.stable.v2 as nw
+    if type(result.frame).__module__.startswith("pyspark"):
+        from workbench.core.replay.spark_backend import write_decisions
+        if out.suffix != ".parquet" and "://" not in str(out):
+            raise CliError(f"--out with --engine spark is a Parquet folder ending in .parquet, got {out.name}")
+        write_decisions(result.frame, str(out))
+        return
     if out.suffix not in (".parquet", ".csv"):
         raise CliError(f"--out must end in .parquet or .csv, got {out.name}")
     frame = nw.from_native(result.frame)

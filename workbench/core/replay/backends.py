@@ -2,8 +2,9 @@
 small frames and handing the result back in the caller's kind.
 
 Everything else in the engine is written once against Narwhals. DuckDB lives in
-:mod:`~workbench.core.replay.duckdb_backend`. A cluster backend (PySpark) would be one more class: ``materialize`` = ``localCheckpoint()``, ``partitioned_kernel`` = repartition by
-the keys, sort within partitions and ``applyInPandas`` — the policies do not change.
+:mod:`~workbench.core.replay.duckdb_backend`. PySpark lives in :mod:`~workbench.core.replay.spark_backend`: ``materialize`` = ``localCheckpoint()``,
+``partitioned_kernel`` = repartition by the keys, sort within partitions, one Arrow call per
+partition — the policies do not change.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pyarrow as pa
 
 from workbench.core.replay.context import ORD
 
-ENGINES = ("polars", "pandas", "duckdb")
+ENGINES = ("polars", "pandas", "duckdb", "spark")
 
 
 def caller_kind(log: Any) -> str:
@@ -33,18 +34,29 @@ def caller_kind(log: Any) -> str:
         return "pyarrow"
     if mod in ("duckdb", "_duckdb"):
         return "duckdb"
+    if mod == "pyspark":
+        return "spark"
     if mod == "narwhals":
         return caller_kind(nw.to_native(log))
-    raise TypeError(f"cannot replay a {type(log).__name__}: pass a pandas, Polars, pyarrow or DuckDB "
-                    f"frame, or a path to a Parquet log")
+    raise TypeError(f"cannot replay a {type(log).__name__}: pass a pandas, Polars, pyarrow, DuckDB or "
+                    f"PySpark frame, or a path to a Parquet log")
 
 
 def make_backend(engine: str | None, kind: str, memory_limit: str | None = None,
-                 temp_dir: str | None = None) -> "Backend":
+                 temp_dir: str | None = None, spark_master: str | None = None) -> "Backend":
     if engine is None:
-        engine = "duckdb" if (kind == "duckdb" or memory_limit) else "polars"
+        engine = "spark" if (kind == "spark" or spark_master) else \
+            "duckdb" if (kind == "duckdb" or memory_limit) else "polars"
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
+    if (kind == "spark" or spark_master) and engine != "spark":
+        raise ValueError("a Spark DataFrame or spark_master replays on engine='spark' (the log stays on the "
+                         "cluster); collect it yourself first to replay it locally")
+    if engine == "spark":
+        if memory_limit:
+            raise ValueError("memory_limit is DuckDB's; Spark's memory is set on the cluster (spark.executor.memory)")
+        from workbench.core.replay.spark_backend import SparkBackend
+        return SparkBackend(temp_dir=temp_dir, master=spark_master)
     if memory_limit and engine != "duckdb":
         raise ValueError("memory_limit needs engine='duckdb' (the out-of-core engine)")
     if engine == "duckdb":
@@ -77,6 +89,8 @@ class Backend:
     #: both set by add_order (DuckDB orders by (ts, request_id) and keys on the table's rowid)
     order_by: list[str] = [ORD]
     row_key: str = ORD
+    #: per-request arrays may be brought into this process (a sweep's vectorised path); not on Spark
+    local = True
 
     def __init__(self, memory_limit: str | None = None, temp_dir: str | None = None):
         self.memory_limit, self.temp_dir = memory_limit, temp_dir

@@ -41,13 +41,16 @@ LOGGED = "_m0"  # the logged model's code (the output names it by its canonical 
 def replay(log: Any, policies: Any = (), prices: PriceBook | None = None, *, engine: str | None = None,
            memory_limit: str | None = None, temp_dir: str | None = None, bootstrap: int = 1000,
            seed: int = 0, cache_ttl: str = "5m", progress: Progress | None = None, outcomes: Any = None,
-           attach: Any = None, per_request: bool = True) -> ReplayResult:
+           attach: Any = None, per_request: bool = True, spark_master: str | None = None) -> ReplayResult:
     """Replay ``log`` under ``policies`` priced with ``prices``.
 
     ``log``: a canonical request frame (pandas, Polars, pyarrow, DuckDB relation) or a Parquet path.
     ``policies``: a :class:`PolicyStack`, a list of policies or ``{policy: …}`` dicts, a mapping or
     a YAML path; empty = the baseline. ``engine``: ``polars`` (default), ``pandas`` or ``duckdb``
     (the default for DuckDB input or when ``memory_limit`` is given, e.g. ``"1GB"``).
+    ``engine='spark'`` (the default for a PySpark DataFrame) runs on the active SparkSession, or one
+    started on ``spark_master`` (e.g. ``"spark://host:7077"``; default ``local[*]``); a path is then
+    read by Spark itself and the per-request frame stays a lazy Spark DataFrame.
     ``bootstrap``: resamples for the 95 % interval on the savings (0 to skip).
     ``progress(done, total, label)`` is called after each step.
     ``outcomes``: per-model outcomes (one row per ``request_id`` and ``model`` with ``output_tokens``
@@ -60,7 +63,7 @@ def replay(log: Any, policies: Any = (), prices: PriceBook | None = None, *, eng
         raise PriceError("replay needs a price book: replay(log, policies, load_prices())")
     stack = as_stack(policies)
     kind = caller_kind(log)
-    backend = make_backend(engine, kind, memory_limit, temp_dir)
+    backend = make_backend(engine, kind, memory_limit, temp_dir, spark_master)
     try:
         run = _Run(stack, prices, backend, cache_ttl, progress, outcomes=outcomes, attach=attach)
         run.per_request = per_request

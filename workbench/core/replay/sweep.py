@@ -57,7 +57,7 @@ class PreparedSweep:
             self._prefix = self.backend.materialize(self._prefix)
             self._baseline = self._total("_c0")
             self._sweeper = None
-            if fast and step == len(self.stack) and not self._run.joint:
+            if fast and self.backend.local and step == len(self.stack) and not self._run.joint:
                 ctx = StageContext(self._run, step, policy, self._prefix)
                 self._sweeper = policy.sweeper(ctx, param)
         except BaseException:
