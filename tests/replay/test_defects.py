@@ -131,6 +131,6 @@ def test_cli_hands_parquet_to_the_engine_unread(tmp_path):
     path = tmp_path / "log.parquet"
     one_row().to_parquet(path)
     for engine in (None, "polars", "duckdb"):
-        args = argparse.Namespace(log=str(path), format=None, engine=engine, memory_limit=None, model=None,
+        args = argparse.Namespace(log=str(path), format=None, engine=engine, memory_limit=None, model=None, spark_master=None,
                                   strict=False)
         assert _load(args, None, Bar(False)) == (str(path), 0)
