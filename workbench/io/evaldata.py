@@ -84,13 +84,14 @@ def _records(path: Path):
 
 
 def _count(texts: list[str], model: str) -> tuple[np.ndarray, str]:
-    from workbench.core.tokens import count_batch, resolve_tokenizer
+    from workbench.core.tokens import ESTIMATORS, count_batch, resolve_tokenizer
     try:
         tok = resolve_tokenizer(model)
     except ValueError:
         tok = "estimate:generic"
-    method = "exact" if tok in ("o200k_base", "cl100k_base") else "estimate"
-    return count_batch(texts, tokenizer=tok), f"{method} ({tok})"
+    if tok in ESTIMATORS:
+        return count_batch(texts, tokenizer=tok), f"{tok}: {ESTIMATORS[tok].note}"
+    return count_batch(texts, tokenizer=tok), f"exact ({tok})"
 
 
 class _Builder:
