@@ -129,9 +129,9 @@ def test_policy_stack_replays(state, frozen_book):
     assert cap > 0 and state.replay["daily_cap"] == cap
     state.set_policy_param(1, "usd", 0.5)
     assert any(e["event"] == "hard stop" for e in state.replay["events"])
-    good = dict(state.replay)
     state.set_policy_param(1, "usd", -3)
-    assert "usd" in state.errors["policy"] and state.replay == good  # last good result stays
+    # the cards now show a stack that cannot run: its error, and no result of the previous stack
+    assert "usd" in state.errors["policy"] and state.replay == {}
     state.set_policy_param(1, "usd", 0.5)
     assert "policy" not in state.errors
     state.move_policy(1, -1)
@@ -202,7 +202,8 @@ def test_placeholder_without_the_replay_engine(state, monkeypatch):
 
 
 def test_startup_problem_is_a_message(monkeypatch, frozen_book):
-    monkeypatch.setattr(se, "SAMPLE_LOG", ROOT / "nothing.parquet")
+    from workbench.widgets import spend_state
+    monkeypatch.setattr(spend_state, "SAMPLE_LOG", ROOT / "nothing.parquet")
     view = make_spend_explorer(frozen_book, query="")
     assert view.state is not None and "nothing.parquet" in view.state.errors["load"]
 
@@ -219,3 +220,56 @@ def test_replay_reports_progress_and_clears_it():
     assert all(0.0 <= p["value"] <= 1.0 for p in reports)
     assert reports[-1]["value"] == 1.0 and reports[-1]["label"].startswith("replaying")
     assert seen[-1] == {} and view.progress_row.layout.display == "none"
+
+
+def _titles(app) -> list[str]:
+    return [c._wb_name for c in app.cards.children]
+
+
+def _waterfall(app) -> list[str]:
+    return [s["policy"] if "policy" in s else s["label"] for s in app.state.replay.get("waterfall") or []]
+
+
+def test_policy_cards_follow_the_log_and_the_stack(real_book, frozen_book):
+    """Issue 13 item 2: after an upload the cards offer the new log's features, and every edit
+    (add, remove, move, late debounced edits of a removed card) keeps cards and replay in step."""
+    app = make_spend_explorer(real_book, query="", debounce_ms=0)
+    s = app.state
+    s.set_log(tiny_log().assign(model="gpt-4o-mini"), "upload")
+    batch = next(c for c in app.cards.children if c._wb_name == "batch")
+    tags = next(d for d in batch.children if "wb-param-features" in getattr(d.children[1], "_dom_classes", ())
+                ).children[1].tags
+    assert {"chat", "report"} <= set(tags.allowed_tags)
+    tags.value = ["report"]  # a feature of the uploaded log is accepted
+    assert s.policies[0]["features"] == ["report"] and "policy" not in s.errors
+    # remove the first card, add it back: cards, config and waterfall name the same stack
+    app.cards.children[0].children[0].children[-1].click()
+    app.add_dd.value = "batch"
+    app.add_button.click()
+    names = [p["policy"] for p in s.policies]
+    assert _titles(app) == names == ["output_cap", "batch"]
+    assert [w["step"] for w in s.replay["waterfall"]] == [1, 2]
+    assert [w["label"].split()[0] for w in s.replay["waterfall"]] == names
+    # move the second card up
+    app.cards.children[1].children[0].children[-3].click()
+    assert _titles(app) == [p["policy"] for p in s.policies] == ["batch", "output_cap"]
+    # an edit addressed to a card that was removed meanwhile changes nothing
+    uid = app.cards.children[0]._wb_uid
+    app.stack.remove(uid)
+    app.stack.set_param(uid, "label", "late")
+    assert [p["policy"] for p in s.policies] == ["output_cap"] and "label" not in s.policies[0]
+
+
+def test_clearing_a_required_list_is_not_all(real_book):
+    app = make_spend_explorer(real_book, query='policies=[{"policy":"batch","features":["nightly_summary"]}]',
+                              debounce_ms=0)
+    s = app.state
+    box = next(d for d in app.cards.children[0].children if "wb-param-features" in
+               getattr(d.children[1], "_dom_classes", ())).children[1]
+    assert box.all.value is False
+    box.tags.value = []
+    assert s.policies[0]["features"] == []
+    assert "policy" in s.errors and "features" in s.errors["policy"]
+    assert s.replay == {} or s.replay.get("savings_usd") is None  # no stale result for another stack
+    box.all.value = True
+    assert s.policies[0]["features"] == "all" and "policy" not in s.errors and s.replay["savings_usd"] > 0

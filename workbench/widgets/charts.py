@@ -54,3 +54,39 @@ def offline_chart(chart: alt.TopLevelMixin, **kwargs) -> alt.JupyterChart:
     """A widget showing ``chart`` with no network access; ``kwargs`` go to ``JupyterChart``."""
     _enable_offline()
     return alt.JupyterChart(chart, **kwargs)
+
+
+#: The apps' categorical colours (GitHub Primer), in order of use.
+PALETTE = ["#0969da", "#bf3989", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#57606a", "#0a3069"]
+#: Grey for "logged"/"before", blue for "with the change"; green saving, red extra cost.
+BEFORE, AFTER, SAVING, EXTRA, NEUTRAL = "#8c959f", "#0969da", "#1a7f37", "#cf222e", "#57606a"
+#: JupyterChart embed options: no action menu; SVG so text is crisp and readable by tests.
+EMBED = {"actions": False, "renderer": "svg"}
+
+
+def chart_widget(chart: alt.TopLevelMixin, css_class: str | None = None) -> alt.JupyterChart:
+    """An offline chart widget with the apps' embed options and an optional CSS class."""
+    widget = offline_chart(chart, embed_options=EMBED)
+    if css_class:
+        widget.add_class(css_class)
+    return widget
+
+
+def empty_chart(width: int = 980, height: int = 240) -> alt.TopLevelMixin:
+    """A blank chart of the given size (keeps the layout while there is nothing to draw)."""
+    import pandas as pd
+
+    return alt.Chart(pd.DataFrame({"x": []})).mark_text().properties(width=width, height=height)
+
+
+def usd_axis(top: float) -> str:
+    """A d3 format for dollar axes that keeps ticks distinct for small amounts."""
+    top = abs(float(top or 0))
+    return "$,.0f" if top >= 20 else "$,.2f" if top >= 0.2 else "$,.4f" if top >= 0.002 else "$,.2e"
+
+
+def day_label(day):
+    """Days (a Series of dates/timestamps) as 'Mon 03 Nov' labels."""
+    import pandas as pd
+
+    return pd.to_datetime(day).dt.strftime("%a %d %b")

@@ -32,7 +32,7 @@ from workbench.widgets.charts import offline_chart
 
 APP_FILE = "cost_preview.ipynb"
 _EMBED = {"actions": False}  # no "open in Vega editor" links off this machine
-_PALETTE = ["#0969da", "#bf3989", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#57606a", "#0a3069"]
+from workbench.widgets.charts import PALETTE as _PALETTE  # noqa: E402  (one palette for all apps)
 
 
 def _raw_trait(p: core.Param) -> traitlets.TraitType:

@@ -1,0 +1,628 @@
+"""The spend explorer's state: a priced request log, filters, attribution and a policy stack.
+
+:class:`SpendExplorerState` holds a priced request log (the sample week by default, or an upload),
+the filters (date range, feature, tenant), the attribution breakdown and a policy stack. Its
+observers call :mod:`workbench.core.attribution` and :func:`workbench.core.replay.replay` and set
+result traits; the view (:mod:`workbench.widgets.spend_explorer`) only displays them. Errors become
+one-line messages in ``errors`` and the last good result stays. Everything a user can set is also a
+URL query parameter (``?start=2025-11-05&end=2025-11-09&feature=rag_answer&tenant=initech&by=model&
+policies=[{"policy":"output_cap","max_output_tokens":512}]``), so a view can be shared as a link.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import math
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import parse_qs
+
+import numpy as np
+import pandas as pd
+from traitlets import Any as AnyTrait
+from traitlets import Dict, Enum, Instance, Int, List, Unicode, observe
+
+from workbench.widgets._state import FieldErrors, guarded as _guarded, one_line as _one_line
+from workbench.core import attribution as attr
+from workbench.core.frame_cost import price_frame
+from workbench.core.prices import PriceBook, PriceError
+from workbench.core.schema import COLUMNS, REQUIRED
+from workbench.widgets.dates import parse_date as _date
+from workbench.widgets.upload import prepare
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_LOG = ROOT / "sample_data" / "requests.parquet"
+SAMPLE_TENANTS = ROOT / "sample_data" / "tenants.csv"
+MAX_UPLOAD_BYTES = 50_000_000
+
+#: Attribution breakdowns -> group columns.
+BREAKDOWNS: Mapping[str, tuple[str, ...]] = {
+    "feature": ("feature",), "tenant": ("tenant",), "model": ("model",),
+    "feature_tenant": ("feature", "tenant"),
+}
+BREAKDOWN_LABELS = {"feature": "Feature", "tenant": "Tenant", "model": "Model", "feature_tenant": "Feature × tenant"}
+QUERY_KEYS = {"start", "end", "feature", "tenant", "by", "policies"}
+#: The stack the sample week opens with (``?policies=[]`` opens with none).
+SAMPLE_POLICIES = (
+    {"policy": "batch", "features": ["nightly_summary"]},
+    {"policy": "output_cap", "max_output_tokens": 800, "features": ["support_chat", "rag_answer"]},
+)
+
+
+
+
+
+
+def replay_available() -> bool:
+    """Whether the replay engine (``workbench.core.replay``) is installed in this tree."""
+    try:
+        import workbench.core.replay  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def conform(frame: pd.DataFrame, name: str = "log") -> pd.DataFrame:
+    """A frame already in canonical columns (e.g. a parquet export) with the schema's dtypes."""
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name}: missing required column(s) {', '.join(missing)}; "
+                         "a parquet upload must already be in the canonical request schema")
+    out = pd.DataFrame(index=frame.index)
+    for c in COLUMNS:
+        col = frame[c.name] if c.name in frame.columns else pd.Series(None, index=frame.index, dtype=object)
+        out[c.name] = pd.to_datetime(col, utc=True) if c.dtype.startswith("datetime64") else col.astype(c.dtype)
+    return out.sort_values(["ts", "request_id"], kind="stable").reset_index(drop=True)
+
+
+# =============================================================================================
+# State
+# =============================================================================================
+
+class SpendExplorerState(FieldErrors):
+    """Log, filters, breakdown and policy stack of the explorer, and everything computed from them."""
+
+    start = Instance(dt.date, allow_none=True, help="first day shown (UTC), inclusive")
+    end = Instance(dt.date, allow_none=True, help="last day shown (UTC), inclusive; 'yesterday' is this day")
+    feature = Unicode("", help="only this feature ('' = all)")
+    tenant = Unicode("", help="only this tenant ('' = all)")
+    breakdown = Enum(tuple(BREAKDOWNS), default_value="feature")
+    policies = List(Dict(), help="the policy stack as config dicts [{'policy': name, **params}]")
+
+    # results (read them, don't set them)
+    source = Unicode("", help="where the log came from, one line")
+    days = List(help="the days in the log (dt.date)")
+    features_available = List(Unicode())
+    tenants_available = List(Unicode())
+    kpis = Dict(help="totals of the filtered log (attribution.totals) + days, cached share")
+    yesterday = Dict(help="day, total, by_feature, by_tenant (records) of the last day shown")
+    by_day = AnyTrait(help="DataFrame: feature, day, spend_usd, anomaly (the stacked bars)")
+    top = AnyTrait(help="DataFrame: top spenders by tenant (attribution.top_spenders)")
+    by_model = AnyTrait(help="DataFrame: spend by model")
+    flags = AnyTrait(help="DataFrame: flagged days by feature and by tenant in the range")
+    table = AnyTrait(help="DataFrame: attribution by the chosen breakdown over the range")
+    replay = Dict(help="baseline_usd, replayed_usd, waterfall, events, timeline (records)")
+    errors = Dict(help="field -> one-line message ('load', 'upload', 'filters', 'query', 'policy')")
+    revision = Int(0, help="bumped after each recompute (views observe it)")
+    replay_revision = Int(0)
+    progress = Dict(help="long work under way: {'value': 0..1, 'label': str}; empty when idle")
+    mapping = Dict(help="an upload waiting for its column mapping: name, header, message, targets, required")
+
+    def _report(self, label: str):
+        """A progress callback for load_log (done, total) and replay (done, total, step)."""
+        def report(done: int, total: int, step: str = "") -> None:
+            value = min(1.0, done / total) if total else 0.0
+            self.progress = {"value": value, "label": f"{label} {step}".strip()}
+        return report
+
+    def __init__(self, prices: PriceBook, **kwargs: Any):
+        self.prices = prices
+        self.log: pd.DataFrame = pd.DataFrame()
+        self.tenants_table: pd.DataFrame | None = None
+        self.replay_result = None
+        self._pending = None
+        self._ready = False
+        super().__init__(**kwargs)
+        self._ready = True
+
+    # -- loading -----------------------------------------------------------------------------
+    @_guarded("load")
+    def load_sample(self) -> None:
+        frame = pd.read_parquet(SAMPLE_LOG)
+        tenants = pd.read_csv(SAMPLE_TENANTS) if SAMPLE_TENANTS.is_file() else None
+        with self.batch():
+            if not self.policies and replay_available():
+                self.policies = [dict(p) for p in SAMPLE_POLICIES]
+            self.set_log(frame, f"Sample week: {len(frame):,} calls of a fictional help-desk SaaS "
+                                "(sample_data/requests.parquet)", tenants)
+
+    def set_log(self, frame: pd.DataFrame, source: str, tenants: pd.DataFrame | None = None) -> None:
+        """Price ``frame`` (canonical columns) and make it the log; filters reset to everything."""
+        priced = self._price(frame)
+        priced["_day"] = attr.period_start(priced["ts"], "day")
+        days = sorted({d.date() for d in priced["_day"]})
+        if not days:
+            raise ValueError("the log has no rows")
+        self.log = priced
+        self.tenants_table = tenants
+        with self.batch():
+            self.source = source
+            self.days = days
+            self.features_available = sorted(priced["feature"].dropna().astype(str).unique())
+            self.tenants_available = sorted(priced["tenant"].dropna().astype(str).unique())
+            self.start, self.end, self.feature, self.tenant = days[0], days[-1], "", ""
+
+    def _price(self, frame: pd.DataFrame) -> pd.DataFrame:
+        try:
+            return price_frame(frame, self.prices)
+        except PriceError as whole:
+            # price model by model; name the ones that cannot be priced, keep the rest
+            parts, bad = [], []
+            for model, part in frame.groupby(frame["model"].astype(str), sort=True):
+                try:
+                    parts.append(price_frame(part, self.prices))
+                except PriceError as e:
+                    bad.append(f"{len(part):,} rows of {model}: {_one_line(e)}")
+            if not parts:
+                raise whole
+            self.set_error("load", "left out (cannot be priced): " + "; ".join(bad))
+            return pd.concat(parts).sort_values(["ts", "request_id"], kind="stable").reset_index(drop=True)
+
+    def load_file(self, name: str, content: bytes) -> str | None:
+        """Load an uploaded log held in memory (see :meth:`load_path`)."""
+        if len(content) > MAX_UPLOAD_BYTES:  # checked before anything is written
+            self.set_error("upload", f"{name}: {len(content):,} bytes is over the {MAX_UPLOAD_BYTES:,}-byte "
+                                     "upload limit; use the CLI (workbench ingest) for large logs. Nothing changed.")
+            return None
+        with tempfile.TemporaryDirectory(prefix="wb-upload-") as tmp:
+            path = Path(tmp) / "received"
+            path.write_bytes(bytes(content))
+            return self.load_path(name, path)
+
+    @_guarded("upload")
+    def load_path(self, name: str, path: Path, column_map: Mapping[str, str] | None = None) -> str:
+        """Load an uploaded log file: canonical parquet, or any format ``workbench.io.traffic`` reads
+        (gzip is decompressed). A CSV whose columns the loaders cannot place keeps its header in
+        ``mapping`` so the page can offer the column mapping; ``column_map`` is that mapping."""
+        self.mapping = {}
+        self._drop_pending()
+        work = tempfile.TemporaryDirectory(prefix="wb-log-")
+        try:
+            note = self._load_path(name, Path(path), Path(work.name), column_map)
+        except _NeedsMapping as e:  # keep the file: the page asks for the mapping
+            self._pending = work
+            self.mapping = {"name": name, "header": e.header, "message": str(e), "path": str(e.path),
+                            "targets": list(_MAP_TARGETS), "required": list(_MAP_REQUIRED)}
+            raise ValueError(str(e)) from None
+        except Exception:
+            work.cleanup()
+            raise
+        finally:
+            self.progress = {}
+        work.cleanup()
+        return note
+
+    def load_mapped(self, column_map: Mapping[str, str]) -> str | None:
+        """Read the CSV that needed a mapping again with ``column_map`` (canonical -> file column)."""
+        m = dict(self.mapping)
+        if not m:
+            self.set_error("upload", "no upload is waiting for a column mapping")
+            return None
+        mapping = {k: v for k, v in column_map.items() if v}
+        pending, self._pending = self._pending, None  # keep the file alive while it is read
+        try:
+            return self.load_path(m["name"], Path(m["path"]), mapping)
+        finally:
+            if pending is not None and not self.mapping:
+                pending.cleanup()
+            elif pending is not None:
+                self._drop_pending()
+                self._pending = pending
+
+    def _drop_pending(self) -> None:
+        pending, self._pending = getattr(self, "_pending", None), None
+        if pending is not None:
+            pending.cleanup()
+
+    def _load_path(self, name: str, path: Path, work: Path, column_map) -> str:
+        size = path.stat().st_size
+        path, kind = prepare(name, path, work, max_bytes=MAX_UPLOAD_BYTES if size > MAX_UPLOAD_BYTES else None)
+        if kind == "parquet":
+            try:
+                raw = pd.read_parquet(path)
+            except Exception as e:
+                why = _one_line(e).replace(str(path), name)
+                raise ValueError(f"{name} is not a readable parquet file ({why}); nothing changed") from None
+            frame = conform(raw, name)
+            note = f"{len(frame):,} rows (canonical parquet)"
+        else:
+            from workbench.io.traffic import load_log
+
+            is_csv = path.suffix in (".csv", ".tsv")
+            try:
+                result = load_log(path, format="csv" if column_map else None, column_map=column_map or None,
+                                  book=self.prices, progress=self._report(f"reading {name}"))
+            except Exception as e:  # name the upload, not the temporary file
+                message = _one_line(e).replace(str(path), name)
+                header = _csv_header(path) if is_csv else []
+                if header:
+                    raise _NeedsMapping(f"{name}: {_plain(message)}", header, path) from None
+                raise ValueError(f"{name}: {message}" if name not in message else message) from None
+            frame = result.frame
+            note = result.summary().replace(str(path), name)
+            if result.rejected:
+                first = "; ".join(str(r).replace(str(path), name) for r in result.rejected[:3])
+                note += f" (first rejected: {first})"
+        if len(frame) == 0:
+            raise ValueError(f"{name}: no usable rows ({note}); nothing changed")
+        self.set_log(frame, f"Uploaded {name}: {note}")
+        return note
+
+    # -- inputs ------------------------------------------------------------------------------
+    @observe("start", "end", "feature", "tenant", "breakdown")
+    def _filters_changed(self, change) -> None:
+        if self._ready and len(self.log):
+            self.recompute()
+            if change["name"] != "breakdown":
+                self.run_replay()
+
+    @observe("policies")
+    def _policies_changed(self, change) -> None:
+        if self._ready and len(self.log):
+            self.run_replay()
+
+    def set_range(self, start: dt.date | str | None, end: dt.date | str | None) -> None:
+        with self.batch():
+            self.start = _date(start)
+            self.end = _date(end)
+
+    @contextlib.contextmanager
+    def batch(self):
+        """Change several inputs, then recompute (and replay) once."""
+        was, self._ready = self._ready, False
+        try:
+            yield self
+        finally:
+            self._ready = was
+        if was and len(self.log):
+            self.recompute()
+            self.run_replay()
+
+    def new_policy(self, name: str) -> dict[str, Any]:
+        """The config of a newly added policy: its required parameters sized to this log."""
+        from workbench.core.replay import policy_schema
+
+        schema = policy_schema(name)
+        config: dict[str, Any] = {"policy": name}
+        for p in schema["params"]:
+            if (p["required"] or p["name"] == "limit") and p["name"] != "label":
+                config[p["name"]] = self._default_param(p)
+        return config
+
+    def add_policy(self, name: str) -> None:
+        self.policies = [*self.policies, self.new_policy(name)]
+
+    def options_for(self, p: Mapping[str, Any]) -> list[str] | None:
+        """The log's values a declared parameter takes (feature, tenant or model names), or None."""
+        source = p.get("values_from") or _VALUES_FROM.get(p["name"]) or ("model" if p["kind"] == "model" else None)
+        if source == "feature":
+            return list(self.features_available)
+        if source == "tenant":
+            return list(self.tenants_available)
+        if source == "model":
+            in_log = sorted(self.log["model"].dropna().astype(str).unique()) if len(self.log) else []
+            return list(dict.fromkeys(in_log + [m.id for m in self.prices.models()]))
+        return None
+
+    def remove_policy(self, index: int) -> None:
+        self.policies = [p for i, p in enumerate(self.policies) if i != index]
+
+    def move_policy(self, index: int, offset: int) -> None:
+        items = list(self.policies)
+        j = index + offset
+        if 0 <= index < len(items) and 0 <= j < len(items):
+            items[index], items[j] = items[j], items[index]
+            self.policies = items
+
+    def set_policy_param(self, index: int, name: str, value: Any) -> None:
+        """Set one parameter of the policy at ``index``; ``None`` removes it (its default applies)."""
+        items = [dict(p) for p in self.policies]
+        if value is None:
+            items[index].pop(name, None)
+        else:
+            items[index][name] = value
+        self.policies = items
+
+    def _default_param(self, p: Mapping[str, Any]) -> Any:
+        """A starting value for a required parameter, sized to this log."""
+        name, kind = p["name"], p["kind"]
+        if name == "features":
+            batchy = [f for f in self.features_available
+                      if any(k in f for k in ("nightly", "batch", "report", "summar", "eval"))]
+            return batchy or "all"
+        if kind == "float" and name in ("usd", "limit"):
+            view = self.filtered()
+            if not len(view):
+                return 1.0
+            if name == "limit":  # a per-tenant quota: twice a typical tenant's day
+                per_tenant = view.groupby(["_day", view["tenant"].astype(str)])["cost_usd"].sum()
+                return _round2(float(per_tenant.median()) * 2)
+            return _round2(float(view.groupby("_day")["cost_usd"].sum().median()) * 0.9)
+        if "example" in p:
+            return p["example"]
+        return {"int": 1, "float": 1.0, "bool": False, "choice": (p.get("choices") or [""])[0],
+                "strings": ["all"], "strings_or_all": "all"}.get(kind, "")
+
+    # -- results -----------------------------------------------------------------------------
+    def filtered(self, *, dates: bool = True) -> pd.DataFrame:
+        """The log under the feature and tenant filters, and the date range when ``dates``."""
+        f = self.log
+        if not len(f):
+            return f
+        mask = np.ones(len(f), dtype=bool)
+        if self.feature:
+            mask &= (f["feature"] == self.feature).fillna(False).to_numpy(dtype=bool)
+        if self.tenant:
+            mask &= (f["tenant"] == self.tenant).fillna(False).to_numpy(dtype=bool)
+        if self.end is not None:
+            mask &= (f["_day"] <= pd.Timestamp(self.end)).to_numpy()
+        if dates and self.start is not None:
+            mask &= (f["_day"] >= pd.Timestamp(self.start)).to_numpy()
+        return f[mask]
+
+    @_guarded("filters")
+    def recompute(self) -> None:
+        if self.start and self.end and self.start > self.end:
+            raise ValueError(f"the range starts ({self.start}) after it ends ({self.end})")
+        view = self.filtered()
+        history = self.filtered(dates=False)  # baselines look back before the range
+        start = pd.Timestamp(self.start) if self.start else None
+        kpis = attr.totals(view)
+        kpis["days"] = int(view["_day"].nunique()) if len(view) else 0
+        kpis["cached_share"] = (kpis["cached_input_tokens"] / kpis["input_tokens"]) if kpis["input_tokens"] else 0.0
+        flags_f = attr.anomalies(history, by="feature") if len(history) else pd.DataFrame()
+        flags_t = attr.anomalies(history, by="tenant") if len(history) else pd.DataFrame()
+        by_day = pd.DataFrame(columns=["feature", "day", "spend_usd", "anomaly", "ratio"])
+        if len(flags_f):
+            by_day = flags_f[flags_f["day"] >= start] if start is not None else flags_f
+            by_day = by_day[["feature", "day", "spend_usd", "anomaly", "ratio"]].reset_index(drop=True)
+        flags = []
+        for dim, fl in (("feature", flags_f), ("tenant", flags_t)):
+            if len(fl):
+                hit = fl[fl["anomaly"] & ((fl["day"] >= start) if start is not None else True)]
+                flags.append(hit.rename(columns={dim: "name"}).assign(dimension=dim))
+        flags_df = (pd.concat(flags, ignore_index=True) if flags else
+                    pd.DataFrame(columns=["dimension", "name", "day", "spend_usd", "baseline_usd", "ratio"]))
+        flags_df = flags_df[["dimension", "name", "day", "spend_usd", "baseline_usd", "ratio"]]
+        yesterday = self._yesterday(history)
+        top = attr.top_spenders(view, by="tenant", n=12) if len(view) else pd.DataFrame()
+        plans = self._plans()
+        if len(top) and plans:
+            top["plan"] = [plans.get(str(t), "(unknown)") for t in top["tenant"]]
+        by_model = attr.top_spenders(view, by="model", n=50) if len(view) else pd.DataFrame()
+        table = (attr.spend_by(view, by=BREAKDOWNS[self.breakdown], period=None)
+                 .sort_values("spend_usd", ascending=False, kind="stable").reset_index(drop=True)
+                 if len(view) else pd.DataFrame())
+        with self.hold_trait_notifications():
+            self.kpis = kpis
+            self.by_day = by_day
+            self.flags = flags_df
+            self.yesterday = yesterday
+            self.top = top
+            self.by_model = by_model
+            self.table = table
+            self.revision += 1
+
+    def _plans(self) -> dict[str, str]:
+        t = self.tenants_table
+        if t is None or "plan" not in t:
+            return {}
+        return dict(zip(t["tenant"].astype(str), t["plan"].astype(str)))
+
+    def _yesterday(self, history: pd.DataFrame) -> dict:
+        """The last day of the range: totals and per feature / tenant, each against its 7-day median."""
+        if not len(history) or self.end is None:
+            return {}
+        day = pd.Timestamp(self.end)
+        total = attr.day_summary(history, by=(), day=day)
+        if not len(total):
+            return {"day": self.end.isoformat(), "total": None, "by_feature": [], "by_tenant": []}
+        keep = ["spend_usd", "requests", "retry_amplification", "cost_per_success_usd", "baseline_usd",
+                "change", "anomaly", "share"]
+        feats = attr.day_summary(history, by="feature", day=day)
+        tens = attr.day_summary(history, by="tenant", day=day)
+        return {
+            "day": self.end.isoformat(),
+            "total": _records(total[keep])[0],
+            "by_feature": _records(feats[["feature", *keep]]),
+            "by_tenant": _records(tens[["tenant", *keep]]),
+        }
+
+    @_guarded("policy")
+    def run_replay(self) -> None:
+        if not replay_available() or not len(self.log):
+            return
+        from workbench.core.replay import replay
+
+        view = self.filtered().drop(columns=["_day", "input_usd", "cached_input_usd", "cache_write_usd",
+                                             "output_usd", "cost_usd"], errors="ignore")
+        if not len(view):
+            self.replay_result = None
+            self.replay = {}
+            self.replay_revision += 1
+            return
+        try:
+            result = replay(view, list(self.policies), self.prices, engine="pandas", bootstrap=0,
+                            progress=self._report("replaying"))
+        except Exception:  # the cards show a stack that cannot run: show no result of another one
+            self.replay_result = None
+            self.replay = {}
+            self.replay_revision += 1
+            raise
+        finally:
+            self.progress = {}
+        self.replay_result = result
+        self.replay = {
+            "baseline_usd": result.baseline_usd, "replayed_usd": result.replayed_usd,
+            "savings_usd": result.savings_usd, "savings_pct": result.savings_pct,
+            "waterfall": list(result.waterfall), "events": list((result.budget or {}).get("events") or []),
+            "blocked_requests": result.blocked_requests, "requests": result.requests,
+            "timeline": _records(self._timeline(result)), "daily_cap": self._daily_cap(),
+            "budget_pace": self._budget_pace(),
+        }
+        self.replay_revision += 1
+
+    def _timeline(self, result) -> pd.DataFrame:
+        """Spend so far in each UTC day, hour by hour, before and after the policies."""
+        f = result.frame
+        if f is None or not len(f):
+            return pd.DataFrame(columns=["hour", "series", "usd"])
+        ts = pd.to_datetime(f["ts"], utc=True).dt.tz_localize(None)
+        hour = ts.dt.floor("h")
+        g = pd.DataFrame({"hour": hour, "day": hour.dt.floor("D"),
+                          "Logged": f["baseline_usd"].to_numpy(dtype=float),
+                          "With policies": f["cost_usd"].to_numpy(dtype=float)})
+        per_hour = g.groupby(["day", "hour"], sort=True)[["Logged", "With policies"]].sum()
+        cum = per_hour.groupby(level="day").cumsum().reset_index().drop(columns="day")
+        return cum.melt(id_vars="hour", var_name="series", value_name="usd")
+
+    def _daily_cap(self) -> float | None:
+        caps = [p.get("usd") for p in self.policies if p.get("policy") == "daily_budget"]
+        return float(min(caps)) if caps else None
+
+    def _budget_pace(self) -> float | None:
+        """Monthly budgets of the tenants in view / 30: the spend per day the budgets allow."""
+        t = self.tenants_table
+        if t is None or "monthly_budget_usd" not in t:
+            return None
+        if self.tenant:
+            t = t[t["tenant"] == self.tenant]
+        if self.feature or not len(t):
+            return None
+        return float(t["monthly_budget_usd"].sum()) / 30.0
+
+    # -- URL query ---------------------------------------------------------------------------
+    @_guarded("query")
+    def apply_query(self, query: str) -> None:
+        """Apply ``?start=&end=&feature=&tenant=&by=&policies=`` (policies: a JSON list)."""
+        params = {k: v[-1] for k, v in parse_qs(query or "", keep_blank_values=True).items()}
+        unknown = sorted(set(params) - QUERY_KEYS)
+        problems = [f"ignored unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(QUERY_KEYS))}"] \
+            if unknown else []
+        with self.batch():
+            for key in ("start", "end"):
+                if key in params:
+                    try:
+                        setattr(self, key, _date(params[key]))
+                    except ValueError as e:
+                        problems.append(f"{key}={params[key]!r}: {e}")
+            for key, options in (("feature", self.features_available), ("tenant", self.tenants_available)):
+                if key in params:
+                    value = params[key]
+                    if value and value not in options:
+                        problems.append(f"{key}={value!r} is not in the log; valid: {', '.join(options)}")
+                    else:
+                        setattr(self, key, value)
+            if "by" in params:
+                if params["by"] in BREAKDOWNS:
+                    self.breakdown = params["by"]
+                else:
+                    problems.append(f"by={params['by']!r}; valid: {', '.join(BREAKDOWNS)}")
+            if "policies" in params:
+                try:
+                    items = json.loads(params["policies"]) if params["policies"].strip() else []
+                    if isinstance(items, dict):
+                        items = items.get("policies", [])
+                    if not isinstance(items, list) or not all(isinstance(i, dict) and "policy" in i for i in items):
+                        raise ValueError("expected a JSON list of {\"policy\": name, ...} objects")
+                    self.policies = items
+                except ValueError as e:
+                    problems.append(f"policies: {_one_line(e)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def query(self) -> str:
+        """The URL query that reproduces this view."""
+        from urllib.parse import urlencode
+
+        q: dict[str, str] = {}
+        if self.days:
+            if self.start and self.start != self.days[0]:
+                q["start"] = self.start.isoformat()
+            if self.end and self.end != self.days[-1]:
+                q["end"] = self.end.isoformat()
+        for key in ("feature", "tenant"):
+            if getattr(self, key):
+                q[key] = getattr(self, key)
+        if self.breakdown != "feature":
+            q["by"] = self.breakdown
+        if self.policies:
+            q["policies"] = json.dumps(self.policies, separators=(",", ":"))
+        return urlencode(q)
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    out = []
+    for row in df.to_dict("records"):
+        clean = {}
+        for k, v in row.items():
+            if isinstance(v, pd.Timestamp):
+                v = v.isoformat()
+            elif isinstance(v, (np.integer,)):
+                v = int(v)
+            elif isinstance(v, (np.floating, float)):
+                v = None if math.isnan(v) else float(v)
+            elif isinstance(v, np.bool_):
+                v = bool(v)
+            elif v is pd.NA:
+                v = None
+            clean[k] = v
+        out.append(clean)
+    return out
+
+
+#: Which log column a parameter's values come from, for declarations that do not say (``values_from``).
+_VALUES_FROM = {"features": "feature", "feature": "feature", "tenants": "tenant", "tenant": "tenant"}
+
+
+class _NeedsMapping(ValueError):
+    def __init__(self, message: str, header: list[str], path: Path):
+        super().__init__(message)
+        self.header, self.path = header, path
+
+
+#: Canonical columns the page offers to map, the required ones first.
+_MAP_REQUIRED = ("ts", "model", "input_tokens", "output_tokens")
+_MAP_TARGETS = (*_MAP_REQUIRED, "request_id", "tenant", "feature", "user", "cached_input_tokens", "status",
+                "attempt", "prompt", "completion")
+
+
+def _csv_header(path: Path) -> list[str]:
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            first = f.readline()
+        dialect = "excel-tab" if first.count("\t") > first.count(",") else "excel"
+        return [h.strip() for h in next(csv.reader([first], dialect=dialect), []) if h.strip()]
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def _plain(message: str) -> str:
+    """A loader message without the Python-API / CLI advice (the page offers the mapping instead)."""
+    import re
+
+    message = re.sub(r":? ?map one with column_map=\{[^}]*\} \(--map [^)]*\);?", ";", message)
+    message = re.sub(r"\s*\(?(--map|column_map=)[^;)]*\)?", "", message)
+    return message.replace(";;", ";").strip(" ;") + ". Choose the columns below."
+
+
+def _round2(x: float) -> float:
+    """Two significant digits (a friendly default budget)."""
+    if x <= 0:
+        return 1.0
+    return float(round(x, 1 - int(math.floor(math.log10(x)))))
+
