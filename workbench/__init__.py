@@ -49,6 +49,9 @@ _EXPORTS: dict[str, str] = {
     "list_policies": "workbench.core.replay",
     "policy_schema": "workbench.core.replay",
     "make_policy": "workbench.core.replay",
+    # embeddings (offline MiniLM by default; cached on disk)
+    "embed_texts": "workbench.embeddings",
+    "get_embedder": "workbench.embeddings",
     # attribution
     "spend_by": "workbench.core.attribution",
     "anomalies": "workbench.core.attribution",
