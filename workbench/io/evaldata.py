@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -424,11 +425,91 @@ def detect_format(path: Path) -> str:
     raise EvalDataError(f"{path}: cannot tell the format (no 'prompt' column); pass --format ({', '.join(FORMATS)})")
 
 
-def load_eval(path: str | Path, fmt: str | None = None, **options) -> EvalSet:
-    path = Path(path)
+#: Public data sets by name (``workbench.io.datasets``): fetched with a SHA-256 check, or read from
+#: ``$WORKBENCH_DATA_MIRROR``.
+NAMED = {"routellm-mmlu": ("routellm", "mmlu_responses"), "routellm-gsm8k": ("routellm", "gsm8k"),
+         "routellm-mtbench": ("routellm", "mt_bench")}
+CACHE_VERSION = "evalset-1"
+
+
+def resolve(data: str | Path, fmt: str | None = None) -> tuple[Path, str | None]:
+    """A path, or a named public data set (``routellm-mmlu`` …) made local."""
+    if str(data) in NAMED and not Path(data).exists():
+        from workbench.io.datasets import dataset_path
+        name, sub = NAMED[str(data)]
+        return dataset_path(name) / sub, fmt or str(data)
+    return Path(data), fmt
+
+
+def _cache_key(path: Path, fmt: str, options: dict) -> str:
+    import hashlib
+    files = sorted(path.rglob("*")) if path.is_dir() else [path]
+    h = hashlib.sha1(f"{CACHE_VERSION}|{fmt}|{sorted(options.items())}|{path.resolve()}".encode())
+    for f in files:
+        if f.is_file():
+            st = f.stat()
+            h.update(f"{f.name}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:24]
+
+
+def _save(es: EvalSet, target: Path) -> None:
+    """Arrays in an .npz (no pickle), text and metadata in JSON; written atomically."""
+    import os
+    import tempfile
+    target.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"name": es.name, "ids": [str(i) for i in es.ids], "prompts": es.prompts, "models": list(es.models),
+            "groups": {k: [str(x) for x in v] for k, v in es.groups.items()}, "token_notes": es.token_notes,
+            "signals": sorted(es.signals), "report": es.report.to_dict(limit=10_000) if es.report else None}
+    arrays = {"quality": es.quality, "input_tokens": es.input_tokens, "output_tokens": es.output_tokens,
+              **{f"signal_{k}": v for k, v in es.signals.items()}}
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _restore(target: Path) -> EvalSet:
+    with np.load(target, allow_pickle=False) as z:
+        meta = json.loads(z["meta"].tobytes().decode())
+        r = meta["report"]
+        report = None if r is None else LoadReport(r["source"], r["rows_read"], [BadRow(**b) for b in r["rejected"]],
+                                                   dict(r["missing"]), list(r["notes"]))
+        return EvalSet(meta["name"], np.array(meta["ids"], dtype=object), meta["prompts"], tuple(meta["models"]),
+                       z["quality"], z["input_tokens"], z["output_tokens"],
+                       {k: z[f"signal_{k}"] for k in meta["signals"]},
+                       {k: np.array(v, dtype=object) for k, v in meta["groups"].items()}, meta["token_notes"], report)
+
+
+def load_eval(path: str | Path, fmt: str | None = None, *, cache: bool | str | Path = False, **options) -> EvalSet:
+    """Load evaluation data (a path, or a named public set such as ``routellm-mmlu``).
+
+    ``cache=True`` (or a folder) keeps the loaded arrays in the user cache
+    (``~/.cache/llm-cost-workbench/evalsets``), keyed by the files' names, sizes and times, so the
+    next load skips parsing and token counting."""
+    path, fmt = resolve(path, fmt)
     if not path.exists():
         raise EvalDataError(f"{path}: not found")
     fmt = fmt or detect_format(path)
+    if cache:
+        folder = Path(cache) if not isinstance(cache, bool) else (
+            Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llm-cost-workbench" / "evalsets")
+        target = folder / f"{_cache_key(path, fmt, options)}.npz"
+        if target.exists():
+            try:
+                return _restore(target)
+            except (OSError, ValueError, KeyError):
+                pass                          # a damaged cache entry is rebuilt
+        es = load_eval(path, fmt, **options)
+        try:
+            _save(es, target)
+        except OSError:
+            pass                              # a read-only cache only costs the next load
+        return es
     if fmt not in LOADERS:
         raise EvalDataError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
     if fmt == "routellm-mmlu" and (path / "mmlu_responses").is_dir():
