@@ -52,6 +52,9 @@ _EXPORTS: dict[str, str] = {
     # embeddings (offline MiniLM by default; cached on disk)
     "embed_texts": "workbench.embeddings",
     "get_embedder": "workbench.embeddings",
+    # cascade simulator
+    "simulate_cascade": "workbench.core.cascade",
+    "load_eval": "workbench.io.evaldata",
     # attribution
     "spend_by": "workbench.core.attribution",
     "anomalies": "workbench.core.attribution",
@@ -69,6 +72,8 @@ _EXPORTS: dict[str, str] = {
     "make_spend_explorer": "workbench.widgets.spend_explorer",
     "make_local_vs_hosted_app": "workbench.widgets.local_vs_hosted",
     "make_app_index": "workbench.widgets.app_index",
+    "make_cascade_simulator": "workbench.widgets.cascade",
+    "CascadeSimulatorState": "workbench.widgets.cascade_state",
     "discover_apps": "workbench.widgets.app_index",
 }
 
