@@ -194,3 +194,15 @@ def test_bootstrap_intervals_bracket_the_point_estimates(mmlu_small, real_book):
     assert lo <= r["aiq"] <= hi and hi - lo < 0.1
     t = r["operating_point"]["test"]
     assert t["ci95"]["quality"][0] <= t["quality"] <= t["ci95"]["quality"][1]
+
+
+def test_random_baseline_is_the_straight_line_in_dollars():
+    es = synthetic(k=2)
+    prices = [TierPrice("m0", 0.3, 1.2, "t"), TierPrice("m1", 3, 12, "t")]
+    r = simulate(es, ["m0", "m1"], prices, "length", bootstrap=0)
+    lo, hi = r["random"][0], r["random"][-1]
+    cheap, strong = r["baselines"]["m0"], r["baselines"]["m1"]
+    assert (lo["usd"], lo["quality"]) == pytest.approx((cheap["usd"], cheap["quality"]))
+    assert (hi["usd"], hi["quality"]) == pytest.approx((strong["usd"], strong["quality"]))
+    mid = r["random"][5]
+    assert mid["usd"] == pytest.approx((cheap["usd"] + strong["usd"]) / 2)

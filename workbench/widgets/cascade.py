@@ -40,7 +40,7 @@ def frontier_chart(result: Mapping[str, Any], point: Mapping[str, Any] | None) -
     x = alt.X("usd:Q", title=f"Cost of the {result['n']:,} requests (USD)", axis=alt.Axis(format=usd_axis(top)))
     y = alt.Y("quality:Q", title="Mean quality", scale=alt.Scale(zero=False), axis=alt.Axis(format=".0%"))
     color = alt.Color("series:N", title=None, legend=alt.Legend(orient="top"),
-                      scale=alt.Scale(range=[PALETTE[0], "#8c959f"]))
+                      scale=alt.Scale(domain=[curve["series"].iloc[0], "random"], range=[PALETTE[0], "#8c959f"]))
     line = alt.Chart(curve).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
         x=x, y=y, color=color, tooltip=[alt.Tooltip("threshold:Q", format=".4g"),
                                         alt.Tooltip("quality:Q", format=".2%"), alt.Tooltip("usd:Q", format="$,.4f"),
@@ -289,4 +289,6 @@ def make_cascade_simulator(prices=None, *, query: str | None = None, embed=None,
     state = CascadeSimulatorState(prices, embed=embed, day=day, bootstrap=bootstrap)
     view = CascadeSimulator(state)
     state.apply_query(os.environ.get("QUERY_STRING", "") if query is None else query)
+    view._charted = None           # the spec the browser renders first carries the final point
+    view._point()
     return view

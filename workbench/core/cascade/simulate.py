@@ -108,7 +108,8 @@ def random_line(s: Scored, points: int = 11) -> list[dict]:
     for p in np.linspace(0, 1, points):
         reach = p ** np.arange(1, dq.shape[0] + 1)               # P(moved past step k)
         out.append({"p": float(p), "quality": float((bq.sum() + reach @ dq.sum(axis=1)) / s.td.n),
-                    "usd": float(bc.sum() + reach @ dc.sum(axis=1)), "escalation_rate": float(p)})
+                    "usd": float(int(bc.sum()) + reach @ dc.sum(axis=1).astype(float)) / PUSD,
+                    "escalation_rate": float(p)})
     return out
 
 
