@@ -126,3 +126,15 @@ def test_prices_from_sheets_sourced_defaults_and_overrides(real_book):
     assert (q[0].input, q[0].source) == (0.24, "override (user input)")
     with pytest.raises(EvalDataError, match="--price my-model=IN/OUT"):
         tier_prices(["my-model"], real_book)
+
+
+def test_named_data_set_and_disk_cache_round_trip(monkeypatch, shared_data, tmp_path):
+    monkeypatch.setenv("WORKBENCH_DATA_MIRROR", str(shared_data))
+    first = load_eval("routellm-gsm8k", cache=tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    again = load_eval("routellm-gsm8k", cache=tmp_path)
+    assert again.prompts == first.prompts and list(again.ids) == list(first.ids)
+    for name in ("quality", "input_tokens", "output_tokens"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(first, name))
+    np.testing.assert_array_equal(again.signals["valid"], first.signals["valid"])
+    assert again.token_notes == first.token_notes and again.report.to_dict() == first.report.to_dict()
