@@ -73,3 +73,22 @@ def test_unknown_model_is_never_priced_at_zero(capsys, tmp_path):
     out, err = capsys.readouterr()
     assert code == 0, err
     assert json.loads(out)["tiers"][0]["price_source"] == "override (user input)"
+
+
+def test_traffic_projection_on_the_sample_week(capsys):
+    from workbench.cli import main
+    code = main(["cascade", str(EVALDATA / "long_small.csv"), "--tiers", "gpt-4o-mini,gpt-4o", "--signal", "logprob",
+                 "--prices", str(FROZEN_PRICES), "--on", "2026-01-01", "--bootstrap", "0", "--traffic",
+                 "--traffic-tiers", "gpt-4o-mini,gpt-4o", "--json"])
+    out, err = capsys.readouterr()
+    # the sample week never called gpt-4o: a one-line error, not an empty "saving"
+    assert code == 2 and "no request of the log went to 'gpt-4o'" in err and out == ""
+    code = main(["cascade", str(EVALDATA / "long_small.csv"), "--tiers", "gpt-4o-mini,gpt-4o", "--signal", "logprob",
+                 "--on", "2026-01-01", "--bootstrap", "0", "--traffic", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    r = json.loads(out)
+    tr = r["traffic"]
+    assert tr["log"].endswith("sample_data/requests.parquet") and tr["requests"] == 58_565
+    assert tr["quality_change"] == r["operating_point"]["projection"]["quality_change_vs_all_strong"]
+    assert "carried over from the labelled set" in tr["quality_note"]

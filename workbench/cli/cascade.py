@@ -48,6 +48,11 @@ def add_parser(sub) -> None:
     p.add_argument("--output-tokens", type=number(int), metavar="N",
                    help="assumed output tokens where the data has neither counts nor answers")
     p.add_argument("--prices", metavar="DIR", help="folder of price sheets (default: pricing/)")
+    p.add_argument("--traffic", nargs="?", const="sample", metavar="LOG",
+                   help="replay the operating point over a traffic log (default: the sample week): dollars saved "
+                        "per day and month by feature, the quality change carried over from the labelled set")
+    p.add_argument("--traffic-tiers", default="gpt-4.1-mini,gpt-4.1", metavar="CHEAP,STRONG",
+                   help="the traffic's models for the two tiers (default: gpt-4.1-mini,gpt-4.1, the sample week's)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
 
@@ -102,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
                           calibrate_fraction=args.calibrate_fraction, bootstrap=args.bootstrap, seed=args.seed)
     except EvalDataError as e:
         raise CliError(str(e)) from None
+    if args.traffic:
+        result["traffic"] = _traffic(args, result, book)
     result["load"] = es.report.to_dict() if es.report else None
     result["rejected_rows"] = es.report.rejected_count if es.report else 0
     if args.json:
@@ -109,6 +116,34 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print(result)
     return 0
+
+
+def _traffic(args, result: dict, book) -> dict:
+    from pathlib import Path
+
+    import pandas as pd
+
+    from workbench.core.cascade.traffic import traffic_savings
+    pair = [t.strip() for t in args.traffic_tiers.split(",") if t.strip()]
+    if len(pair) != 2:
+        raise CliError(f"--traffic-tiers needs CHEAP,STRONG, got {args.traffic_tiers!r}")
+    if args.traffic == "sample":
+        path = Path(__file__).resolve().parents[2] / "sample_data" / "requests.parquet"
+    else:
+        path = Path(args.traffic)
+    if not path.exists():
+        raise CliError(f"traffic log not found: {path}")
+    if path.suffix == ".parquet":
+        log = pd.read_parquet(path)
+    else:
+        from workbench.io.traffic import load_log
+        log = load_log(path, book=book).frame
+    op = result["operating_point"]
+    out = traffic_savings(log, book, cheap=pair[0], strong=pair[1], escalation_rate=op["test"]["escalation_rate"],
+                          quality_change=op["projection"]["quality_change_vs_all_strong"],
+                          labelled=f"{result['source']}, held-out split of {op['test']['n']:,} prompts")
+    out["log"] = str(path)
+    return out
 
 
 def _match(es, name: str) -> str:
@@ -164,8 +199,16 @@ def _print(r: dict) -> None:
     out(f"  quality {_pct(t['quality'])}, ${t['usd_per_request']:.6f}/request, escalation {_pct(t['escalation_rate'])}\n")
     pj = op["projection"]
     out(f"  at {pj['requests_per_day']:,.0f} requests/day: ${pj['usd_per_month']:,.2f}/month vs all-strong "
-        f"${pj['all_strong_usd_per_month']:,.2f} (saves ${pj['saved_vs_all_strong_usd_per_month']:,.2f}; quality "
+        f"${pj['all_strong_usd_per_month']:,.2f} ({'saves' if pj['saved_vs_all_strong_usd_per_month'] >= 0 else 'costs'} "
+        f"${abs(pj['saved_vs_all_strong_usd_per_month']):,.2f}; quality "
         f"{pj['quality_change_vs_all_strong'] * 100:+.1f} pts)\n")
+    if r.get("traffic"):
+        tr = r["traffic"]
+        out(f"\non {tr['log']} ({tr['requests']:,} requests, {tr['days']} days): cascade saves "
+            f"${tr['saved_usd_per_day']:,.2f}/day, ${tr['saved_usd_per_month']:,.2f}/month; quality change "
+            f"{_pct(tr['quality_change'])} ({tr['quality_note']})\n")
+        for f in tr["by_feature"]:
+            out(f"  {str(f['feature']):<18} ${f['saved_usd_per_month']:>12,.2f}/month\n")
     esc = r["escalation_by_route"]
     out(f"\nescalation {_pct(esc['overall'])} overall [{esc['overall_level']}]; by classify_query route:\n")
     for row in esc["by_class"]:
