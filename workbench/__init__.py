@@ -52,9 +52,6 @@ _EXPORTS: dict[str, str] = {
     # embeddings (offline MiniLM by default; cached on disk)
     "embed_texts": "workbench.embeddings",
     "get_embedder": "workbench.embeddings",
-    # cascade simulator
-    "simulate_cascade": "workbench.core.cascade",
-    "load_eval": "workbench.io.evaldata",
     # attribution
     "spend_by": "workbench.core.attribution",
     "anomalies": "workbench.core.attribution",
@@ -72,9 +69,12 @@ _EXPORTS: dict[str, str] = {
     "make_spend_explorer": "workbench.widgets.spend_explorer",
     "make_local_vs_hosted_app": "workbench.widgets.local_vs_hosted",
     "make_app_index": "workbench.widgets.app_index",
+    "discover_apps": "workbench.widgets.app_index",
+    # cascade simulator
+    "simulate_cascade": "workbench.core.cascade",
+    "load_eval": "workbench.io.evaldata",
     "make_cascade_simulator": "workbench.widgets.cascade",
     "CascadeSimulatorState": "workbench.widgets.cascade_state",
-    "discover_apps": "workbench.widgets.app_index",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
