@@ -77,6 +77,11 @@ _EXPORTS: dict[str, str] = {
     "make_local_vs_hosted_app": "workbench.widgets.local_vs_hosted",
     "make_app_index": "workbench.widgets.app_index",
     "discover_apps": "workbench.widgets.app_index",
+    # cascade simulator
+    "simulate_cascade": "workbench.core.cascade",
+    "load_eval": "workbench.io.evaldata",
+    "make_cascade_simulator": "workbench.widgets.cascade",
+    "CascadeSimulatorState": "workbench.widgets.cascade_state",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

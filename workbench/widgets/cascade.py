@@ -1,0 +1,294 @@
+"""Cascade simulator app: a router or cascade on labelled data, its frontier in dollars.
+
+Thin view over :class:`~workbench.widgets.cascade_state.CascadeSimulatorState`: data set, tiers,
+prices (from the sheets, overridable), signal; a threshold slider moving the point along the
+frontier chart (with all-cheap, all-strong, random and oracle baselines); the table, the monthly
+projection, escalation by route and examples where the cheap answer was trusted and was wrong.
+"""
+from __future__ import annotations
+
+import os
+from html import escape
+from typing import Any, Mapping
+
+import altair as alt
+import ipywidgets as w
+import pandas as pd
+
+from workbench.widgets import _html
+from workbench.widgets.cascade_state import DATASETS, CascadeSimulatorState
+from workbench.widgets.charts import PALETTE, chart_widget, usd_axis
+
+NONE = "—"
+
+
+def frontier_chart(result: Mapping[str, Any], point: Mapping[str, Any] | None) -> alt.TopLevelMixin:
+    """Quality against dollars: the swept curve, the random line, single models, oracle, and the
+    slider's point, drawn from two chart parameters (``px``, ``py``) so that moving the slider only
+    sends two numbers to the browser (no new chart)."""
+    if not result:
+        return alt.Chart(pd.DataFrame({"x": []})).mark_text().properties(width=760, height=340)
+    curve = pd.DataFrame(result["frontier"])
+    curve["series"] = f"{result['signal']} ({result['mode']})"
+    rnd = pd.DataFrame(result["random"])
+    rnd["series"] = "random"
+    marks = [{"usd": b["usd"], "quality": b["quality"], "label": f"all {m.split('/')[-1]}"}
+             for m, b in result["baselines"].items()]
+    marks.append({"usd": result["oracle"]["usd"], "quality": result["oracle"]["quality"], "label": "oracle"})
+    marks = pd.DataFrame(marks)
+    top = max(curve["usd"].max(), rnd["usd"].max(), marks["usd"].max())
+    x = alt.X("usd:Q", title=f"Cost of the {result['n']:,} requests (USD)", axis=alt.Axis(format=usd_axis(top)))
+    y = alt.Y("quality:Q", title="Mean quality", scale=alt.Scale(zero=False), axis=alt.Axis(format=".0%"))
+    color = alt.Color("series:N", title=None, legend=alt.Legend(orient="top"),
+                      scale=alt.Scale(domain=[curve["series"].iloc[0], "random"], range=[PALETTE[0], "#8c959f"]))
+    line = alt.Chart(curve).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
+        x=x, y=y, color=color, tooltip=[alt.Tooltip("threshold:Q", format=".4g"),
+                                        alt.Tooltip("quality:Q", format=".2%"), alt.Tooltip("usd:Q", format="$,.4f"),
+                                        alt.Tooltip("escalation_rate:Q", format=".1%")])
+    random_line = alt.Chart(rnd).mark_line(strokeDash=[5, 4]).encode(x=x, y=y, color=color)
+    dots = alt.Chart(marks).mark_point(size=90, filled=True, color=PALETTE[2], shape="diamond").encode(
+        x=x, y=y, tooltip=["label:N", alt.Tooltip("quality:Q", format=".2%"), alt.Tooltip("usd:Q", format="$,.4f")])
+    labels = alt.Chart(marks).mark_text(dx=8, dy=-8, align="left", fontSize=12).encode(x=x, y=y, text="label:N")
+    px = alt.param(name="px", value=float(point["usd"]) if point else float(curve["usd"].iloc[0]))
+    py = alt.param(name="py", value=float(point["quality"]) if point else float(curve["quality"].iloc[0]))
+    here = alt.Chart(pd.DataFrame({"k": [0]})).mark_point(size=260, filled=True, color="#cf222e", opacity=1).encode(
+        x=alt.X(datum=alt.ExprRef("px"), type="quantitative"), y=alt.Y(datum=alt.ExprRef("py"), type="quantitative"))
+    here = here.add_params(px, py)
+    return alt.layer(random_line, line, dots, labels, here).properties(width=760, height=340)
+
+
+def _pct(v) -> str:
+    return "–" if v is None else f"{v * 100:.1f}%"
+
+
+def _usd(v) -> str:
+    return "–" if v is None else f"${v:,.4f}" if abs(v) < 100 else f"${v:,.2f}"
+
+
+def table_html(r: Mapping[str, Any], p: Mapping[str, Any]) -> str:
+    if not r or not p:
+        return ""
+    rows = []
+    models = list(r["baselines"])
+    for m in models:
+        b = r["baselines"][m]
+        rows.append((f"all {m}", b["quality"], b["usd"], 0.0 if m == models[0] else 1.0))
+    rows.append(("oracle (cheapest tier that gets it right)", r["oracle"]["quality"], r["oracle"]["usd"], None))
+    rows.append((f"<b>this threshold ({p['threshold']:.4g})</b>", p["quality"], p["usd"], p["escalation_rate"]))
+    body = "".join(f"<tr><td>{name}</td><td class='wb-num'>{_pct(q)}</td><td class='wb-num'>{_usd(c)}</td>"
+                   f"<td class='wb-num'>{_pct(e)}</td></tr>" for name, q, c, e in rows)
+    ci = r.get("ci95") or {}
+
+    def metric(key, fmt):
+        v = r.get(key)
+        interval = f" <span class='wb-sub'>(95% CI {fmt(ci[key][0])} – {fmt(ci[key][1])})</span>" if ci.get(key) else ""
+        return ("–" if v is None else fmt(v)) + interval
+    op = r["operating_point"]
+    sp = r["split"]
+    return (f"<table class='wb-table wb-cascade-table'><tr><th>route</th><th class='wb-num'>quality</th>"
+            f"<th class='wb-num'>cost (USD)</th><th class='wb-num'>escalated</th></tr>{body}</table>"
+            f"<p class='wb-stats'>APGR <b>{metric('apgr', lambda v: f'{v:.3f}')}</b> · AIQ "
+            f"<b data-testid='aiq'>{metric('aiq', lambda v: f'{v:.4f}')}</b> · cost at 50% of the gap "
+            f"<b>{metric('usd_at_50pct_gap', _usd)}</b> · at 80% <b>{metric('usd_at_80pct_gap', _usd)}</b></p>"
+            f"<p class='wb-sub'>Calibrated operating point (80% of the quality gap, chosen on {sp['calibrate_n']:,} "
+            f"calibration prompts, reported on {sp['test_n']:,} held-out prompts; split: {escape(sp['method'])}): "
+            f"threshold {op['threshold']:.4g}, quality {_pct(op['test']['quality'])}, "
+            f"{_usd(op['test']['usd_per_request'])}/request, escalation {_pct(op['test']['escalation_rate'])}. "
+            f"Router scores: {escape(sp['frontier_scores'])}.</p>")
+
+
+def projection_html(r: Mapping[str, Any], p: Mapping[str, Any]) -> str:
+    if not p:
+        return ""
+    saved = p["all_strong_usd_per_month"] - p["usd_per_month"]
+    strong_q = list(r["baselines"].values())[-1]["quality"]
+    return (f"<div class='wb-projection'><b data-testid='monthly'>{_usd(p['usd_per_month'])}</b> per month at "
+            f"{p['requests_per_day']:,.0f} requests/day (30 days) vs all-strong {_usd(p['all_strong_usd_per_month'])}"
+            f" and all-cheap {_usd(p['all_cheap_usd_per_month'])}: "
+            f"{'saves' if saved >= 0 else 'costs'} <b>{_usd(abs(saved))}</b> a month; quality "
+            f"{(p['quality'] - strong_q) * 100:+.1f} points vs all-strong (measured on this labelled set).</div>")
+
+
+def routes_html(r: Mapping[str, Any], p: Mapping[str, Any]) -> str:
+    if not p:
+        return ""
+    e = p["escalation_rate"]
+    level = "red" if e > 0.20 else "amber" if e > 0.15 else "ok"
+    light = p.get("escalation_light")
+    warn_light = light is not None and light > 0.40
+    return (f"<p class='wb-escalation wb-level-{level}'>Escalation {_pct(e)} overall "
+            f"<b>[{level}]</b> — the seeds advise under 15–20% on production traffic. "
+            + (f"Light (classify_query 'cheap') routes escalate {_pct(light)}"
+               + (" <b>⚠ above 40%: the classifier needs more labels or features</b>" if warn_light else "")
+               if light is not None else "") + "</p>")
+
+
+def examples_html(r: Mapping[str, Any], p: Mapping[str, Any]) -> str:
+    if not p:
+        return ""
+    if not p["examples"]:
+        return "<p class='wb-empty'>No prompt at this threshold kept a cheap answer that a later tier beat.</p>"
+    models = list(r["baselines"])
+    items = "".join(
+        f"<tr><td><pre style='white-space:pre-wrap;margin:0'>{escape(ex['prompt'])}</pre></td>"
+        f"<td class='wb-num'>{ex['score']:.3g}</td>"
+        + "".join(f"<td class='wb-num'>{q:g}</td>" for q in ex["quality"]) + "</tr>" for ex in p["examples"])
+    head = "".join(f"<th class='wb-num'>{escape(m.split('/')[-1])}</th>" for m in models)
+    return (f"<p class='wb-stats'>{p['trusted_wrong']:,} prompts kept the cheap answer where a later tier did "
+            f"better; the first few:</p><table class='wb-table wb-examples'><tr><th>prompt</th>"
+            f"<th class='wb-num'>score</th>{head}</tr>{items}</table>")
+
+
+def notes_html(r: Mapping[str, Any]) -> str:
+    if not r:
+        return ""
+    tiers = "".join(f"<li>{escape(t['model'])}: ${t['usd_per_mtok_input']:g} / ${t['usd_per_mtok_output']:g} per 1M "
+                    f"— {escape(t['price_source'])}<br><span class='wb-sub'>tokens: {escape(t['tokens'])}</span></li>"
+                    for t in r["tiers"])
+    extra = f"<p class='wb-sub'>{escape(r['assumption'])}</p>" if r.get("assumption") else ""
+    return f"<details class='wb-note'><summary>Prices, tokens and assumptions</summary><ul>{tiers}</ul>{extra}</details>"
+
+
+class CascadeSimulator(w.VBox):
+    def __init__(self, state: CascadeSimulatorState):
+        self.state = state
+        self.header = w.HTML(_html.STYLE + _html.header(
+            "Cascade simulator",
+            "Try the cheap model first and escalate only when needed — on real quality labels, in dollars. "
+            "Pick the data, the tiers and the signal; move the threshold along the frontier."))
+        self.dataset = w.Dropdown(options=[(v, k) for k, v in DATASETS.items()], value=state.dataset,
+                                  description="data", layout=w.Layout(width="420px"))
+        self.tier_dd = [w.Dropdown(description=f"tier {i + 1}", layout=w.Layout(width="420px")) for i in range(3)]
+        self.signal = w.Dropdown(description="signal", layout=w.Layout(width="300px"))
+        self.rpd = w.BoundedFloatText(value=state.requests_per_day, min=1, max=1e9, description="requests/day",
+                                      layout=w.Layout(width="260px"))
+        self.price_box = w.VBox()
+        self.slider = w.IntSlider(description="threshold", min=0, max=0, continuous_update=True,
+                                  layout=w.Layout(width="760px"), readout=False)
+        self.slider_label = w.HTML()
+        self.chart = chart_widget(frontier_chart({}, None), "wb-frontier")
+        self.table = w.HTML()
+        self.projection = w.HTML()
+        self.routes = w.HTML()
+        self.examples = w.HTML()
+        self.notes = w.HTML()
+        self.message = w.HTML()
+        for name, ctrl in (("dataset", self.dataset), ("signal", self.signal), ("rpd", self.rpd),
+                           ("slider", self.slider)):
+            ctrl.add_class(f"wb-cascade-{name}")
+        for i, dd in enumerate(self.tier_dd):
+            dd.add_class(f"wb-cascade-tier{i + 1}")
+        self._sync = False
+        self._charted = None
+        self.dataset.observe(lambda c: setattr(state, "dataset", c["new"]), "value")
+        for dd in self.tier_dd:
+            dd.observe(self._tiers_changed, "value")
+        self.signal.observe(lambda c: None if self._sync or c["new"] is None else setattr(state, "signal", c["new"]),
+                            "value")
+        self.rpd.observe(lambda c: setattr(state, "requests_per_day", float(c["new"])), "value")
+        self.slider.observe(lambda c: None if self._sync else setattr(state, "index", int(c["new"])), "value")
+        state.observe(self._config, ["models", "signals", "tiers", "signal", "result"])
+        state.observe(self._point, ["point"])
+        state.observe(self._errors, ["errors", "status"])
+        super().__init__([self.header, self.message,
+                          w.HBox([self.dataset, self.signal, self.rpd], layout=w.Layout(flex_flow="row wrap")),
+                          w.VBox(self.tier_dd), self.price_box,
+                          w.HTML(_html.section("Frontier: quality against dollars")), self.slider, self.slider_label,
+                          self.chart, self.table, self.projection, self.routes,
+                          w.HTML(_html.section("Trusted and wrong: the cheap answer was kept, a later tier did better")),
+                          self.examples, self.notes])
+        self.add_class("wb-app")
+        self._config()
+        self._point()
+        self._errors()
+
+    def _tiers_changed(self, _=None) -> None:
+        if self._sync:
+            return
+        tiers = [d.value for d in self.tier_dd if d.value and d.value != NONE]
+        if len(tiers) >= 2 and tiers != list(self.state.tiers):
+            self.state.tiers = tiers
+
+    def _config(self, _=None) -> None:
+        s = self.state
+        self._sync = True
+        try:
+            for i, dd in enumerate(self.tier_dd):
+                opts = list(s.models) if i < 2 else [NONE, *s.models]
+                dd.options = opts
+                want = s.tiers[i] if i < len(s.tiers) else (NONE if i >= 2 else None)
+                dd.value = want if want in opts else (opts[0] if opts else None)
+            self.signal.options = list(s.signals)
+            if s.signal in s.signals:
+                self.signal.value = s.signal
+            self.slider.max = max(len(s.grid) - 1, 0)
+            self.slider.value = min(max(s.index, 0), self.slider.max)
+        finally:
+            self._sync = False
+        self._prices()
+
+    def _prices(self) -> None:
+        r = self.state.result
+        rows = []
+        for t in (r.get("tiers") or []):
+            inp = w.BoundedFloatText(value=t["usd_per_mtok_input"], min=0, max=1e4, step=0.01,
+                                     layout=w.Layout(width="110px"))
+            out = w.BoundedFloatText(value=t["usd_per_mtok_output"], min=0, max=1e4, step=0.01,
+                                     layout=w.Layout(width="110px"))
+            model = t["model"]
+
+            def push(_=None, model=model, inp=inp, out=out) -> None:
+                prices = dict(self.state.prices)
+                prices[model] = [float(inp.value), float(out.value)]
+                self.state.prices = prices
+            inp.observe(push, "value")
+            out.observe(push, "value")
+            src = "override" if t["price_source"].startswith("override") else "price sheet" \
+                if "sheet record" in t["price_source"] else "sourced default"
+            rows.append(w.HBox([w.HTML(f"<span class='wb-param-label'>{escape(model)}</span>",
+                                       layout=w.Layout(width="320px")),
+                                w.HTML("$ in"), inp, w.HTML("$ out / 1M"), out,
+                                w.HTML(f"<span class='wb-sub' title='{escape(t['price_source'], quote=True)}'>"
+                                       f"{src}</span>")], layout=w.Layout(align_items="center")))
+        self.price_box.children = rows
+
+    def _point(self, _=None) -> None:
+        s, r, p = self.state, self.state.result, self.state.point
+        if self.slider.value != s.index and 0 <= s.index <= self.slider.max:
+            self._sync = True
+            self.slider.value = s.index
+            self._sync = False
+        if p:
+            self.slider_label.value = (
+                f"<span class='wb-stats wb-threshold-readout'>threshold <b data-testid='threshold'>{p['threshold']:.4g}"
+                f"</b> · escalated <b data-testid='escalation'>{_pct(p['escalation_rate'])}</b> · quality "
+                f"<b data-testid='quality'>{_pct(p['quality'])}</b> · <b data-testid='usd'>{_usd(p['usd'])}</b> "
+                f"for {p['n']:,} requests</span>")
+        if r is not self._charted:
+            self._charted = r
+            self.chart.chart = frontier_chart(r, p)
+        elif p:
+            with self.chart.hold_sync():
+                self.chart.params.px = float(p["usd"])
+                self.chart.params.py = float(p["quality"])
+        self.table.value = table_html(r, p)
+        self.projection.value = projection_html(r, p)
+        self.routes.value = routes_html(r, p)
+        self.examples.value = examples_html(r, p)
+        self.notes.value = notes_html(r)
+
+    def _errors(self, _=None) -> None:
+        errs = "".join(_html.error(m, f) for f, m in self.state.errors.items())
+        status = f"<p class='wb-sub wb-status'>{escape(self.state.status)}</p>" if self.state.status else ""
+        self.message.value = errs + status
+
+
+def make_cascade_simulator(prices=None, *, query: str | None = None, embed=None, day=None,
+                           bootstrap: int = 100) -> CascadeSimulator:
+    """The cascade simulator app. ``query`` defaults to Voila's ``QUERY_STRING``; ``.state`` holds it."""
+    state = CascadeSimulatorState(prices, embed=embed, day=day, bootstrap=bootstrap)
+    view = CascadeSimulator(state)
+    state.apply_query(os.environ.get("QUERY_STRING", "") if query is None else query)
+    view._charted = None           # the spec the browser renders first carries the final point
+    view._point()
+    return view
