@@ -65,17 +65,23 @@ def voila_url(voila_server) -> str:
 
 
 @pytest.fixture(scope="session")
-def browser_context(tmp_path_factory):
+def playwright_session():
+    """One Playwright driver per test session (a second sync_playwright() inside it is refused)."""
     missing = chromium_missing_message()
     if missing:
         pytest.fail(missing, pytrace=False)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        context = launch_chromium(p, tmp_path_factory.mktemp("chromium-profile"))
-        context.set_default_timeout(30_000)
-        yield context
-        context.close()
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser_context(playwright_session, tmp_path_factory):
+    context = launch_chromium(playwright_session, tmp_path_factory.mktemp("chromium-profile"))
+    context.set_default_timeout(30_000)
+    yield context
+    context.close()
 
 
 _RECORDERS: dict[int, NetworkRecorder] = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from voila_harness import CHROMIUM, CHROMIUM_ARGS, VoilaServer, chromium_missing_message, wait_rendered
+from voila_harness import CHROMIUM, CHROMIUM_ARGS, VoilaServer, wait_rendered
 
 WS_PROBE = """url => new Promise(done => {
   const ws = new WebSocket(url);
@@ -29,42 +29,38 @@ def guarded_server():
 
 
 @pytest.mark.browser
-def test_rebinding_page_and_kernel_websocket_are_refused(guarded_server, tmp_path):
-    missing = chromium_missing_message()
-    if missing:
-        pytest.fail(missing, pytrace=False)
-    from playwright.sync_api import sync_playwright
-
+def test_rebinding_page_and_kernel_websocket_are_refused(guarded_server, playwright_session, tmp_path):
     port = guarded_server.port
     rules = "--host-resolver-rules=MAP evil.test 127.0.0.1, MAP trusted.test 127.0.0.1"
     # Chromium's own private-network checks off: the server alone must refuse.
     no_pna = "--disable-features=BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessRespectPreflightResults"
-    with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM,
-                                                   headless=True, args=[*CHROMIUM_ARGS, rules, no_pna])
-        try:
-            ctx.set_default_timeout(60_000)
-            own = ctx.new_page()
-            own.goto(guarded_server.app_url("token_counter"), wait_until="domcontentloaded")
-            wait_rendered(own, ".jupyter-widgets", 60_000)
-            kernel = re.search(r'"kernelId":\s*"([0-9a-f-]{36})"', own.content())
-            assert kernel, "no kernel id in the app page"
-            channels = f"/api/kernels/{kernel.group(1)}/channels"
-            # Control: the server's own page opens the kernel websocket.
-            assert own.evaluate(WS_PROBE, f"ws://127.0.0.1:{port}{channels}") == "open"
+    p = playwright_session
+    # A browser of its own: the host-resolver rules are launch arguments.
+    ctx = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM,
+                                               headless=True, args=[*CHROMIUM_ARGS, rules, no_pna])
+    try:
+        ctx.set_default_timeout(60_000)
+        own = ctx.new_page()
+        own.goto(guarded_server.app_url("token_counter"), wait_until="domcontentloaded")
+        wait_rendered(own, ".jupyter-widgets", 60_000)
+        kernel = re.search(r'"kernelId":\s*"([0-9a-f-]{36})"', own.content())
+        assert kernel, "no kernel id in the app page"
+        channels = f"/api/kernels/{kernel.group(1)}/channels"
+        # Control: the server's own page opens the kernel websocket.
+        assert own.evaluate(WS_PROBE, f"ws://127.0.0.1:{port}{channels}") == "open"
 
-            evil = ctx.new_page()
-            resp = evil.goto(f"http://evil.test:{port}/", wait_until="domcontentloaded")
-            assert resp.status == 403  # the app page (and a kernel) is never handed out
-            # Scripts running on origin http://evil.test:PORT, its name now pointing at 127.0.0.1.
-            assert evil.evaluate("location.origin") == f"http://evil.test:{port}"
-            assert evil.evaluate(WS_PROBE, f"ws://evil.test:{port}{channels}") == "refused"
-            assert evil.evaluate(WS_PROBE, f"ws://127.0.0.1:{port}{channels}") == "refused"  # Origin evil.test
-            status = evil.evaluate(f"fetch('/api/kernels/{kernel.group(1)}').then(r => r.status)")
-            assert status == 403
+        evil = ctx.new_page()
+        resp = evil.goto(f"http://evil.test:{port}/", wait_until="domcontentloaded")
+        assert resp.status == 403  # the app page (and a kernel) is never handed out
+        # Scripts running on origin http://evil.test:PORT, its name now pointing at 127.0.0.1.
+        assert evil.evaluate("location.origin") == f"http://evil.test:{port}"
+        assert evil.evaluate(WS_PROBE, f"ws://evil.test:{port}{channels}") == "refused"
+        assert evil.evaluate(WS_PROBE, f"ws://127.0.0.1:{port}{channels}") == "refused"  # Origin evil.test
+        status = evil.evaluate(f"fetch('/api/kernels/{kernel.group(1)}').then(r => r.status)")
+        assert status == 403
 
-            trusted = ctx.new_page()
-            assert trusted.goto(f"http://trusted.test:{port}/voila/static/voila.js").status == 200
-        finally:
-            ctx.close()
+        trusted = ctx.new_page()
+        assert trusted.goto(f"http://trusted.test:{port}/voila/static/voila.js").status == 200
+    finally:
+        ctx.close()
     assert "refused" in guarded_server.log_tail(200) and "evil.test" in guarded_server.log_tail(200)
