@@ -2,6 +2,8 @@
 carried into the retry, savings by feature, the quality change labelled as carried over."""
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -40,3 +42,20 @@ def test_sample_week_savings_by_feature_with_the_quality_change_labelled(real_bo
     assert "carried over from the labelled set" in r["quality_note"]
     with pytest.raises(ValueError, match="no request of the log went to"):
         traffic_savings(log, real_book, cheap="gpt-4.1-mini", strong="gpt-4o", escalation_rate=0.3)
+
+
+def test_a_policy_file_can_name_the_cascade(tmp_path, run_cli):
+    """A fresh process finds ``cascade`` through the registry's discovery, as any built-in policy."""
+    from tests.conftest import FROZEN_PRICES
+
+    log = pd.concat([one_row(request_id="good", quality=0.9), one_row(request_id="bad", quality=0.2)],
+                    ignore_index=True)
+    log.to_parquet(tmp_path / "log.parquet")
+    (tmp_path / "stack.yaml").write_text(
+        "policies:\n  - {policy: cascade, cheap: gpt-4o-mini, strong: gpt-4o, escalate_below: 0.5}\n")
+    r = run_cli("replay", str(tmp_path / "log.parquet"), "--policy", str(tmp_path / "stack.yaml"),
+                "--prices", str(FROZEN_PRICES), "--bootstrap", "0", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["replayed_usd"] == pytest.approx((465 + 9_265) / 1e6)   # the costs of the test above, in $
+    assert "cascade" in run_cli("replay", "--list-policies").stdout
