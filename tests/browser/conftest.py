@@ -33,6 +33,7 @@ from playwright.sync_api import expect
 # pytest's default "prepend" import mode (two files named conftest.py); it is the same path.
 from voila_harness import (
     ROOT,  # noqa: F401
+    running,
     VoilaServer,
     NetworkRecorder,
     chromium_missing_message,
@@ -49,14 +50,7 @@ expect.set_options(timeout=20_000)
 
 @pytest.fixture(scope="session")
 def voila_server():
-    server = VoilaServer()
-    try:
-        server.start(timeout=90)
-    except RuntimeError as e:
-        server.stop()
-        pytest.fail(str(e), pytrace=False)
-    yield server
-    server.stop()
+    yield from running(VoilaServer())
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.voila_harness import NetworkRecorder, VoilaServer, wait_rendered
+from tests.browser.voila_harness import NetworkRecorder, VoilaServer, running, wait_rendered
 from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.browser
@@ -13,14 +13,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def cascade_server(shared_data):
-    server = VoilaServer("cascade_simulator", env={"WORKBENCH_DATA_MIRROR": str(SHARED_DATA)})
-    try:
-        server.start(timeout=90)
-    except RuntimeError as e:
-        server.stop()
-        pytest.fail(str(e), pytrace=False)
-    yield server
-    server.stop()
+    yield from running(VoilaServer("cascade_simulator", env={"WORKBENCH_DATA_MIRROR": str(SHARED_DATA)}))
 
 
 def test_frontier_renders_and_the_slider_moves_the_point(cascade_server, browser_context, screenshot):

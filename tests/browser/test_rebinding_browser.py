@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from voila_harness import CHROMIUM, CHROMIUM_ARGS, VoilaServer, wait_rendered
+from voila_harness import CHROMIUM, CHROMIUM_ARGS, VoilaServer, running, wait_rendered
 
 WS_PROBE = """url => new Promise(done => {
   const ws = new WebSocket(url);
@@ -18,14 +18,7 @@ WS_PROBE = """url => new Promise(done => {
 
 @pytest.fixture(scope="module")
 def guarded_server():
-    server = VoilaServer("token_counter", args=("--allow-host", "trusted.test"))
-    try:
-        server.start(timeout=90)
-    except RuntimeError as e:
-        server.stop()
-        pytest.fail(str(e), pytrace=False)
-    yield server
-    server.stop()
+    yield from running(VoilaServer("token_counter", args=("--allow-host", "trusted.test")))
 
 
 @pytest.mark.browser

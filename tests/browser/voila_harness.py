@@ -206,3 +206,19 @@ def app_names() -> list[str]:
     """The apps in notebooks/apps (the index first)."""
     names = sorted(p.stem for p in APPS_DIR.glob("*.ipynb"))
     return sorted(names, key=lambda n: n != "index")
+
+
+def running(server: "VoilaServer", timeout: float = 90):
+    """Start ``server`` for a pytest fixture (``yield from running(...)``): fail the test with the
+    server's own message if it cannot start, and stop it afterwards."""
+    import pytest
+
+    try:
+        server.start(timeout=timeout)
+    except RuntimeError as e:
+        server.stop()
+        pytest.fail(str(e), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
