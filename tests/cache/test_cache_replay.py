@@ -203,3 +203,60 @@ def test_exact_scan_matches_reference(cap, scope):
     hit, _ = exact_scan(ns, key, t, 300, None, cap, scope)
     np.testing.assert_array_equal(hit, ref_exact(ns, key, t, 300, cap, scope))
     assert 0 < hit.sum() < n
+
+
+def ref_chain(ns, key, t, ttl, eligible, writable):
+    """The unbounded exact cache as a plain dict loop (per-row TTL, refused misses write nothing)."""
+    hit, src = np.zeros(len(key), bool), np.full(len(key), -1)
+    expires, writer = {}, {}
+    for i in range(len(key)):
+        if key[i] < 0 or ttl[i] <= 0 or not eligible[i]:
+            continue
+        k = (ns[i], key[i])
+        if k in expires and t[i] < expires[k]:
+            hit[i], src[i] = True, writer[k]
+        elif writable[i]:
+            expires[k], writer[k] = t[i] + ttl[i], i
+    return hit, src
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_vectorised_chain_matches_the_dict_loop(seed):
+    # the unbounded exact scan follows TTL chains by pointer doubling: same hits and sources as the
+    # loop, with ties in time, per-row TTLs (0 = not cached), ineligible rows and refused writers
+    rng = np.random.default_rng(seed)
+    n = 4000
+    ns, key = rng.integers(0, 3, n), rng.integers(-1, 25, n)
+    t = np.sort(rng.integers(0, 3000, n)).astype(np.int64)
+    ttl = rng.choice([0, 5, 40, 300], n) if seed % 2 else np.full(n, 120)
+    eligible, writable = rng.random(n) < 0.9, rng.random(n) < 0.85
+    hit, src = exact_scan(ns, key, t, ttl, eligible, None, writable=writable)
+    rhit, rsrc = ref_chain(ns, key, t, ttl, eligible, writable)
+    np.testing.assert_array_equal(hit, rhit)
+    np.testing.assert_array_equal(src, rsrc)
+    assert 0 < hit.sum() < n
+
+
+def test_fast_codes_equal_factorize_and_survive_a_hash_collision(monkeypatch):
+    import polars as pl
+
+    from workbench.core.cache.keys import fast_codes
+    values = pd.Series(["b", None, "a", "b", "c", None, "a"], dtype="string")
+    for na in (True, False):
+        want = pd.factorize(values.astype("object"), use_na_sentinel=na)[0]
+        codes, firsts = fast_codes(values, na_sentinel=na)
+        np.testing.assert_array_equal(codes, want)
+        np.testing.assert_array_equal(codes[firsts], np.arange(len(firsts)))
+    # every string hashing alike must not merge them: the check against each code's first row
+    # sends it to the exact factorise
+    monkeypatch.setattr(pl.Series, "hash", lambda self, seed=0: pl.Series(np.zeros(len(self), np.uint64)))
+    np.testing.assert_array_equal(fast_codes(values)[0], pd.factorize(values.astype("object"))[0])
+
+
+def test_unordered_log_is_replayed_in_ts_then_request_id_order(frozen_book):
+    # the same second for r010 and r002: r002 comes first (request id breaks the tie), whatever the row order
+    log = log_of({"t": 5, "prompt": "p", "request_id": "r010"}, {"t": 5, "prompt": "p", "request_id": "r002"},
+                 {"t": 1, "prompt": "q", "request_id": "r001"})
+    r = replay_cache(log, CacheConfig(ttl_s=60), frozen_book)
+    assert r.frame["request_id"].tolist() == ["r001", "r002", "r010"]
+    assert r.frame["source_request_id"].fillna("-").tolist() == ["-", "-", "r002"]

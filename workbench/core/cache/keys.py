@@ -91,20 +91,38 @@ def compile_patterns(patterns: Sequence[tuple[str, str, str]] | None = None) -> 
     return pats
 
 
-def normalize(texts: Sequence[str | None], patterns: Sequence[tuple[str, str, str]] | None = None,
-              case: bool = True, whitespace: bool = True) -> list[str | None]:
+def cache_text_series(prompts, context: str = "conversation"):
+    """:func:`cache_text` over a Polars String series: plain-text rows pass through untouched (no
+    per-row Python); only JSON chat rows (starting with ``[``) are parsed."""
+    import polars as pl
+    if context not in CONTEXTS:
+        raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, got {context!r}")
+    chat = prompts.str.starts_with("[").fill_null(False).to_numpy()
+    if not chat.any():
+        return prompts
+    idx = np.flatnonzero(chat)
+    return prompts.scatter(idx, pl.Series(cache_text(prompts.gather(idx).to_list(), context), dtype=pl.String))
+
+
+def normalize(texts, patterns: Sequence[tuple[str, str, str]] | None = None,
+              case: bool = True, whitespace: bool = True):
     """Normalised cache keys: lower case, then each pattern's matches replaced by its placeholder
-    (in order), then whitespace collapsed. Runs in Polars (Rust regex, all cores)."""
+    (in order), then whitespace collapsed. Runs in Polars (Rust regex); a Polars series in gives a
+    series out, anything else a list."""
     import polars as pl
     pats = compile_patterns(patterns)
-    s = pl.Series(list(texts), dtype=pl.String)
+    series = isinstance(texts, pl.Series)
+    s = texts if series else pl.Series(list(texts), dtype=pl.String)
     if case:
         s = s.str.to_lowercase()
     for _, rx, placeholder in pats:
         s = s.str.replace_all(rx, placeholder)
     if whitespace:
-        s = s.str.replace_all(r"\s+", " ").str.strip_chars()
-    return s.to_list()
+        # only rows with a run of spaces, other whitespace, or an edge space need the (slow) pass
+        idx = np.flatnonzero(s.str.contains(r"[^ \S]|  |^ | $").fill_null(False).to_numpy())
+        if len(idx):
+            s = s.scatter(idx, s.gather(idx).str.replace_all(r"\s+", " ").str.strip_chars())
+    return s if series else s.to_list()
 
 
 NAMESPACE_COLUMNS = ("tenant", "prompt_version", "model")
@@ -144,15 +162,17 @@ def namespace_codes(frame: pd.DataFrame, by: Sequence[str] = NAMESPACE_COLUMNS) 
     parts = {}
     for c in by:
         col = prompt_version(frame) if c == "prompt_version" else (
-            frame[c].astype("object") if c in frame else pd.Series([None] * len(frame), index=frame.index))
-        parts[c] = pd.factorize(col, use_na_sentinel=False)   # a missing value is its own value
+            frame[c] if c in frame else pd.Series([None] * len(frame), index=frame.index, dtype="object"))
+        codes, firsts = fast_codes(col, na_sentinel=False)   # a missing value is its own value
+        parts[c] = (codes, col.iloc[firsts].astype("object").tolist())
     combo = np.zeros(len(frame), dtype=np.int64)
     for c in by:
         codes, uniq = parts[c]
         combo = combo * (len(uniq) + 1) + codes
-    ns = np.unique(combo, return_inverse=True)[1]
-    table = pd.DataFrame({c: [parts[c][1][k] for k in parts[c][0][_firsts(ns)]] for c in by})
-    return ns.astype(np.int64), table
+    ns = pd.factorize(combo)[0].astype(np.int64)
+    first = first_rows(ns)
+    table = pd.DataFrame({c: [parts[c][1][k] for k in parts[c][0][first]] for c in by})
+    return ns, table
 
 
 def _firsts(codes: np.ndarray) -> np.ndarray:
@@ -160,6 +180,57 @@ def _firsts(codes: np.ndarray) -> np.ndarray:
     first = np.full(int(codes.max(initial=-1)) + 1, len(codes), dtype=np.int64)
     np.minimum.at(first, codes, np.arange(len(codes)))
     return first
+
+
+def _as_polars_strings(values):
+    """``values`` as a Polars String series, or ``None`` when they are not all strings/nulls."""
+    import polars as pl
+    try:
+        if isinstance(values, pl.Series):
+            s = values
+        elif isinstance(values, pd.Series):
+            s = pl.from_pandas(values)
+        else:
+            s = pl.Series(values=list(values) if not isinstance(values, np.ndarray) else values, strict=True)
+    except (TypeError, ValueError, pl.exceptions.PolarsError):
+        return None
+    if s.dtype in (pl.Categorical, pl.Enum):
+        s = s.cast(pl.String)
+    return s if s.dtype == pl.String else None
+
+
+def first_rows(codes: np.ndarray) -> np.ndarray:
+    """Row of each code's first appearance, for codes numbered in order of first appearance
+    (as :func:`pandas.factorize` numbers them; -1 ignored)."""
+    prev = np.maximum.accumulate(np.concatenate(([-1], codes[:-1]))) if len(codes) else codes
+    return np.flatnonzero(codes > prev)
+
+
+def fast_codes(values, na_sentinel: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Integer code of each value, numbered in order of first appearance (as
+    :func:`pandas.factorize`), and the row of each code's first appearance. Strings go through
+    Polars' vectorised 64-bit hash and then every row is compared with its code's first row, so a
+    hash collision can never merge two different values (it falls back to an exact factorise).
+    A missing value is -1 when ``na_sentinel``, else a value of its own."""
+    s = _as_polars_strings(values)
+    if s is not None and len(s):
+        h = s.hash(seed=0).to_numpy()
+        codes, _ = pd.factorize(h)
+        codes = codes.astype(np.int64)
+        firsts = first_rows(codes)
+        if s.gather(firsts[codes]).eq_missing(s).all():   # every row equals its code's first row
+            if na_sentinel and s.null_count():
+                null = s.is_null().to_numpy()
+                c = int(codes[np.argmax(null)])
+                codes = np.where(null, -1, codes - (codes > c))
+                firsts = np.delete(firsts, c)
+            return codes, firsts
+    if isinstance(values, pd.Series):
+        values = values.astype("object")
+    codes, _ = pd.factorize(pd.Series(values, dtype="object") if not isinstance(values, pd.Series) else values,
+                            use_na_sentinel=na_sentinel)
+    codes = np.asarray(codes, dtype=np.int64)
+    return codes, first_rows(codes)
 
 
 def key_codes(texts: Sequence[str | None]) -> np.ndarray:

@@ -130,7 +130,30 @@ def _ordered(log: pd.DataFrame) -> pd.DataFrame:
     missing = {"request_id", "ts", "model"} - set(log.columns)
     if missing:
         raise ValueError(f"cache replay needs column(s) {sorted(missing)}")
-    return log.sort_values(["ts", "request_id"], kind="stable").reset_index(drop=True)
+    order = _processing_order(log)
+    if order is None:
+        return log.sort_values(["ts", "request_id"], kind="stable").reset_index(drop=True)
+    if (order == np.arange(len(order))).all():
+        return log.reset_index(drop=True)
+    return log.take(order).reset_index(drop=True)
+
+
+def _processing_order(log: pd.DataFrame) -> np.ndarray | None:
+    """Row order by (ts, request_id), stable, computed by Polars (``None``: let pandas sort)."""
+    import polars as pl
+    try:
+        ts = log["ts"]
+        if not isinstance(ts.dtype, pd.DatetimeTZDtype) and not pd.api.types.is_datetime64_dtype(ts.dtype):
+            return None
+        t = ts.to_numpy().view("int64") if not isinstance(ts.dtype, pd.DatetimeTZDtype) else \
+            ts.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]").to_numpy().view("int64")
+        if ts.isna().any():
+            return None
+        rid = pl.from_pandas(log["request_id"])
+    except (TypeError, ValueError, pl.exceptions.PolarsError):
+        return None
+    frame = pl.DataFrame({"t": t, "r": rid})
+    return frame.select(pl.arg_sort_by("t", "r", maintain_order=True)).to_series().to_numpy()
 
 
 class Texts:
@@ -164,22 +187,27 @@ def eligible_mask(log: pd.DataFrame, config: CacheConfig, texts: Texts) -> np.nd
 
 def cache_keys(log: pd.DataFrame, config: CacheConfig) -> tuple[Texts, np.ndarray]:
     """Cache text of each row and its integer exact/normalised key (model always in the key).
-    Work is done once per distinct prompt, so a log of repeated prompts is cheap."""
+    Work is done once per distinct prompt (vectorised codes: :func:`~keys.fast_codes`), so a log
+    of repeated prompts is cheap."""
     n = len(log)
     if "prompt" not in log:
         return Texts(np.full(n, -1, dtype=np.int64), []), np.full(n, -1, dtype=np.int64)
-    codes, uniq = pd.factorize(log["prompt"], use_na_sentinel=True)
-    texts_u = K.cache_text(np.asarray(uniq, dtype=object).tolist(), config.context)
+    import polars as pl
+    prompt = K._as_polars_strings(log["prompt"])
+    if prompt is None:   # not all strings: compare their text
+        prompt = pl.Series([None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v)
+                            for v in log["prompt"].astype("object")], dtype=pl.String)
+    codes, firsts = K.fast_codes(prompt)
+    texts_u = K.cache_text_series(prompt.gather(firsts), config.context)
     keyed_u = K.normalize(texts_u, config.patterns) if config.kind == "normalized" else texts_u
-    kcode_u, _ = pd.factorize(pd.Series(keyed_u, dtype="object"), use_na_sentinel=True)
     # distinct cache texts (two prompts may share one, e.g. the same last message)
-    tcode_u, tuniq = pd.factorize(pd.Series(texts_u, dtype="object"), use_na_sentinel=True)
-    codes = codes.astype(np.int64)
+    tcode_u, tfirst = K.fast_codes(texts_u)
+    kcode_u = tcode_u if keyed_u is texts_u else K.fast_codes(keyed_u)[0]
     tc = np.append(tcode_u, -1)[codes]
     kc = np.append(kcode_u, -1)[codes]
-    m, models = pd.factorize(log["model"])
-    key = np.where(kc >= 0, kc.astype(np.int64) * max(len(models), 1) + m, -1)
-    return Texts(tc.astype(np.int64), list(tuniq)), key.astype(np.int64)
+    m, mfirst = K.fast_codes(log["model"], na_sentinel=False)
+    key = np.where(kc >= 0, kc * max(len(mfirst), 1) + m, -1)
+    return Texts(tc.astype(np.int64), texts_u.gather(tfirst).to_list()), key.astype(np.int64)
 
 
 def replay_cache(log: pd.DataFrame, config: CacheConfig, book=None, *, embed: Embed | None = None,

@@ -43,6 +43,9 @@ def exact_scan(ns: np.ndarray, key: np.ndarray, t_us: np.ndarray, ttl_us: int | 
     source = np.full(n, -1, dtype=np.int64)
     # one integer per (namespace, key)
     combo = ns.astype(np.int64) * (int(key.max(initial=0)) + 1) + key
+    if capacity is None:
+        return _chain_scan(combo, t_us.astype(np.int64), ttl, ok,
+                           np.ones(n, bool) if writable is None else np.asarray(writable, dtype=bool))
     idx = np.flatnonzero(ok).tolist()
     c, t, tt = combo.tolist(), t_us.astype(np.int64).tolist(), ttl.tolist()
     w = [True] * n if writable is None else np.asarray(writable, dtype=bool).tolist()
@@ -81,6 +84,68 @@ def exact_scan(ns: np.ndarray, key: np.ndarray, t_us: np.ndarray, ttl_us: int | 
         if len(od) >= capacity:
             od.popitem(last=False)
         od[k] = (t[i] + tt[i], i)
+    return hit, source
+
+
+def _chain_scan(combo: np.ndarray, t: np.ndarray, ttl: np.ndarray, ok: np.ndarray,
+                writable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The unbounded exact cache, vectorised (no per-row Python). Within one key, in processing
+    order, the *writers* are a chain: the first writable request, then each next writable request
+    at least its predecessor's TTL later. Each writer's successor is one ``searchsorted``; the chain
+    is followed from every key's first writer by pointer doubling (⌈log2(longest chain)⌉ rounds).
+    A request is a hit when the latest writer before it in its key has not expired."""
+    n = len(combo)
+    hit = np.zeros(n, dtype=bool)
+    source = np.full(n, -1, dtype=np.int64)
+    rows = np.flatnonzero(ok)
+    if not len(rows):
+        return hit, source
+    # times as ranks among the distinct times, so (key, time) fits one int64
+    expires = t + ttl
+    if len(t) < 2 or (t[1:] >= t[:-1]).all():   # processing order: one pass, sorted searches
+        new_t = np.concatenate(([True], t[1:] != t[:-1]))
+        times = t[new_t]
+        t_rank = np.cumsum(new_t) - 1
+    else:
+        times = np.sort(t)
+        times = times[np.concatenate(([True], times[1:] != times[:-1]))]
+        t_rank = np.searchsorted(times, t)
+    e_rank = np.searchsorted(times, expires)                 # first distinct time ≥ the expiry
+    rows = rows[np.argsort(combo[rows], kind="stable")]      # by key, then processing order
+    g = combo[rows]
+    new_g = np.concatenate(([True], g[1:] != g[:-1]))
+    grank = np.cumsum(new_g) - 1
+    tr = t[rows]
+    exp = expires[rows]
+    wsel = np.flatnonzero(writable[rows])
+    m = len(wsel)
+    if m:
+        span = len(times) + 1
+        wrows = rows[wsel]
+        wkey = grank[wsel] * span + t_rank[wrows]
+        nxt = np.searchsorted(wkey, grank[wsel] * span + e_rank[wrows])
+        same = nxt < m
+        same[same] = grank[wsel][nxt[same]] == grank[wsel][same]
+        nxt = np.append(np.where(same, nxt, m), m)            # m: the end of a chain
+        on = np.zeros(m + 1, dtype=bool)
+        on[np.flatnonzero(np.concatenate(([True], grank[wsel][1:] != grank[wsel][:-1])))] = True
+        while True:                                           # on ∪= nxt^(2^r)(on)
+            on[nxt[np.flatnonzero(on)]] = True
+            if (nxt[:m] == m).all():
+                break
+            nxt = nxt[nxt]
+        writer = np.zeros(len(rows), dtype=bool)
+        writer[wsel[on[:m]]] = True
+    else:
+        writer = np.zeros(len(rows), dtype=bool)
+    pos = np.arange(len(rows))
+    last = np.maximum.accumulate(np.where(writer, pos, -1))
+    ok_last = last >= 0
+    ok_last[ok_last] = grank[last[ok_last]] == grank[ok_last]
+    h = ok_last & ~writer
+    h[h] = tr[h] < exp[last[h]]
+    hit[rows[h]] = True
+    source[rows[h]] = rows[last[h]]
     return hit, source
 
 
