@@ -179,3 +179,60 @@ def test_prefix_cache_never_takes_away_logged_cache_reads(run):
         r = run(log, [{"policy": "prefix_cache", "provider": provider}])
         assert r.frame["cached_input_tokens"].tolist() == [1000, 1000]
         assert r.summary["replayed_pusd"] == r.summary["baseline_pusd"]
+
+
+PARAPHRASES = ("How do I reset my password?", "How can I reset my password?", "What is your refund policy?",
+               "what is your refund policy", "Where is my parcel?", "How do I reset my password?")
+
+
+def _semantic_log():
+    t0 = pd.Timestamp("2025-03-01T10:00:00Z")
+    return rows(*({"prompt": p, "tenant": t, "ts": t0 + pd.Timedelta(seconds=i)}
+                  for i, (p, t) in enumerate((p, t) for t in ("acme", "globex", None) for p in PARAPHRASES)))
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_semantic_cache_embeds_once_per_replay_and_attached_embeddings_give_the_same_hits(run, engine, monkeypatch):
+    from workbench.core.cache import attach_embeddings
+    from workbench.core.cache import embed as E
+    from workbench.embeddings import embed_texts
+    calls = []
+
+    def counted(texts):
+        calls.append(list(texts))
+        return embed_texts(texts)
+    monkeypatch.setattr(E, "default_embed", lambda: counted)
+    log = _semantic_log()
+    stack = [{"policy": "semantic_cache", "threshold": 0.85, "ttl_s": 3600}]
+    computed = run(log, stack, engine=engine)
+    # one embedding call for the whole replay (three tenant partitions), each distinct text once
+    assert len(calls) == 1 and sorted(calls[0]) == sorted(set(PARAPHRASES))
+    attached = run(log, [{**stack[0], "embeddings": "embedding"}], engine=engine,
+                   attach=attach_embeddings(log, embed=embed_texts))
+    assert len(calls) == 1   # the attached path embeds nothing in the replay
+    for r in (computed, attached):
+        assert r.frame["fate"].tolist().count("cache_hit") == 9
+    pd.testing.assert_frame_equal(computed.frame[["request_id", "fate", "step1_source"]],
+                                  attached.frame[["request_id", "fate", "step1_source"]])
+    computed.close(), attached.close()
+
+
+def test_semantic_cache_attached_embeddings_must_cover_the_requests_it_reads(run):
+    from workbench.core.replay import AttachedArray
+    log = _semantic_log()
+    partial = AttachedArray(["r01", "r02"], np.eye(2, 384, dtype=np.float32))
+    with pytest.raises(PolicyError, match="no row for request 'r\\d+', which the cache reads"):
+        run(log, [{"policy": "semantic_cache", "threshold": 0.85, "ttl_s": 3600, "embeddings": "embedding"}],
+            attach={"embedding": partial})
+    with pytest.raises(PolicyError, match="attached array 'vectors'"):
+        run(log, [{"policy": "semantic_cache", "threshold": 0.85, "ttl_s": 3600, "embeddings": "vectors"}])
+
+
+def test_semantic_cache_hnsw_index_matches_the_exact_index_on_a_small_log(run):
+    from workbench.core.cache import attach_embeddings
+    log = _semantic_log()
+    att = attach_embeddings(log)
+    frames = [run(log, [{"policy": "semantic_cache", "threshold": 0.85, "ttl_s": 3600, "embeddings": "embedding",
+                         "index": index}], attach=att).frame for index in ("exact", "hnsw")]
+    assert frames[0]["fate"].tolist() == frames[1]["fate"].tolist()
+    assert frames[0]["step1_source"].tolist() == frames[1]["step1_source"].tolist()

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.core.cache import keys as K
-from workbench.core.cache.scan import exact_scan, semantic_scan
+from workbench.core.cache.scan import INDEXES, exact_scan, semantic_scan
 from workbench.core.replay.context import ORD
 from workbench.core.replay.params import Param, PolicyError
 from workbench.core.replay.pricing import CACHE_HIT, CACHED, CALLED, FATE, IN, MODEL, QUALITY, WRITE
@@ -85,14 +85,23 @@ class _ResponseCache(Policy):
         cols = {"tenant": "tenant", PV: ctx.private(PV), "model": MODEL}
         return [cols[n] for n in self.p["namespaces"]]
 
-    def _lookup(self, arrays, texts, eligible, ns, t_us, ttl_us, writable):
+    def _lookup(self, arrays, texts, eligible, ns, t_us, ttl_us, writable, aux):
         raise NotImplementedError
+
+    def _prepare(self, ctx):
+        """Work done once per replay before the kernel (the semantic cache's embeddings)."""
+        return None
+
+    def _extra_inputs(self) -> list[str]:
+        return []
 
     def apply(self, ctx):
         ns_cols = self._ns_inputs(ctx)
         by = ns_cols if self.p["capacity_scope"] == "namespace" else []
         q = ctx.has_quality
+        aux = self._prepare(ctx)
         inputs = list(dict.fromkeys(["prompt", "ts", FATE, "_may", MODEL, "tenant", "request_id", *ns_cols,
+                                     *self._extra_inputs(),
                                      *(["feature"] if self.p["exclude_features"] else []), *([QUALITY] if q else [])]))
         ttl_us = round(self.p["ttl_s"] * 1e6)
 
@@ -115,7 +124,7 @@ class _ResponseCache(Policy):
                 ns = np.zeros(n, dtype=np.int64)
             t_us = np.asarray(arrays["ts"]).astype("datetime64[us]").astype(np.int64)
             writable = np.asarray(arrays["_may"], dtype=bool)
-            hit, source = self._lookup(arrays, texts, eligible, ns, t_us, ttl_us, writable)
+            hit, source = self._lookup(arrays, texts, eligible, ns, t_us, ttl_us, writable, aux)
             src = np.where(hit, source, 0)
             tenant = pd.Series(arrays["tenant"], dtype="object").fillna("\x00").to_numpy()
             cross = hit & (tenant != tenant[src])
@@ -160,7 +169,7 @@ class ExactCache(_ResponseCache):
     summary = ("response cache keyed by model + the exact prompt (conversation context by default), "
                "namespaced by tenant + prompt version + model; TTL, optional LRU capacity")
 
-    def _lookup(self, arrays, texts, eligible, ns, t_us, ttl_us, writable):
+    def _lookup(self, arrays, texts, eligible, ns, t_us, ttl_us, writable, aux):
         codes, uniq = pd.factorize(pd.Series(texts, dtype="object"), use_na_sentinel=True)
         kc, _ = pd.factorize(pd.Series(self._keyed(list(uniq)), dtype="object"), use_na_sentinel=True)
         kc = np.append(kc, -1)[np.where(codes >= 0, codes, len(uniq))]
@@ -190,19 +199,60 @@ class SemanticCache(_ResponseCache):
     summary = ("response cache that serves the most similar earlier prompt of the namespace when the "
                "embedding cosine ≥ threshold (offline MiniLM embeddings); TTL, optional LRU capacity")
     params = (Param("threshold", "float", "cosine similarity needed for a hit", minimum=0, maximum=1, example=0.9),
-              *_ResponseCache.params)
+              *_ResponseCache.params,
+              Param("embeddings", "str", "name of an attached array holding each request's embedding "
+                    "(replay(..., attach=attach_embeddings(log))); default: embed the distinct prompts "
+                    "once before the scan", default=None),
+              Param("index", "choice", "nearest-entry search: exact (numpy, blocked matrix products) or "
+                    "hnsw (faiss, approximate; needs faiss-cpu)", default="exact", choices=INDEXES))
 
-    def _lookup(self, arrays, texts, eligible, ns, t_us, ttl_us, writable):
-        from workbench.core.cache.embed import default_embed
-        idx = np.flatnonzero(eligible)
-        emb = np.zeros((len(texts), 384), dtype=np.float32)
-        if len(idx):
+    def check(self) -> None:
+        super().check()
+        if self.p["index"] == "hnsw":
+            from workbench.core.cache.scan import require_faiss
+            try:
+                require_faiss()
+            except ImportError as e:
+                raise self.error("index", str(e)) from None
+
+    def _extra_inputs(self) -> list[str]:
+        return [self.p["embeddings"]] if self.p["embeddings"] else []
+
+    def _prepare(self, ctx):
+        """The embeddings, once per replay (never per partition): an attached array, or each
+        distinct cache text of the requests still called, embedded here."""
+        if self.p["embeddings"]:
+            return ("attached", np.asarray(ctx.array(self.p["embeddings"]), dtype=np.float32))
+        from workbench.core.cache.embed import embed_distinct
+        prompts = ctx.collect(ctx.frame.filter(ctx.called).select("prompt").unique()).to_dict(as_series=False)["prompt"]
+        texts = [t for t in K.cache_text([None if p is None else str(p) for p in prompts], self.p["context"])
+                 if t is not None]
+        rows, matrix = embed_distinct(texts)
+        return ("by_text", matrix, dict(zip(texts, rows.tolist())))
+
+    def _lookup(self, arrays, texts, eligible, ns, t_us, ttl_us, writable, aux):
+        n = len(texts)
+        if aux[0] == "attached":
+            matrix = aux[1]
+            raw = pd.Series(arrays[self.p["embeddings"]], dtype="object")
+            rows = raw.where(raw.notna(), -1).astype(np.int64).to_numpy()
+        else:
+            matrix, pos = aux[1], aux[2]
+            rows = np.array([pos.get(t, -1) if e else -1 for t, e in zip(texts, eligible)], dtype=np.int64)
+        lacking = eligible & (rows < 0)
+        if lacking.any():
+            ids = np.asarray(arrays["request_id"], dtype=object)[lacking]
+            raise self.error("embeddings", f"names an attached array with no row for request {ids[0]!r}, which "
+                             f"the cache reads ({int(lacking.sum())} such request(s) in its namespace)")
+        emb = np.zeros((n, matrix.shape[1] if matrix.ndim == 2 else 384), dtype=np.float32)
+        if eligible.any():
+            emb[eligible] = matrix[rows[eligible]]
             model = np.asarray(arrays[MODEL]).astype(str)
             # the model is part of the namespace by default; without it a hit still needs the same model
-            ns = ns * 0 + pd.Series(list(zip(ns.tolist(), model.tolist()))).factorize()[0]
-            emb[idx] = default_embed()([texts[i] for i in idx])
+            ns = pd.Series(list(zip(ns.tolist(), model.tolist()))).factorize()[0]
         hit, source, _ = semantic_scan(ns, emb, t_us, self.p["threshold"], ttl_us, eligible,
-                                       self.p["capacity"], self.p["capacity_scope"], writable=writable)
+                                       self.p["capacity"], self.p["capacity_scope"], writable=writable,
+                                       index=self.p["index"])
         return hit, source
 
 

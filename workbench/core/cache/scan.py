@@ -149,13 +149,35 @@ def _chain_scan(combo: np.ndarray, t: np.ndarray, ttl: np.ndarray, ok: np.ndarra
     return hit, source
 
 
+INDEXES = ("exact", "hnsw")
+
+
+def require_faiss():
+    """faiss (``pip install faiss-cpu``) for the approximate index, or a clear ImportError."""
+    try:
+        import faiss
+    except ImportError:
+        raise ImportError("index 'hnsw' needs faiss: pip install faiss-cpu "
+                          "(or use index 'exact', which needs nothing)") from None
+    return faiss
+
+
 def semantic_scan(ns: np.ndarray, emb: np.ndarray, t_us: np.ndarray, threshold: float, ttl_us: int | np.ndarray,
                   eligible: np.ndarray | None = None, capacity: int | None = None,
                   capacity_scope: str = "namespace", block: int = 512,
-                  writable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Semantic cache replay with an exact (brute-force, BLAS) index. ``emb`` rows are
-    L2-normalised. Returns ``(hit, source, similarity)``; ``similarity`` is the best live
-    entry's cosine (NaN when the namespace had none)."""
+                  writable: np.ndarray | None = None, index: str = "exact",
+                  hnsw_m: int = 32, hnsw_k: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Semantic cache replay. ``emb`` rows are L2-normalised. Returns ``(hit, source,
+    similarity)``; ``similarity`` is the best live entry's cosine (NaN when the namespace had none).
+
+    ``index="exact"``: each block of requests is compared with every earlier entry by one matrix
+    product (BLAS) — the exact nearest live entry. ``index="hnsw"``: earlier entries are searched
+    in a faiss HNSW graph (``hnsw_m`` links; the ``hnsw_k`` nearest are checked for liveness,
+    expiry and namespace) — approximate: a hit may be missed, never invented (every served entry
+    is checked against the threshold). Requests inside one block are always compared exactly."""
+    if index not in INDEXES:
+        raise ValueError(f"index must be one of {', '.join(INDEXES)}, got {index!r}")
+    faiss = require_faiss() if index == "hnsw" else None
     n = len(ns)
     ttl = np.broadcast_to(np.asarray(ttl_us, dtype=np.int64), (n,))
     ok = ttl > 0
@@ -174,12 +196,17 @@ def semantic_scan(ns: np.ndarray, emb: np.ndarray, t_us: np.ndarray, threshold: 
     rows = rows[order]
     cuts = np.flatnonzero(np.diff(group[rows])) + 1
     for part in np.split(rows, cuts):
+        ann = None
+        if faiss is not None:
+            ann = faiss.IndexHNSWFlat(emb.shape[1], hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            ann.hnsw.efSearch = max(64, hnsw_k)
         _semantic_group(part, ns, emb, t_us.astype(np.int64), ttl, float(threshold), capacity, block,
-                        hit, source, best, np.ones(n, bool) if writable is None else np.asarray(writable, bool))
+                        hit, source, best, np.ones(n, bool) if writable is None else np.asarray(writable, bool),
+                        ann, hnsw_k)
     return hit, source, best
 
 
-def _semantic_group(rows, ns, emb, t, ttl, thr, capacity, block, hit, source, best, writable):
+def _semantic_group(rows, ns, emb, t, ttl, thr, capacity, block, hit, source, best, writable, ann=None, topk=16):
     m = len(rows)
     d = emb.shape[1]
     E = np.empty((m, d), dtype=np.float32)      # entry vectors
@@ -198,15 +225,28 @@ def _semantic_group(rows, ns, emb, t, ttl, thr, capacity, block, hit, source, be
         tq = t[br]
         nq = ns[br]
         n0 = n_e
-        # earlier entries: one matrix product per block, masked by liveness, expiry and namespace
-        if n0:
+        # earlier entries: one matrix product per block (exact), or the k nearest in the HNSW
+        # graph (approximate); masked by liveness, expiry and namespace
+        knn = None
+        if n0 and ann is not None:
+            if ann.ntotal < n0:
+                ann.add(E[ann.ntotal:n0])
+            S, knn = ann.search(Q, min(topk, n0))
+            ids = np.maximum(knn, 0)
+            valid = (knn >= 0) & alive[ids] & (e_exp[ids] > tq[:, None])
+            if mixed:
+                valid &= e_ns[ids] == nq[:, None]
+        elif n0:
             S = Q @ E[:n0].T
             valid = alive[:n0][None, :] & (e_exp[:n0][None, :] > tq[:, None])
             if mixed:
                 valid &= e_ns[:n0][None, :] == nq[:, None]
+        if n0:
             S = np.where(valid, S, -np.inf)
             pre_arg = S.argmax(axis=1)
             pre_best = S[np.arange(len(br)), pre_arg]
+            if knn is not None:
+                pre_arg = knn[np.arange(len(br)), pre_arg]
         else:
             S = None
             pre_arg = np.zeros(len(br), dtype=np.int64)
@@ -219,10 +259,13 @@ def _semantic_group(rows, ns, emb, t, ttl, thr, capacity, block, hit, source, be
             if n0:
                 a = int(pre_arg[j])
                 if evicted_in_block and not alive[a]:
-                    row = np.where(alive[:n0] & (e_exp[:n0] > tq[j]) & ((e_ns[:n0] == nq[j]) if mixed else True),
-                                   S[j], -np.inf)
-                    a = int(row.argmax())
-                    bs = row[a]
+                    ids = np.arange(n0) if knn is None else np.maximum(knn[j], 0)
+                    ok = alive[ids] & (e_exp[ids] > tq[j]) & ((e_ns[ids] == nq[j]) if mixed else True)
+                    if knn is not None:
+                        ok &= knn[j] >= 0
+                    row = np.where(ok, S[j], -np.inf)
+                    a = int(ids[int(row.argmax())])
+                    bs = row.max()
                 else:
                     bs = pre_best[j]
                 bj = a
