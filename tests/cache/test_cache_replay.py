@@ -160,17 +160,21 @@ def ref_semantic(ns, emb, t, thr, ttl, cap, scope):
     return hit, src
 
 
-@pytest.mark.parametrize("cap,scope", [(None, "namespace"), (3, "namespace"), (4, "log")])
-def test_semantic_scan_matches_reference_across_blocks(cap, scope):
+@pytest.mark.parametrize("cap,scope,ttl,spaces", [(None, "namespace", 60, 3), (3, "namespace", 60, 3),
+                                                   (4, "log", 60, 3), (None, "namespace", 10**9, 1)])
+@pytest.mark.parametrize("index", ["exact", "hnsw"])
+def test_semantic_scan_matches_reference_across_blocks(cap, scope, ttl, spaces, index):
+    # the last case (one namespace, nothing expires or is evicted) takes the unmasked fast path;
+    # on this small stream the HNSW graph finds the exact nearest entry too
     rng = np.random.default_rng(1)
     n = 160
     centers = rng.normal(size=(6, 16))
     emb = centers[rng.integers(0, 6, n)] + 0.35 * rng.normal(size=(n, 16))
     emb = (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)
-    ns = rng.integers(0, 3, n)
+    ns = rng.integers(0, spaces, n)
     t = np.sort(rng.integers(0, 400, n)).astype(np.int64)
-    hit, src, _ = semantic_scan(ns, emb, t, 0.8, 60, None, cap, scope, block=7)
-    rhit, rsrc = ref_semantic(ns, emb, t, 0.8, 60, cap, scope)
+    hit, src, _ = semantic_scan(ns, emb, t, 0.8, ttl, None, cap, scope, block=7, index=index)
+    rhit, rsrc = ref_semantic(ns, emb, t, 0.8, ttl, cap, scope)
     assert hit.sum() > 20
     np.testing.assert_array_equal(hit, rhit)
     np.testing.assert_array_equal(src, rsrc)

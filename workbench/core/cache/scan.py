@@ -238,11 +238,15 @@ def _semantic_group(rows, ns, emb, t, ttl, thr, capacity, block, hit, source, be
                 valid &= e_ns[ids] == nq[:, None]
         elif n0:
             S = Q @ E[:n0].T
-            valid = alive[:n0][None, :] & (e_exp[:n0][None, :] > tq[:, None])
-            if mixed:
-                valid &= e_ns[:n0][None, :] == nq[:, None]
+            if mixed or live < n0 or e_exp[:n0].min() <= tq.max():   # else every entry is a candidate
+                valid = alive[:n0][None, :] & (e_exp[:n0][None, :] > tq[:, None])
+                if mixed:
+                    valid &= e_ns[:n0][None, :] == nq[:, None]
+            else:
+                valid = None
         if n0:
-            S = np.where(valid, S, -np.inf)
+            if valid is not None:
+                S = np.where(valid, S, -np.inf)
             pre_arg = S.argmax(axis=1)
             pre_best = S[np.arange(len(br)), pre_arg]
             if knn is not None:
