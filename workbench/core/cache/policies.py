@@ -110,13 +110,13 @@ class _ResponseCache(Policy):
             if n == 0:
                 return {"hit": np.zeros(0, np.int8), "src": np.zeros(0, object), "cross": np.zeros(0, np.int8),
                         "hq": np.zeros(0), "elig": np.zeros(0, np.int8)}
-            prompts = [None if p is None or (isinstance(p, float) and np.isnan(p)) else str(p) for p in arrays["prompt"]]
-            texts = K.cache_text(prompts, self.p["context"])
-            eligible = (arrays[FATE] == CALLED) & np.array([t is not None for t in texts])
+            texts = _Texts(arrays["prompt"], self.p["context"])   # distinct cache texts + a code per row
+            eligible = (arrays[FATE] == CALLED) & (texts.codes >= 0)
             if self.p["exclude_features"]:
                 eligible &= ~pd.Series(arrays["feature"], dtype="object").isin(self.p["exclude_features"]).to_numpy()
             for rx in self.p["exclude_patterns"] or ():
-                eligible &= ~pd.Series(texts, dtype="object").fillna("").str.contains(rx, regex=True).to_numpy()
+                bad = pd.Series(texts.uniq, dtype="object").str.contains(rx, regex=True).to_numpy(dtype=bool)
+                eligible &= ~np.append(bad, False)[texts.codes]
             if ns_cols:
                 frame = pd.DataFrame({c: pd.Series(arrays[c], dtype="object").fillna("\x00") for c in ns_cols})
                 ns = frame.groupby(ns_cols, sort=False, dropna=False).ngroup().to_numpy().astype(np.int64)
@@ -163,6 +163,24 @@ class _ResponseCache(Policy):
                                   "shared_across_tenants": "tenant" not in self.p["namespaces"]})
 
 
+class _Texts:
+    """The cache texts of a kernel's rows: ``series`` (Polars) / ``uniq`` (list) of the distinct
+    texts and ``codes`` (row → distinct text; -1 = no prompt, never cached)."""
+
+    def __init__(self, prompts, context: str):
+        import polars as pl
+        s = K._as_polars_strings(pd.Series(prompts, dtype="object") if not isinstance(prompts, pd.Series) else prompts)
+        if s is None:
+            s = pl.Series([None if p is None or (isinstance(p, float) and np.isnan(p)) else str(p) for p in prompts],
+                          dtype=pl.String)
+        codes, firsts = K.fast_codes(s)
+        texts = K.cache_text_series(s.gather(firsts), context)
+        tcodes, tfirst = K.fast_codes(texts)            # two prompts may share a cache text
+        self.codes = np.append(tcodes, -1)[codes]
+        self.series = texts.gather(tfirst)
+        self.uniq = self.series.to_list()
+
+
 @register_policy
 class ExactCache(_ResponseCache):
     name = "exact_cache"
@@ -170,16 +188,16 @@ class ExactCache(_ResponseCache):
                "namespaced by tenant + prompt version + model; TTL, optional LRU capacity")
 
     def _lookup(self, arrays, texts, eligible, ns, t_us, ttl_us, writable, aux):
-        codes, uniq = pd.factorize(pd.Series(texts, dtype="object"), use_na_sentinel=True)
-        kc, _ = pd.factorize(pd.Series(self._keyed(list(uniq)), dtype="object"), use_na_sentinel=True)
-        kc = np.append(kc, -1)[np.where(codes >= 0, codes, len(uniq))]
+        kc = self._keyed(texts.series)
+        kc = np.append(kc, -1)[texts.codes]
         m, models = pd.factorize(pd.Series(np.asarray(arrays[MODEL])))
         key = np.where(kc >= 0, kc.astype(np.int64) * max(len(models), 1) + m, -1)   # the model is in the key
         return exact_scan(ns, key, t_us, ttl_us, eligible, self.p["capacity"], self.p["capacity_scope"],
                           writable=writable)
 
     def _keyed(self, texts):
-        return texts
+        """Key code of each distinct cache text (a Polars series)."""
+        return np.arange(len(texts), dtype=np.int64)
 
 
 @register_policy
@@ -189,7 +207,7 @@ class NormalizedCache(ExactCache):
                "(timestamps, dates, ids, e-mails) folded; otherwise as exact_cache")
 
     def _keyed(self, texts):
-        return K.normalize(texts)
+        return K.fast_codes(K.normalize(texts))[0]
 
 
 @register_policy
@@ -231,14 +249,15 @@ class SemanticCache(_ResponseCache):
         return ("by_text", matrix, dict(zip(texts, rows.tolist())))
 
     def _lookup(self, arrays, texts, eligible, ns, t_us, ttl_us, writable, aux):
-        n = len(texts)
+        n = len(texts.codes)
         if aux[0] == "attached":
             matrix = aux[1]
             raw = pd.Series(arrays[self.p["embeddings"]], dtype="object")
             rows = raw.where(raw.notna(), -1).astype(np.int64).to_numpy()
         else:
             matrix, pos = aux[1], aux[2]
-            rows = np.array([pos.get(t, -1) if e else -1 for t, e in zip(texts, eligible)], dtype=np.int64)
+            rows = np.append(np.array([pos.get(t, -1) for t in texts.uniq], dtype=np.int64), -1)[texts.codes]
+            rows = np.where(eligible, rows, -1)
         lacking = eligible & (rows < 0)
         if lacking.any():
             ids = np.asarray(arrays["request_id"], dtype=object)[lacking]
