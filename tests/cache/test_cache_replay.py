@@ -264,3 +264,26 @@ def test_unordered_log_is_replayed_in_ts_then_request_id_order(frozen_book):
     r = replay_cache(log, CacheConfig(ttl_s=60), frozen_book)
     assert r.frame["request_id"].tolist() == ["r001", "r002", "r010"]
     assert r.frame["source_request_id"].fillna("-").tolist() == ["-", "-", "r002"]
+
+
+@pytest.mark.parametrize("cap,scope,ttl", [(None, "namespace", 10**9), (None, "log", 40), (3, "namespace", 40),
+                                           (5, "log", 10**9)])
+def test_semantic_scan_verbatim_repeats_shortcut_changes_no_decision(cap, scope, ttl):
+    # a request whose text is a live entry is served that entry without a search: same hits and
+    # sources as the full search, with TTL, LRU eviction (also inside a block) and namespaces
+    rng = np.random.default_rng(4)
+    n = 600
+    pool = rng.normal(size=(40, 16))
+    pool = (pool / np.linalg.norm(pool, axis=1, keepdims=True)).astype(np.float32)
+    codes = rng.integers(0, 40, n)
+    ns, t = rng.integers(0, 3, n), np.sort(rng.integers(0, 800, n)).astype(np.int64)
+    writable = rng.random(n) < 0.9
+    full = semantic_scan(ns, pool[codes], t, 0.5, ttl, None, cap, scope, block=16, writable=writable)
+    fast = semantic_scan(ns, pool[codes], t, 0.5, ttl, None, cap, scope, block=16, writable=writable, codes=codes)
+    np.testing.assert_array_equal(full[0], fast[0])
+    np.testing.assert_array_equal(full[1], fast[1])
+    assert 0 < full[0].sum() < n
+    # codes that lie (different vectors, one code) cannot change a decision either
+    liar = semantic_scan(ns, pool[codes], t, 0.5, ttl, None, cap, scope, block=16, writable=writable,
+                         codes=np.zeros(n, int))
+    np.testing.assert_array_equal(full[1], liar[1])

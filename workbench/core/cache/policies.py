@@ -271,7 +271,7 @@ class SemanticCache(_ResponseCache):
             ns = pd.Series(list(zip(ns.tolist(), model.tolist()))).factorize()[0]
         hit, source, _ = semantic_scan(ns, emb, t_us, self.p["threshold"], ttl_us, eligible,
                                        self.p["capacity"], self.p["capacity_scope"], writable=writable,
-                                       index=self.p["index"])
+                                       index=self.p["index"], codes=texts.codes)
         return hit, source
 
 

@@ -243,7 +243,7 @@ def replay_cache(log: pd.DataFrame, config: CacheConfig, book=None, *, embed: Em
                 lookup[used] = vec
                 emb = np.where(eligible[:, None], lookup[np.maximum(texts.codes, 0)], 0).astype(np.float32)
         hit, source, sim = semantic_scan(ns, emb, t_us, config.threshold, ttl_us, eligible,
-                                         config.capacity, config.capacity_scope)
+                                         config.capacity, config.capacity_scope, codes=texts.codes)
     else:
         hit, source = exact_scan(ns, key, t_us, ttl_us, eligible, config.capacity, config.capacity_scope)
         sim[hit] = 1.0

@@ -166,7 +166,8 @@ def semantic_scan(ns: np.ndarray, emb: np.ndarray, t_us: np.ndarray, threshold: 
                   eligible: np.ndarray | None = None, capacity: int | None = None,
                   capacity_scope: str = "namespace", block: int = 512,
                   writable: np.ndarray | None = None, index: str = "exact",
-                  hnsw_m: int = 32, hnsw_k: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  hnsw_m: int = 32, hnsw_k: int = 16,
+                  codes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Semantic cache replay. ``emb`` rows are L2-normalised. Returns ``(hit, source,
     similarity)``; ``similarity`` is the best live entry's cosine (NaN when the namespace had none).
 
@@ -174,9 +175,16 @@ def semantic_scan(ns: np.ndarray, emb: np.ndarray, t_us: np.ndarray, threshold: 
     product (BLAS) — the exact nearest live entry. ``index="hnsw"``: earlier entries are searched
     in a faiss HNSW graph (``hnsw_m`` links; the ``hnsw_k`` nearest are checked for liveness,
     expiry and namespace) — approximate: a hit may be missed, never invented (every served entry
-    is checked against the threshold). Requests inside one block are always compared exactly."""
+    is checked against the threshold). Requests inside one block are always compared exactly.
+
+    ``codes`` (optional, one per row: equal codes = the same text, hence the same vector): a request
+    whose text is a live entry of its namespace is served that entry (cosine 1, the best possible:
+    no other entry can equal it, or it would have been served instead of written) without a search
+    — the same decisions, less work when prompts repeat verbatim."""
     if index not in INDEXES:
         raise ValueError(f"index must be one of {', '.join(INDEXES)}, got {index!r}")
+    if codes is not None:
+        codes = _vector_codes(np.asarray(codes), emb)
     faiss = require_faiss() if index == "hnsw" else None
     n = len(ns)
     ttl = np.broadcast_to(np.asarray(ttl_us, dtype=np.int64), (n,))
@@ -202,11 +210,23 @@ def semantic_scan(ns: np.ndarray, emb: np.ndarray, t_us: np.ndarray, threshold: 
             ann.hnsw.efSearch = max(64, hnsw_k)
         _semantic_group(part, ns, emb, t_us.astype(np.int64), ttl, float(threshold), capacity, block,
                         hit, source, best, np.ones(n, bool) if writable is None else np.asarray(writable, bool),
-                        ann, hnsw_k)
+                        ann, hnsw_k, None if codes is None or threshold > 0.9999 else np.asarray(codes))
     return hit, source, best
 
 
-def _semantic_group(rows, ns, emb, t, ttl, thr, capacity, block, hit, source, best, writable, ann=None, topk=16):
+def _vector_codes(codes: np.ndarray, emb: np.ndarray) -> np.ndarray:
+    """``codes`` kept only where a row's vector equals the first vector of its code (a caller's
+    codes can never make two different vectors share a shortcut); other rows get codes of their own."""
+    import pandas as pd
+    c = pd.factorize(codes)[0]
+    prev = np.maximum.accumulate(np.concatenate(([-1], c[:-1]))) if len(c) else c
+    firsts = np.flatnonzero(c > prev)
+    same = (emb == emb[firsts[c]]).all(axis=1)
+    return np.where(same, c, len(firsts) + np.arange(len(c)))
+
+
+def _semantic_group(rows, ns, emb, t, ttl, thr, capacity, block, hit, source, best, writable, ann=None, topk=16,
+                    codes=None):
     m = len(rows)
     d = emb.shape[1]
     E = np.empty((m, d), dtype=np.float32)      # entry vectors
@@ -219,16 +239,25 @@ def _semantic_group(rows, ns, emb, t, ttl, thr, capacity, block, hit, source, be
     live = 0
     clock = 0
     mixed = len(np.unique(ns[rows])) > 1
+    entry_of: dict = {}                          # (namespace, text code) → its latest entry
     for b0 in range(0, m, block):
         br = rows[b0:b0 + block]
-        Q = np.ascontiguousarray(emb[br], dtype=np.float32)
-        tq = t[br]
-        nq = ns[br]
+        Q_all = np.ascontiguousarray(emb[br], dtype=np.float32)
+        tq_all = t[br]
+        nq_all = ns[br]
         n0 = n_e
+        direct = np.full(len(br), -1, dtype=np.int64)   # a live entry with this very text
+        if codes is not None and n0:
+            for j, (c, q_ns) in enumerate(zip(codes[br].tolist(), nq_all.tolist())):
+                a = entry_of.get((q_ns, c))
+                if a is not None and alive[a] and e_exp[a] > tq_all[j]:
+                    direct[j] = a
+        need = np.flatnonzero(direct < 0)
+        Q, tq, nq = Q_all[need], tq_all[need], nq_all[need]
         # earlier entries: one matrix product per block (exact), or the k nearest in the HNSW
         # graph (approximate); masked by liveness, expiry and namespace
         knn = None
-        if n0 and ann is not None:
+        if n0 and len(need) and ann is not None:
             if ann.ntotal < n0:
                 ann.add(E[ann.ntotal:n0])
             S, knn = ann.search(Q, min(topk, n0))
@@ -236,7 +265,7 @@ def _semantic_group(rows, ns, emb, t, ttl, thr, capacity, block, hit, source, be
             valid = (knn >= 0) & alive[ids] & (e_exp[ids] > tq[:, None])
             if mixed:
                 valid &= e_ns[ids] == nq[:, None]
-        elif n0:
+        elif n0 and len(need):
             S = Q @ E[:n0].T
             if mixed or live < n0 or e_exp[:n0].min() <= tq.max():   # else every entry is a candidate
                 valid = alive[:n0][None, :] & (e_exp[:n0][None, :] > tq[:, None])
@@ -244,17 +273,21 @@ def _semantic_group(rows, ns, emb, t, ttl, thr, capacity, block, hit, source, be
                     valid &= e_ns[:n0][None, :] == nq[:, None]
             else:
                 valid = None
-        if n0:
+        pre_arg = np.zeros(len(br), dtype=np.int64)
+        pre_best = np.full(len(br), -np.inf, dtype=np.float32)
+        srow = np.full(len(br), -1, dtype=np.int64)     # row of S of each block row (-1: none)
+        if n0 and len(need):
             if valid is not None:
                 S = np.where(valid, S, -np.inf)
-            pre_arg = S.argmax(axis=1)
-            pre_best = S[np.arange(len(br)), pre_arg]
-            if knn is not None:
-                pre_arg = knn[np.arange(len(br)), pre_arg]
-        else:
-            S = None
-            pre_arg = np.zeros(len(br), dtype=np.int64)
-            pre_best = np.full(len(br), -np.inf, dtype=np.float32)
+            arg = S.argmax(axis=1)
+            pre_best[need] = S[np.arange(len(need)), arg]
+            pre_arg[need] = arg if knn is None else knn[np.arange(len(need)), arg]
+            srow[need] = np.arange(len(need))
+        dr = np.flatnonzero(direct >= 0)
+        if len(dr):
+            pre_arg[dr] = direct[dr]
+            pre_best[dr] = np.einsum("ij,ij->i", Q_all[dr], E[direct[dr]])
+        Q, tq, nq = Q_all, tq_all, nq_all
         W = Q @ Q.T
         in_block = np.full(len(br), -1, dtype=np.int64)   # entry id written by block row j
         evicted_in_block = False
@@ -263,11 +296,12 @@ def _semantic_group(rows, ns, emb, t, ttl, thr, capacity, block, hit, source, be
             if n0:
                 a = int(pre_arg[j])
                 if evicted_in_block and not alive[a]:
-                    ids = np.arange(n0) if knn is None else np.maximum(knn[j], 0)
+                    r = srow[j]
+                    ids = np.arange(n0) if knn is None or r < 0 else np.maximum(knn[r], 0)
                     ok = alive[ids] & (e_exp[ids] > tq[j]) & ((e_ns[ids] == nq[j]) if mixed else True)
-                    if knn is not None:
-                        ok &= knn[j] >= 0
-                    row = np.where(ok, S[j], -np.inf)
+                    if knn is not None and r >= 0:
+                        ok &= knn[r] >= 0
+                    row = np.where(ok, S[r] if r >= 0 else E[:n0] @ Q[j], -np.inf)
                     a = int(ids[int(row.argmax())])
                     bs = row.max()
                 else:
@@ -306,6 +340,8 @@ def _semantic_group(rows, ns, emb, t, ttl, thr, capacity, block, hit, source, be
             E[n_e] = Q[j]
             e_ns[n_e], e_exp[n_e], e_row[n_e], e_used[n_e] = nq[j], tq[j] + ttl[i], i, clock
             alive[n_e] = True
+            if codes is not None:
+                entry_of[(int(nq[j]), int(codes[i]))] = n_e
             in_block[j] = n_e
             n_e += 1
             live += 1
