@@ -183,6 +183,20 @@ def semantic_scan(ns: np.ndarray, emb: np.ndarray, t_us: np.ndarray, threshold: 
     — the same decisions, less work when prompts repeat verbatim."""
     if index not in INDEXES:
         raise ValueError(f"index must be one of {', '.join(INDEXES)}, got {index!r}")
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(BLAS_THREADS, user_api="blas"):
+        return _semantic_scan(ns, emb, t_us, threshold, ttl_us, eligible, capacity, capacity_scope, block, writable,
+                              index, hnsw_m, hnsw_k, codes)
+
+
+#: BLAS threads inside a semantic scan: its products are small and interleaved with Python, where a
+#: second BLAS thread spins more than it helps (measured: 100k requests, 1 thread 0.9 s, the default
+#: 2 threads 3-8 s on a busy 2-core machine)
+BLAS_THREADS = 1
+
+
+def _semantic_scan(ns, emb, t_us, threshold, ttl_us, eligible, capacity, capacity_scope, block, writable, index,
+                   hnsw_m, hnsw_k, codes):
     if codes is not None:
         codes = _vector_codes(np.asarray(codes), emb)
     faiss = require_faiss() if index == "hnsw" else None
@@ -203,7 +217,12 @@ def semantic_scan(ns: np.ndarray, emb: np.ndarray, t_us: np.ndarray, threshold: 
     order = np.argsort(group[rows], kind="stable")
     rows = rows[order]
     cuts = np.flatnonzero(np.diff(group[rows])) + 1
+    w_all = np.ones(n, bool) if writable is None else np.asarray(writable, bool)
     for part in np.split(rows, cuts):
+        if capacity is None and faiss is None and threshold <= 0.9999:
+            _semantic_unbounded(part, ns, emb, t_us.astype(np.int64), ttl, float(threshold), block, hit, source,
+                                best, w_all, np.arange(n) if codes is None else codes)
+            continue
         ann = None
         if faiss is not None:
             ann = faiss.IndexHNSWFlat(emb.shape[1], hnsw_m, faiss.METRIC_INNER_PRODUCT)
@@ -214,6 +233,136 @@ def semantic_scan(ns: np.ndarray, emb: np.ndarray, t_us: np.ndarray, threshold: 
     return hit, source, best
 
 
+def _semantic_unbounded(rows, ns, emb, t, ttl, thr, block, hit, source, best, writable, codes):
+    """The exact scan without a capacity (nothing is ever evicted), vectorised per block.
+
+    * **Remembered searches.** For each (namespace, text) the scan keeps the best entry found so far
+      and how many entries that search covered; a repeat of the text compares itself only with the
+      entries written since (while that best entry lives). The argmax over a set that only grew is
+      the old best unless a new entry beats it strictly — as in a full search, where the earlier
+      entry wins ties.
+    * **Only possible writers are sequential.** A request whose best earlier entry clears the
+      threshold is a hit whatever happens inside its block (an entry written earlier in the block
+      can only replace its source, when strictly closer: checked in one matrix product); only the
+      others are walked in order, to decide which of them write.
+    Decisions equal the general scan's (same argmax and tie rules); a similarity computed in two
+    different matrix products can differ in the last bit, which could only matter for an exact tie.
+    """
+    import pandas as pd
+    m, d = len(rows), emb.shape[1]
+    E = np.empty((m, d), dtype=np.float32)
+    e_ns, e_exp, e_row = (np.empty(m, dtype=np.int64) for _ in range(3))
+    n_e = 0
+    nsr = ns[rows]
+    mixed = len(np.unique(nsr)) > 1
+    key = pd.factorize(nsr.astype(np.int64) * (int(codes.max(initial=0)) + 1) + codes[rows])[0]
+    k_n = int(key.max(initial=-1)) + 1
+    memo_e = np.full(k_n, -1, dtype=np.int64)       # best entry of the last search of this text
+    memo_s = np.full(k_n, -np.inf, dtype=np.float32)
+    memo_ne = np.zeros(k_n, dtype=np.int64)         # entries that search covered: ids < memo_ne
+    for b0 in range(0, m, block):
+        br, kb = rows[b0:b0 + block], key[b0:b0 + block]
+        nb = len(br)
+        Q = np.ascontiguousarray(emb[br], dtype=np.float32)
+        tq, nq = t[br], ns[br]
+        n0 = n_e
+        pre_e = np.full(nb, -1, dtype=np.int64)
+        pre_s = np.full(nb, -np.inf, dtype=np.float32)
+        if n0:
+            me = memo_e[kb]
+            remembered = me >= 0
+            remembered[remembered] = e_exp[me[remembered]] > tq[remembered]
+            # a text not searched for a long time is searched afresh (one small product per block)
+            remembered[remembered] = memo_ne[kb[remembered]] >= n0 - block
+            mr = np.flatnonzero(remembered)
+            if len(mr):
+                pre_e[mr], pre_s[mr] = me[mr], memo_s[kb[mr]]
+                lo = memo_ne[kb[mr]]
+                lo0 = int(lo.min())
+                if lo0 < n0:                           # entries written since those searches
+                    S = Q[mr] @ E[lo0:n0].T
+                    valid = (np.arange(lo0, n0)[None, :] >= lo[:, None]) & (e_exp[lo0:n0][None, :] > tq[mr, None])
+                    if mixed:
+                        valid &= e_ns[lo0:n0][None, :] == nq[mr, None]
+                    S = np.where(valid, S, -np.inf)
+                    a = S.argmax(axis=1)
+                    sa = S[np.arange(len(mr)), a]
+                    better = sa > pre_s[mr]
+                    pre_e[mr[better]], pre_s[mr[better]] = lo0 + a[better], sa[better]
+            fr = np.flatnonzero(~remembered)
+            if len(fr):                                # first searches: every earlier entry
+                S = Q[fr] @ E[:n0].T
+                if mixed or e_exp[:n0].min() <= tq[fr].max():
+                    valid = e_exp[:n0][None, :] > tq[fr, None]
+                    if mixed:
+                        valid &= e_ns[:n0][None, :] == nq[fr, None]
+                    S = np.where(valid, S, -np.inf)
+                a = S.argmax(axis=1)
+                sa = S[np.arange(len(fr)), a]
+                found = np.isfinite(sa)
+                pre_e[fr[found]], pre_s[fr[found]] = a[found], sa[found]
+        fin_e, fin_s = pre_e.copy(), pre_s.copy()
+        own_e = np.full(nb, -1, dtype=np.int64)
+        own_s = np.zeros(nb, dtype=np.float32)
+        covered = np.full(nb, n0, dtype=np.int64)      # entries each row's search covered
+        # rows that may write, in order: the in-block entries decide
+        pot = np.flatnonzero(pre_s < thr)
+        wpos = np.empty(len(pot), dtype=np.int64)     # positions in pot of the rows that wrote
+        c = 0
+        if len(pot):
+            Wp = Q[pot] @ Q[pot].T
+            for ip, j in enumerate(pot.tolist()):
+                bs, bj = pre_s[j], pre_e[j]
+                if c:
+                    w = Wp[ip, wpos[:c]]
+                    ok = e_exp[n0:n0 + c] > tq[j]
+                    if mixed:
+                        ok &= e_ns[n0:n0 + c] == nq[j]
+                    k = int(np.where(ok, w, -np.inf).argmax())
+                    if ok[k] and w[k] > bs:
+                        bs, bj = w[k], n0 + k
+                covered[j] = n0 + c
+                fin_e[j], fin_s[j] = bj, bs
+                i = br[j]
+                if bs >= thr:
+                    hit[i], source[i] = True, e_row[bj]
+                elif writable[i]:
+                    E[n_e] = Q[j]
+                    e_ns[n_e], e_exp[n_e], e_row[n_e] = nq[j], tq[j] + ttl[i], i
+                    own_e[j], own_s[j] = n_e, Wp[ip, ip]     # its own entry: its best from now on
+                    wpos[c] = ip
+                    c += 1
+                    n_e += 1
+        writers = wpos[:c]
+        rest = np.flatnonzero(pre_s >= thr)           # hits; an earlier in-block entry may be closer
+        if len(rest):
+            if c:
+                wj = pot[writers]
+                wid = n0 + np.arange(c)
+                w = Q[rest] @ Q[wj].T
+                ok = (wj[None, :] < rest[:, None]) & (e_exp[wid][None, :] > tq[rest, None])
+                if mixed:
+                    ok &= e_ns[wid][None, :] == nq[rest, None]
+                w = np.where(ok, w, -np.inf)
+                k = w.argmax(axis=1)
+                wk = w[np.arange(len(rest)), k]
+                closer = wk > pre_s[rest]
+                fin_e[rest[closer]], fin_s[rest[closer]] = wid[k[closer]], wk[closer]
+                covered[rest] = n0 + np.searchsorted(wj, rest)
+            hit[br[rest]] = True
+            source[br[rest]] = e_row[fin_e[rest]]
+        seen = np.isfinite(fin_s)
+        best[br[seen]] = fin_s[seen]
+        # remember each text's last search in this block (a row that wrote: its own entry)
+        wrote = own_e >= 0
+        fin_e, fin_s = np.where(wrote, own_e, fin_e), np.where(wrote, own_s, fin_s)
+        covered = np.where(wrote, own_e + 1, covered)
+        last = len(kb) - 1 - np.unique(kb[::-1], return_index=True)[1]
+        memo_e[kb[last]] = fin_e[last]
+        memo_s[kb[last]] = fin_s[last]
+        memo_ne[kb[last]] = covered[last]
+
+
 def _vector_codes(codes: np.ndarray, emb: np.ndarray) -> np.ndarray:
     """``codes`` kept only where a row's vector equals the first vector of its code (a caller's
     codes can never make two different vectors share a shortcut); other rows get codes of their own."""
@@ -221,7 +370,11 @@ def _vector_codes(codes: np.ndarray, emb: np.ndarray) -> np.ndarray:
     c = pd.factorize(codes)[0]
     prev = np.maximum.accumulate(np.concatenate(([-1], c[:-1]))) if len(c) else c
     firsts = np.flatnonzero(c > prev)
-    same = (emb == emb[firsts[c]]).all(axis=1)
+    ref = firsts[c]
+    same = np.empty(len(c), dtype=bool)
+    for a in range(0, len(c), 4096):                 # bit for bit, in cache-sized chunks
+        x = np.ascontiguousarray(emb[a:a + 4096])
+        same[a:a + 4096] = (x.view(np.uint8) == np.ascontiguousarray(emb[ref[a:a + 4096]]).view(np.uint8)).all(axis=1)
     return np.where(same, c, len(firsts) + np.arange(len(c)))
 
 
