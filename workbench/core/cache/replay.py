@@ -51,6 +51,7 @@ class CacheConfig:
     embedding_usd_per_mtok: float | None = None
     lookup_ms: float = 2.0
     embed_ms: float = 3.0
+    index: str = "exact"          # semantic: "exact" (numpy) or "hnsw" (faiss, approximate)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -64,6 +65,9 @@ class CacheConfig:
         if "tenant" not in self.namespaces and not self.share_tenants:
             raise ValueError("namespaces without 'tenant' share answers across tenants: "
                              "set share_tenants=True to allow it (cross-tenant hits are then flagged)")
+        from workbench.core.cache.scan import INDEXES
+        if self.index not in INDEXES:
+            raise ValueError(f"index must be one of {', '.join(INDEXES)}, got {self.index!r}")
         if self.context not in K.CONTEXTS:
             raise ValueError(f"context must be one of {', '.join(K.CONTEXTS)}, got {self.context!r}")
         for rx in self.exclude_patterns:
@@ -243,7 +247,8 @@ def replay_cache(log: pd.DataFrame, config: CacheConfig, book=None, *, embed: Em
                 lookup[used] = vec
                 emb = np.where(eligible[:, None], lookup[np.maximum(texts.codes, 0)], 0).astype(np.float32)
         hit, source, sim = semantic_scan(ns, emb, t_us, config.threshold, ttl_us, eligible,
-                                         config.capacity, config.capacity_scope, codes=texts.codes)
+                                         config.capacity, config.capacity_scope, codes=texts.codes,
+                                         index=config.index)
     else:
         hit, source = exact_scan(ns, key, t_us, ttl_us, eligible, config.capacity, config.capacity_scope)
         sim[hit] = 1.0
