@@ -287,3 +287,25 @@ def test_semantic_scan_verbatim_repeats_shortcut_changes_no_decision(cap, scope,
     liar = semantic_scan(ns, pool[codes], t, 0.5, ttl, None, cap, scope, block=16, writable=writable,
                          codes=np.zeros(n, int))
     np.testing.assert_array_equal(full[1], liar[1])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_unbounded_semantic_scan_equals_the_general_scan(seed):
+    # without a capacity the scan remembers each text's last search and walks only possible
+    # writers; a capacity nobody reaches takes the general (per-row) scan: same decisions
+    rng = np.random.default_rng(seed)
+    n = 700
+    pool = rng.normal(size=(60, 12))
+    pool = (pool / np.linalg.norm(pool, axis=1, keepdims=True)).astype(np.float32)
+    codes = rng.integers(0, 60, n)
+    ns, t = rng.integers(0, 2 + seed % 2, n), np.sort(rng.integers(0, 900, n)).astype(np.int64)
+    ttl = rng.choice([20, 200, 10**9], n)
+    eligible, writable = rng.random(n) < 0.95, rng.random(n) < 0.9
+    scope = "log" if seed % 2 else "namespace"
+    general = semantic_scan(ns, pool[codes], t, 0.35, ttl, eligible, 10**9, scope, block=32, writable=writable)
+    for c in (None, codes):
+        fast = semantic_scan(ns, pool[codes], t, 0.35, ttl, eligible, None, scope, block=32, writable=writable, codes=c)
+        np.testing.assert_array_equal(general[0], fast[0])
+        np.testing.assert_array_equal(general[1], fast[1])
+        np.testing.assert_allclose(np.nan_to_num(general[2], nan=-9), np.nan_to_num(fast[2], nan=-9), atol=1e-5)
+    assert 0 < general[0].sum() < n
