@@ -2,7 +2,7 @@
 
 DATA is evaluation data (see :mod:`workbench.io.evaldata`): a long or wide CSV, or RouteLLM's
 MMLU folder / GSM8K CSV / MT-Bench folder. Prices come from the sheets (``--on`` picks the day),
-then sourced defaults for models the sheets lack; ``--price M=IN/OUT`` overrides (USD per 1M).
+a model the sheets lack is an error naming it; ``--price M=IN/OUT`` overrides (USD per 1M).
 """
 from __future__ import annotations
 

@@ -243,8 +243,7 @@ class CascadeSimulator(w.VBox):
                 self.state.prices = prices
             inp.observe(push, "value")
             out.observe(push, "value")
-            src = "override" if t["price_source"].startswith("override") else "price sheet" \
-                if "sheet record" in t["price_source"] else "sourced default"
+            src = "override" if t["price_source"].startswith("override") else "price sheet"
             rows.append(w.HBox([w.HTML(f"<span class='wb-param-label'>{escape(model)}</span>",
                                        layout=w.Layout(width="320px")),
                                 w.HTML("$ in"), inp, w.HTML("$ out / 1M"), out,
