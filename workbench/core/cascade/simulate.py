@@ -172,7 +172,8 @@ def report(s: Scored, *, thresholds: int = 101, target: Target = Target(), reque
         nt = test.sum()
         op_test["ci95"] = {"quality": interval(w @ at_test["quality"] / nt),
                            "usd_per_request": interval(w @ at_test["usd"] / nt),
-                           "escalation_rate": interval(w @ (at_test["tier"] > 0) / nt)}
+                           "escalation_rate": interval(w @ (at_test["tier"] > 0) / nt),
+                           "quality_change_vs_all_strong": interval(w @ (at_test["quality"] - td.quality[test, -1]) / nt)}
     strong_pr = s.call[test, -1].mean() / PUSD
     cheap_pr = s.call[test, 0].mean() / PUSD
     monthly = DAYS_PER_MONTH * requests_per_day
