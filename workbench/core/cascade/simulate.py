@@ -161,6 +161,41 @@ def report(s: Scored, *, thresholds: int = 101, target: Target = Target(), reque
     metrics = frontier_metrics(cur["usd"], cur["quality"], cheap, strong)
     cis = _bootstrap_metrics(s, grid, bootstrap, seed) if bootstrap else {}
 
+    op = operating_point(s, target, requests_per_day, thresholds=thresholds, bootstrap=bootstrap, seed=seed)
+    t_op, cal, test = op["threshold"], s.calibrate, ~s.calibrate
+    out = {
+        "source": td.source, "n": int(td.n), "dropped_prompts": td.dropped_prompts, "missing_by_model": td.dropped,
+        "tiers": [{"model": m, "usd_per_mtok_input": p.input, "usd_per_mtok_output": p.output, "price_source": p.source,
+                   "tokens": td.token_notes.get(m, "")} for m, p in zip(td.models, s.prices)],
+        "signal": s.signal, "mode": s.mode, "cascade_costs": s.costs.describe() if s.mode == "cascade" else None,
+        "assumption": ("an escalated request scores as the later tier alone (the data has no outcome for a retry "
+                       "that sees the rejected draft); the draft's tokens are billed") if s.mode == "cascade" else None,
+        "baselines": singles,
+        "oracle": {"quality": float(o_q.mean()), "usd": int(o_usd.sum()) / PUSD,
+                   "share_by_tier": {m: float((o_tier == k).mean()) for k, m in enumerate(td.models)}},
+        "random": random_line(s),
+        "frontier": [{"threshold": float(t), "quality": float(q), "usd": float(c), "escalation_rate": float(e)}
+                     for t, q, c, e in zip(grid, cur["quality"], cur["usd"], cur["escalation_rate"])],
+        "apgr": metrics["apgr"], "aiq": metrics["aiq"],
+        "usd_at_50pct_gap": metrics["usd_at_50pct_gap"], "usd_at_80pct_gap": metrics["usd_at_80pct_gap"],
+        "ci95": cis,
+        "split": {"method": "salted SHA-1 of the prompt id", "seed": s.seed, "fraction": s.calibrate_fraction,
+                  "calibrate_n": int(cal.sum()), "test_n": int(test.sum()),
+                  "frontier_scores": ("out-of-fold (5 folds by id)" if get_signal(s.signal).learned
+                                      else "no training: the signal is computed per prompt")},
+        "operating_point": op,
+        "escalation_by_route": by_route(s, t_op, test),
+        "examples_trusted_and_wrong": trusted_and_wrong(s, t_op, test, examples),
+    }
+    return out
+
+
+def operating_point(s: Scored, target: Target = Target(), requests_per_day: float = 10_000, *, thresholds: int = 101,
+                    bootstrap: int = 200, seed: int = 0) -> dict:
+    """The threshold meeting ``target`` on the calibration split, reported on the held-out split,
+    with its monthly projection at ``requests_per_day``. Needs no re-scoring (an app's target or
+    budget control calls it directly)."""
+    td = s.td
     cal, test = s.calibrate, ~s.calibrate
     op_grid = threshold_grid(s.op_keys[:, cal], thresholds)
     t_op, met = pick(s, target, requests_per_day, cal, s.op_keys, op_grid)
@@ -184,33 +219,9 @@ def report(s: Scored, *, thresholds: int = 101, target: Target = Target(), reque
                   "saved_vs_all_strong_usd_per_month": float((strong_pr - op_test["usd_per_request"]) * monthly),
                   "quality_change_vs_all_strong": op_test["quality"] - float(td.quality[test, -1].mean())}
 
-    out = {
-        "source": td.source, "n": int(td.n), "dropped_prompts": td.dropped_prompts, "missing_by_model": td.dropped,
-        "tiers": [{"model": m, "usd_per_mtok_input": p.input, "usd_per_mtok_output": p.output, "price_source": p.source,
-                   "tokens": td.token_notes.get(m, "")} for m, p in zip(td.models, s.prices)],
-        "signal": s.signal, "mode": s.mode, "cascade_costs": s.costs.describe() if s.mode == "cascade" else None,
-        "assumption": ("an escalated request scores as the later tier alone (the data has no outcome for a retry "
-                       "that sees the rejected draft); the draft's tokens are billed") if s.mode == "cascade" else None,
-        "baselines": singles,
-        "oracle": {"quality": float(o_q.mean()), "usd": int(o_usd.sum()) / PUSD,
-                   "share_by_tier": {m: float((o_tier == k).mean()) for k, m in enumerate(td.models)}},
-        "random": random_line(s),
-        "frontier": [{"threshold": float(t), "quality": float(q), "usd": float(c), "escalation_rate": float(e)}
-                     for t, q, c, e in zip(grid, cur["quality"], cur["usd"], cur["escalation_rate"])],
-        "apgr": metrics["apgr"], "aiq": metrics["aiq"],
-        "usd_at_50pct_gap": metrics["usd_at_50pct_gap"], "usd_at_80pct_gap": metrics["usd_at_80pct_gap"],
-        "ci95": cis,
-        "split": {"method": "salted SHA-1 of the prompt id", "seed": s.seed, "fraction": s.calibrate_fraction,
-                  "calibrate_n": int(cal.sum()), "test_n": int(test.sum()),
-                  "frontier_scores": ("out-of-fold (5 folds by id)" if get_signal(s.signal).learned
-                                      else "no training: the signal is computed per prompt")},
-        "operating_point": {"target": {"kind": target.kind, "value": target.value}, "target_met_on_calibration": met,
-                            "threshold": t_op, "calibrate": _point(at_cal["quality"], at_cal["usd"], at_cal["tier"]),
-                            "test": op_test, "projection": projection},
-        "escalation_by_route": by_route(s, t_op, test),
-        "examples_trusted_and_wrong": trusted_and_wrong(s, t_op, test, examples),
-    }
-    return out
+    return {"target": {"kind": target.kind, "value": target.value}, "target_met_on_calibration": met,
+            "threshold": t_op, "calibrate": _point(at_cal["quality"], at_cal["usd"], at_cal["tier"]),
+            "test": op_test, "projection": projection}
 
 
 def _bootstrap_metrics(s: Scored, grid: np.ndarray, resamples: int, seed: int) -> dict:
