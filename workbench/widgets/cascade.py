@@ -158,7 +158,7 @@ def traffic_html(t: Mapping[str, Any], tiers) -> str:
            and f["cascaded_requests"] else "")
         + f"</td><td class='wb-num'>{_pts(f['quality_change_on_feature'])}</td></tr>" for f in t["by_feature"])
     verb = "saves" if t["saved_usd_per_month"] >= 0 else "costs"
-    return (f"<p class='wb-stats'>{t['requests']:,} requests over {t['days']} days; {t['cascaded_requests']:,} went to "
+    return (f"<p class='wb-stats'>{t['requests']:,} requests over {t['days']} day{'s' if t['days'] != 1 else ''}; {t['cascaded_requests']:,} went to "
             f"{escape(tiers[1])} and now try {escape(tiers[0])} first, {t['escalated_requests']:,} of them escalate "
             f"({_pct(t['escalation_rate'])}, the rate at this threshold). The cascade {verb} "
             f"<b data-testid='traffic-day'>{_usd(abs(t['saved_usd_per_day']))}</b> per day, "
@@ -317,8 +317,9 @@ class CascadeSimulator(w.VBox):
                           self.operating,
                           w.HTML(_html.section("Frontier: quality against dollars")), self.slider, self.slider_label,
                           self.chart, self.table, self.projection, self.routes,
-                          w.HTML(_html.section("On your traffic: this threshold replayed over the log "
-                                               "(the sample week)")),
+                          w.HTML(_html.section("On your traffic: this threshold replayed over "
+                                               + ("the sample week" if state._traffic_log is None
+                                                  else "the given log"))),
                           w.HBox(self.traffic_dd, layout=w.Layout(flex_flow="row wrap")), self.traffic,
                           w.HTML(_html.section("Trusted and wrong: the cheap answer was kept, a later tier did better")),
                           self.examples, self.notes])
@@ -458,9 +459,10 @@ class CascadeSimulator(w.VBox):
 
 
 def make_cascade_simulator(prices=None, *, query: str | None = None, embed=None, day=None,
-                           bootstrap: int = 100) -> CascadeSimulator:
-    """The cascade simulator app. ``query`` defaults to Voila's ``QUERY_STRING``; ``.state`` holds it."""
-    state = CascadeSimulatorState(prices, embed=embed, day=day, bootstrap=bootstrap)
+                           bootstrap: int = 100, traffic_log=None) -> CascadeSimulator:
+    """The cascade simulator app. ``query`` defaults to Voila's ``QUERY_STRING``; ``.state`` holds it.
+    ``traffic_log``: a canonical request frame to project onto (default: the sample week)."""
+    state = CascadeSimulatorState(prices, embed=embed, day=day, bootstrap=bootstrap, traffic_log=traffic_log)
     view = CascadeSimulator(state)
     state.apply_query(os.environ.get("QUERY_STRING", "") if query is None else query)
     view._charted = None           # the spec the browser renders first carries the final point
