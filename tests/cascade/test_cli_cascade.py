@@ -92,3 +92,10 @@ def test_traffic_projection_on_the_sample_week(capsys):
     assert tr["log"].endswith("sample_data/requests.parquet") and tr["requests"] == 58_565
     assert tr["quality_change"] == r["operating_point"]["projection"]["quality_change_vs_all_strong"]
     assert "carried over from the labelled set" in tr["quality_note"]
+    assert "seeded random draw" in tr["escalation_method"] and tr["ci95"]["draw"] is not None
+    assert tr["escalation_rate"] == r["operating_point"]["test"]["escalation_rate"]
+    assert sum(f["saved_usd_per_day"] for f in tr["by_feature"]) == pytest.approx(tr["saved_usd_per_day"])
+    code = main(["cascade", str(EVALDATA / "long_small.csv"), "--tiers", "gpt-4o-mini,gpt-4o", "--signal", "logprob",
+                 "--on", "2026-01-01", "--bootstrap", "0", "--project", "--traffic-score", "nope"])
+    out, err = capsys.readouterr()
+    assert code == 2 and "score column 'nope' is not in the traffic log" in err

@@ -114,14 +114,18 @@ def test_routellm_mtbench_turn_one_judge_scores(routellm):
     assert (es.output_tokens > 0).all()
 
 
-def test_prices_from_sheets_sourced_defaults_and_overrides(real_book):
-    from workbench.io.evaldata import SOURCED_PRICES
+def test_prices_from_sheets_and_overrides(real_book):
+    import workbench.io.evaldata as evaldata
     mix, gpt = "mistralai/Mixtral-8x7B-Instruct-v0.1", "gpt-4-1106-preview"
     p = tier_prices([mix, gpt], real_book, day="2025-01-01")
     assert (p[1].input, p[1].output) == (10.0, 30.0) and "gpt-4-turbo" in p[1].source   # from the sheet
-    if mix not in real_book:    # the sheets lack Mixtral: the sourced default, never $0
-        assert (p[0].input, p[0].output) == (SOURCED_PRICES[mix]["input"], SOURCED_PRICES[mix]["output"])
-        assert "mistral.ai" in p[0].source
+    # RouteLLM's Mixtral is a dated, sourced record of pricing/mistral.yaml, not a default in code
+    assert real_book.resolve(mix) == "open-mixtral-8x7b"
+    assert (p[0].input, p[0].output) == (0.7, 0.7)
+    assert p[0].source.startswith("open-mixtral-8x7b sheet record of 2024-02-26: https://")
+    assert not hasattr(evaldata, "SOURCED_PRICES")
+    with pytest.raises(EvalDataError, match="no price for .*on that day"):     # before the record: an error
+        tier_prices([mix], real_book, day="2024-01-01")
     q = tier_prices([mix, gpt], real_book, {mix: (0.24, 0.24)}, day="2025-01-01")
     assert (q[0].input, q[0].source) == (0.24, "override (user input)")
     with pytest.raises(EvalDataError, match="--price my-model=IN/OUT"):

@@ -77,3 +77,97 @@ def test_bad_query_values_are_inline_errors_not_exceptions():
     app = make("dataset=routellm-gsm8k&signal=rules&index=abc&rpd=lots")
     assert "threshold" in app.state.errors and "volume" in app.state.errors
     assert "wb-error" in app.message.value
+
+
+# -- the traffic projection, intervals, targets and uploads (issue 11) -------------------------------
+
+@pytest.fixture(scope="module")
+def monday():
+    import pandas as pd
+
+    from tests.conftest import ROOT
+    week = pd.read_parquet(ROOT / "sample_data" / "requests.parquet")
+    return week[week["ts"] < pd.Timestamp("2025-11-04", tz="UTC")].reset_index(drop=True)
+
+
+def test_traffic_projection_follows_the_slider_and_is_labelled(monday, real_book):
+    from workbench.core.cascade.traffic import TrafficProjection
+    from workbench.widgets.cascade import _usd
+    app = make("dataset=routellm-gsm8k&signal=valid", traffic_log=monday)
+    s = app.state
+    assert not s.errors, s.errors
+    mine = TrafficProjection(monday, real_book, cheap="gpt-4.1-mini", strong="gpt-4.1")
+    strong_q = s._scored.td.quality[:, -1].mean()
+    for i in (0, len(s.grid) // 2, len(s.grid) - 1):
+        app.slider.value = i
+        t, p = s.traffic, s.point
+        assert t["escalation_rate"] == p["escalation_rate"]
+        assert t["cascade_pusd"] == mine.at(p["escalation_rate"])["cascade_pusd"]
+        assert t["quality_change"] == pytest.approx(p["quality"] - strong_q)
+        assert f"data-testid='traffic-month'>{_usd(abs(t['saved_usd_per_month']))}<" in app.traffic.value
+    assert "carried over from the labelled set" in app.traffic.value and "not measured on this traffic" in app.traffic.value
+    assert "seeded random draw" in app.traffic.value
+    app.slider.value = 0                                   # nobody escalates: every gpt-4.1 request on mini
+    by = {f["feature"]: f for f in s.traffic["by_feature"]}
+    assert by["rag_answer"]["saved_usd_per_month"] > 0 and by["support_chat"]["cascaded_requests"] == 0
+    haiku, sonnet = "claude-haiku-4-5-20251001", "claude-sonnet-4-5-20250929"       # the log's model ids
+    assert {haiku, sonnet} <= set(app.traffic_dd[0].options)
+    app.traffic_dd[0].value, app.traffic_dd[1].value = haiku, sonnet
+    assert s.traffic_tiers == [haiku, sonnet] and not s.errors
+    by = {f["feature"]: f for f in s.traffic["by_feature"]}
+    assert by["support_chat"]["saved_usd_per_month"] > 0 and by["rag_answer"]["cascaded_requests"] == 0
+
+
+def test_the_table_shows_bootstrap_intervals_that_follow_the_slider(monday):
+    from workbench.core.cascade.metrics import bootstrap_weights
+    app = make("dataset=routellm-gsm8k&signal=valid", traffic_log=monday)
+    s = app.state
+    w = bootstrap_weights(s._scored.td.n, 20, 1)
+    for i in (0, len(s.grid) - 1):
+        app.slider.value = i
+        at = s._scored.at(s.grid[i])
+        lo, hi = s.point["ci95"]["quality"]
+        assert (lo, hi) == tuple(np.quantile(w @ at["quality"] / s._scored.td.n, [0.025, 0.975]))
+        assert lo <= s.point["quality"] <= hi
+    assert "data-testid='ci-quality'" in app.table.value and "data-testid='ci-usd'" in app.table.value
+
+
+def test_operating_point_by_budget_or_quality_and_its_month(monday):
+    app = make("dataset=routellm-gsm8k&signal=valid&rpd=20000", traffic_log=monday)
+    s = app.state
+    app.target_kind.value = "budget"
+    app.target_value.value = 150.0
+    op = s.operating
+    assert op["target"] == {"kind": "budget", "value": 150.0} and op["target_met_on_calibration"]
+    assert op["calibrate"]["usd_per_request"] * 30 * 20000 <= 150.0
+    assert op["projection"]["usd_per_month"] == pytest.approx(op["test"]["usd_per_request"] * 30 * 20000)
+    assert s.grid[s.index] == min(s.grid, key=lambda g: abs(g - op["threshold"]))   # the slider moved there
+    assert "data-testid='operating-monthly'" in app.operating.value and "$150.00 per month" in app.operating.value
+    app.rpd.value = 80000                                   # four times the volume: the budget buys less
+    assert s.operating["calibrate"]["usd_per_request"] <= op["calibrate"]["usd_per_request"]
+    app.target_kind.value, app.target_value.value = "quality", 0.99     # unreachable: said so, closest point
+    assert not s.operating["target_met_on_calibration"] and "cannot be met" in app.operating.value
+
+
+def test_upload_an_eval_csv_with_bad_rows_counted(monday):
+    app = make("dataset=routellm-gsm8k&signal=rules", traffic_log=monday)
+    s = app.state
+    rows = "".join(f"{i},question number {i},{m},{q},100,{o}\n" for i in range(40)
+                   for m, q, o in (("gpt-4o-mini", int(i % 3 != 0), 50), ("gpt-4o", 1, 60)))
+    content = ("id,prompt,model,quality,input_tokens,output_tokens\n" + rows + "x,bad,gpt-4o,maybe,1,1\n"
+               + "y,bad,gpt-4o,1,-3,1\n").encode()
+    app.upload.deliver("team_eval.csv", content)
+    assert not s.errors, s.errors
+    assert s.dataset == "upload" and app.dataset.value == "upload" and s.result["n"] == 40
+    assert s.load_report["rejected_rows"] == 2 and s.load_report["rows_read"] == 82
+    assert "team_eval.csv:82: quality" in app.load_report.value and "data-testid='rejected'>2<" in app.load_report.value
+    assert list(s.result["baselines"]) == ["gpt-4o-mini", "gpt-4o"]
+    app.upload.deliver("weights.bin", b"\x00\x01\x02" * 100)               # refused, nothing changed
+    assert "weights.bin is a binary file" in s.errors["upload"] and s.result["n"] == 40
+    unpriced = content.replace(b"gpt-4o-mini", b"house-model-7b")
+    app.upload.deliver("house.csv", unpriced)
+    assert "no price for 'house-model-7b'" in s.errors["config"]          # never $0
+    labels = [c.children[-1].value for c in app.price_box.children]
+    assert "no price: enter one" in labels[0]
+    s.prices = {"house-model-7b": [0.2, 0.2]}
+    assert "config" not in s.errors and s.result["tiers"][0]["price_source"] == "override (user input)"

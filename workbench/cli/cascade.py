@@ -2,7 +2,7 @@
 
 DATA is evaluation data (see :mod:`workbench.io.evaldata`): a long or wide CSV, or RouteLLM's
 MMLU folder / GSM8K CSV / MT-Bench folder. Prices come from the sheets (``--on`` picks the day),
-then sourced defaults for models the sheets lack; ``--price M=IN/OUT`` overrides (USD per 1M).
+a model the sheets lack is an error naming it; ``--price M=IN/OUT`` overrides (USD per 1M).
 """
 from __future__ import annotations
 
@@ -48,9 +48,16 @@ def add_parser(sub) -> None:
     p.add_argument("--output-tokens", type=number(int), metavar="N",
                    help="assumed output tokens where the data has neither counts nor answers")
     p.add_argument("--prices", metavar="DIR", help="folder of price sheets (default: pricing/)")
-    p.add_argument("--traffic", nargs="?", const="sample", metavar="LOG",
+    p.add_argument("--traffic", "--project", nargs="?", const="sample", metavar="LOG",
                    help="replay the operating point over a traffic log (default: the sample week): dollars saved "
-                        "per day and month by feature, the quality change carried over from the labelled set")
+                        "per day and month by feature, the quality change carried over from the labelled set. "
+                        "Which requests escalate: a seeded random draw at the calibrated rate (--seed), or the "
+                        "lowest --traffic-score")
+    p.add_argument("--traffic-score", metavar="COLUMN",
+                   help="a per-request router score in the traffic log: its lowest-scored requests escalate")
+    p.add_argument("--traffic-outcomes", metavar="FILE",
+                   help="per-model outcomes for the traffic (CSV/Parquet: request_id, model, output_tokens[, quality]), "
+                        "e.g. the cheap model run in shadow: its answers' tokens replace the assumption")
     p.add_argument("--traffic-tiers", default="gpt-4.1-mini,gpt-4.1", metavar="CHEAP,STRONG",
                    help="the traffic's models for the two tiers (default: gpt-4.1-mini,gpt-4.1, the sample week's)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -138,10 +145,23 @@ def _traffic(args, result: dict, book) -> dict:
     else:
         from workbench.io.traffic import load_log
         log = load_log(path, book=book).frame
+    outcomes = None
+    if args.traffic_outcomes:
+        opath = Path(args.traffic_outcomes)
+        if not opath.exists():
+            raise CliError(f"outcomes file not found: {opath}")
+        outcomes = pd.read_parquet(opath) if opath.suffix == ".parquet" else pd.read_csv(opath)
     op = result["operating_point"]
-    out = traffic_savings(log, book, cheap=pair[0], strong=pair[1], escalation_rate=op["test"]["escalation_rate"],
-                          quality_change=op["projection"]["quality_change_vs_all_strong"],
-                          labelled=f"{result['source']}, held-out split of {op['test']['n']:,} prompts")
+    ci = op["test"].get("ci95") or {}
+    try:
+        out = traffic_savings(log, book, cheap=pair[0], strong=pair[1], escalation_rate=op["test"]["escalation_rate"],
+                              rate_ci=ci.get("escalation_rate"),
+                              quality_change=op["projection"]["quality_change_vs_all_strong"],
+                              quality_ci=ci.get("quality_change_vs_all_strong"),
+                              labelled=f"{result['source']}, held-out split of {op['test']['n']:,} prompts",
+                              seed=args.seed, score_column=args.traffic_score, outcomes=outcomes)
+    except ValueError as e:        # PolicyError, an unknown model, a missing column: named, not a traceback
+        raise CliError(f"--traffic {path}: {e}") from None
     out["log"] = str(path)
     return out
 
@@ -162,6 +182,10 @@ def _finite(obj):
     if isinstance(obj, (list, tuple)):
         return [_finite(v) for v in obj]
     return obj
+
+
+def _saves(usd: float) -> str:
+    return f"saves ${usd:,.2f}" if usd >= 0 else f"costs ${-usd:,.2f} more"
 
 
 def _pct(x) -> str:
@@ -204,11 +228,22 @@ def _print(r: dict) -> None:
         f"{pj['quality_change_vs_all_strong'] * 100:+.1f} pts)\n")
     if r.get("traffic"):
         tr = r["traffic"]
-        out(f"\non {tr['log']} ({tr['requests']:,} requests, {tr['days']} days): cascade saves "
-            f"${tr['saved_usd_per_day']:,.2f}/day, ${tr['saved_usd_per_month']:,.2f}/month; quality change "
-            f"{_pct(tr['quality_change'])} ({tr['quality_note']})\n")
+        out(f"\non {tr['log']} ({tr['requests']:,} requests, {tr['days']} days; {tr['cascaded_requests']:,} went to "
+            f"the strong model, {tr['escalated_requests']:,} escalate): the cascade {_saves(tr['saved_usd_per_day'])}/day, "
+            f"{_saves(tr['saved_usd_per_month'])}/month\n")
+        cis = tr["ci95"]
+        if cis.get("draw"):
+            out(f"  95% range over random draws: ${cis['draw'][0]:,.2f} – ${cis['draw'][1]:,.2f}/month\n")
+        if cis.get("rate"):
+            out(f"  at the labelled rate's 95% interval ({_pct(cis['rate_interval'][0])} – "
+                f"{_pct(cis['rate_interval'][1])}): ${cis['rate'][0]:,.2f} – ${cis['rate'][1]:,.2f}/month\n")
+        out(f"  which requests escalate: {tr['escalation_method']}\n  tokens: {tr['cheap_answer_tokens']}\n")
+        qc = tr["quality_change"]
+        out(f"  quality change per cascaded request {'–' if qc is None else f'{qc * 100:+.1f} pts'} "
+            f"({tr['quality_note']})\n")
         for f in tr["by_feature"]:
-            out(f"  {str(f['feature']):<18} ${f['saved_usd_per_month']:>12,.2f}/month\n")
+            out(f"  {str(f['feature']):<18} ${f['saved_usd_per_day']:>10,.2f}/day ${f['saved_usd_per_month']:>12,.2f}/month"
+                f"  {f['cascaded_requests']:>7,} cascaded\n")
     esc = r["escalation_by_route"]
     out(f"\nescalation {_pct(esc['overall'])} overall [{esc['overall_level']}]; by classify_query route:\n")
     for row in esc["by_class"]:

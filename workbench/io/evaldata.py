@@ -45,17 +45,6 @@ RESERVED = ("id", "prompt", "group")
 #: RouteLLM's MMLU answers are one letter (A–D) after "Answer:"; the files hold no answer text.
 MMLU_OUTPUT_TOKENS = 1
 
-#: Explicit, sourced prices for evaluation models that the price sheets do not carry (applied only
-#: when the sheets lack the model; ``--price M=IN/OUT`` overrides both). USD per 1M tokens.
-SOURCED_PRICES: dict[str, dict] = {
-    "mistralai/Mixtral-8x7B-Instruct-v0.1": {
-        "input": 0.70, "output": 0.70, "effective": "2024-02-26",
-        "source": "Mistral AI La Plateforme list price of open-mixtral-8x7b, $0.7 / $0.7 per 1M tokens "
-                  "(https://mistral.ai/technology/#pricing, as transcribed at "
-                  "https://getlago.com/docs/templates/per-token/mistral)",
-    },
-}
-
 csv.field_size_limit(min(sys.maxsize, 2 ** 31 - 1))
 
 
@@ -520,10 +509,11 @@ def load_eval(path: str | Path, fmt: str | None = None, *, cache: bool | str | P
 
 
 def tier_prices(models, book, overrides: dict[str, tuple[float, float]] | None = None, day=None):
-    """:class:`TierPrice` per model: ``overrides`` (IN/OUT per 1M) first, then the price sheets, then
-    :data:`SOURCED_PRICES`. A model priced nowhere raises (never $0)."""
+    """:class:`TierPrice` per model: ``overrides`` (IN/OUT per 1M) first, then the price sheets (every
+    evaluation model's price is a dated, sourced sheet record: RouteLLM's Mixtral is ``open-mixtral-8x7b``
+    in ``pricing/mistral.yaml``). A model priced nowhere raises (never $0)."""
     from workbench.core.cascade.sweep import TierPrice
-    from workbench.core.prices import UnknownModelError
+    from workbench.core.prices import NoPriceError, UnknownModelError
     overrides = {k.lower(): v for k, v in (overrides or {}).items()}
     out = []
     for m in models:
@@ -537,9 +527,9 @@ def tier_prices(models, book, overrides: dict[str, tuple[float, float]] | None =
                                  f"{rec.source}"))
             continue
         except UnknownModelError as e:
-            sourced = SOURCED_PRICES.get(m)
-            if sourced is None:
-                raise EvalDataError(f"no price for {m!r}: not in the price sheets ({e}); pass --price "
-                                    f"{m}=IN/OUT (USD per 1M tokens)") from None
-            out.append(TierPrice(m, sourced["input"], sourced["output"], sourced["source"]))
+            raise EvalDataError(f"no price for {m!r}: not in the price sheets ({e}); pass --price "
+                                f"{m}=IN/OUT (USD per 1M tokens)") from None
+        except NoPriceError as e:
+            raise EvalDataError(f"no price for {m!r} on that day: {e}; pass --on a later day or --price "
+                                f"{m}=IN/OUT (USD per 1M tokens)") from None
     return out

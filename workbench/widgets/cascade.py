@@ -1,9 +1,12 @@
 """Cascade simulator app: a router or cascade on labelled data, its frontier in dollars.
 
-Thin view over :class:`~workbench.widgets.cascade_state.CascadeSimulatorState`: data set, tiers,
-prices (from the sheets, overridable), signal; a threshold slider moving the point along the
-frontier chart (with all-cheap, all-strong, random and oracle baselines); the table, the monthly
-projection, escalation by route and examples where the cheap answer was trusted and was wrong.
+Thin view over :class:`~workbench.widgets.cascade_state.CascadeSimulatorState`: data set (or an
+uploaded evaluation CSV, through the shared chunked upload), tiers, prices (from the sheets,
+overridable), signal; a threshold slider moving the point along the frontier chart (with all-cheap,
+all-strong, random and oracle baselines); the table with bootstrap intervals, an operating point
+picked by target quality, gap or monthly budget, the monthly projection, the projection on the
+traffic log by feature (quality carried over, labelled so), escalation by route and examples where
+the cheap answer was trusted and was wrong.
 """
 from __future__ import annotations
 
@@ -16,8 +19,9 @@ import ipywidgets as w
 import pandas as pd
 
 from workbench.widgets import _html
-from workbench.widgets.cascade_state import DATASETS, CascadeSimulatorState
+from workbench.widgets.cascade_state import DATASETS, MAX_UPLOAD_BYTES, TARGET_KINDS, UPLOAD, CascadeSimulatorState
 from workbench.widgets.charts import PALETTE, chart_widget, usd_axis
+from workbench.widgets.upload import ChunkedUpload, ProgressRow, transfer_label
 
 NONE = "—"
 
@@ -75,8 +79,17 @@ def table_html(r: Mapping[str, Any], p: Mapping[str, Any]) -> str:
         rows.append((f"all {m}", b["quality"], b["usd"], 0.0 if m == models[0] else 1.0))
     rows.append(("oracle (cheapest tier that gets it right)", r["oracle"]["quality"], r["oracle"]["usd"], None))
     rows.append((f"<b>this threshold ({p['threshold']:.4g})</b>", p["quality"], p["usd"], p["escalation_rate"]))
-    body = "".join(f"<tr><td>{name}</td><td class='wb-num'>{_pct(q)}</td><td class='wb-num'>{_usd(c)}</td>"
-                   f"<td class='wb-num'>{_pct(e)}</td></tr>" for name, q, c, e in rows)
+    pci = p.get("ci95") or {}
+
+    def cell(i, v, fmt, key):
+        band = pci.get(key) if i == len(rows) - 1 else None
+        sub = (f"<br><span class='wb-sub' data-testid='ci-{key}'>95% CI {fmt(band[0])} – {fmt(band[1])}</span>"
+               if band else "")
+        return f"<td class='wb-num'>{fmt(v)}{sub}</td>"
+    body = "".join(f"<tr><td>{name}</td>{cell(i, q, _pct, 'quality')}{cell(i, c, _usd, 'usd')}"
+                   f"{cell(i, e, _pct, 'escalation_rate')}</tr>" for i, (name, q, c, e) in enumerate(rows))
+    boot = (f"<p class='wb-sub'>Intervals: bootstrap over the {p['n']:,} prompts ({pci['resamples']} resamples, "
+            "the same at every threshold).</p>") if pci.get("resamples") else ""
     ci = r.get("ci95") or {}
 
     def metric(key, fmt):
@@ -85,16 +98,98 @@ def table_html(r: Mapping[str, Any], p: Mapping[str, Any]) -> str:
         return ("–" if v is None else fmt(v)) + interval
     op = r["operating_point"]
     sp = r["split"]
+    cal_line = ""
     return (f"<table class='wb-table wb-cascade-table'><tr><th>route</th><th class='wb-num'>quality</th>"
-            f"<th class='wb-num'>cost (USD)</th><th class='wb-num'>escalated</th></tr>{body}</table>"
+            f"<th class='wb-num'>cost (USD)</th><th class='wb-num'>escalated</th></tr>{body}</table>{boot}"
             f"<p class='wb-stats'>APGR <b>{metric('apgr', lambda v: f'{v:.3f}')}</b> · AIQ "
             f"<b data-testid='aiq'>{metric('aiq', lambda v: f'{v:.4f}')}</b> · cost at 50% of the gap "
             f"<b>{metric('usd_at_50pct_gap', _usd)}</b> · at 80% <b>{metric('usd_at_80pct_gap', _usd)}</b></p>"
-            f"<p class='wb-sub'>Calibrated operating point (80% of the quality gap, chosen on {sp['calibrate_n']:,} "
-            f"calibration prompts, reported on {sp['test_n']:,} held-out prompts; split: {escape(sp['method'])}): "
-            f"threshold {op['threshold']:.4g}, quality {_pct(op['test']['quality'])}, "
-            f"{_usd(op['test']['usd_per_request'])}/request, escalation {_pct(op['test']['escalation_rate'])}. "
-            f"Router scores: {escape(sp['frontier_scores'])}.</p>")
+            f"<p class='wb-sub'>Split: {escape(sp['method'])}, {sp['calibrate_n']:,} calibration / {sp['test_n']:,} "
+            f"held-out prompts. Router scores: {escape(sp['frontier_scores'])}.</p>{cal_line}")
+
+
+def _signed(v) -> str:
+    """Savings with their sign (a cascade can cost more): −$1.20."""
+    return "–" if v is None else ("−" if v < 0 else "") + _usd(abs(v))
+
+
+def _pts(v) -> str:
+    return "–" if v is None else f"{v * 100:+.2f} pts"
+
+
+def _target_text(t: Mapping[str, Any]) -> str:
+    v = t["value"]
+    return {"gap": f"{v * 100:g}% of the quality gap", "quality": f"mean quality ≥ {v * 100:g}%",
+            "budget": f"≤ {_usd(v)} per month"}.get(t["kind"], f"{t['kind']} {v:g}")
+
+
+def operating_html(op: Mapping[str, Any], r: Mapping[str, Any]) -> str:
+    """The operating point the target picks: chosen on the calibration split, reported on the held-out one."""
+    if not op or not r:
+        return ""
+    t, pj, sp = op["test"], op["projection"], r["split"]
+    ci = t.get("ci95") or {}
+    qci = ci.get("quality")
+    met = "" if op["target_met_on_calibration"] else (
+        " <b class='wb-warn'>The target cannot be met on the calibration split: this is the closest point.</b>")
+    saved = pj["saved_vs_all_strong_usd_per_month"]
+    return (f"<div class='wb-operating' data-testid='operating'>Operating point for <b>{escape(_target_text(op['target']))}"
+            f"</b>: threshold {op['threshold']:.4g}, chosen on {sp['calibrate_n']:,} calibration prompts; on "
+            f"{sp['test_n']:,} held-out prompts quality <b>{_pct(t['quality'])}</b>"
+            + (f" (95% CI {_pct(qci[0])} – {_pct(qci[1])})" if qci else "")
+            + f", escalation {_pct(t['escalation_rate'])}. At {pj['requests_per_day']:,.0f} requests/day: "
+            f"<b data-testid='operating-monthly'>{_usd(pj['usd_per_month'])}</b> per month vs all-strong "
+            f"{_usd(pj['all_strong_usd_per_month'])} ({'saves' if saved >= 0 else 'costs'} {_usd(abs(saved))}; "
+            f"quality {pj['quality_change_vs_all_strong'] * 100:+.1f} points).{met}</div>")
+
+
+def traffic_html(t: Mapping[str, Any], tiers) -> str:
+    """The slider's point replayed over the traffic log: per day and month by feature."""
+    if not t:
+        return ""
+    draw = (t.get("ci95") or {}).get("draw")
+    qc, qci = t.get("quality_change"), t.get("quality_change_ci95")
+    rows = "".join(
+        f"<tr><td>{escape(f['feature'])}</td><td class='wb-num'>{f['requests']:,}</td>"
+        f"<td class='wb-num'>{f['cascaded_requests']:,}</td><td class='wb-num'>{f['escalated_requests']:,}</td>"
+        f"<td class='wb-num'>{_signed(f['saved_usd_per_day'])}</td><td class='wb-num'>{_signed(f['saved_usd_per_month'])}"
+        + (f"<br><span class='wb-sub'>{_signed(f['saved_usd_per_month_ci95_draw'][0])} – "
+           f"{_signed(f['saved_usd_per_month_ci95_draw'][1])}</span>" if f.get("saved_usd_per_month_ci95_draw")
+           and f["cascaded_requests"] else "")
+        + f"</td><td class='wb-num'>{_pts(f['quality_change_on_feature'])}</td></tr>" for f in t["by_feature"])
+    verb = "saves" if t["saved_usd_per_month"] >= 0 else "costs"
+    return (f"<p class='wb-stats'>{t['requests']:,} requests over {t['days']} day{'s' if t['days'] != 1 else ''}; {t['cascaded_requests']:,} went to "
+            f"{escape(tiers[1])} and now try {escape(tiers[0])} first, {t['escalated_requests']:,} of them escalate "
+            f"({_pct(t['escalation_rate'])}, the rate at this threshold). The cascade {verb} "
+            f"<b data-testid='traffic-day'>{_usd(abs(t['saved_usd_per_day']))}</b> per day, "
+            f"<b data-testid='traffic-month'>{_usd(abs(t['saved_usd_per_month']))}</b> per month (30 days)"
+            + (f" — saved per month, 95% range over random draws: {_signed(draw[0])} – {_signed(draw[1])}"
+               if draw else "") + ".</p>"
+            f"<table class='wb-table wb-traffic-table'><tr><th>feature</th><th class='wb-num'>requests</th>"
+            f"<th class='wb-num'>cascaded</th><th class='wb-num'>escalated</th><th class='wb-num'>saved / day</th>"
+            f"<th class='wb-num'>saved / month</th><th class='wb-num'>quality change<br>(carried over)</th></tr>{rows}"
+            f"</table><p class='wb-sub' data-testid='traffic-notes'>Which requests escalate: "
+            f"{escape(t['escalation_method'])}. Quality: <b>carried over from the labelled set</b> "
+            f"({escape(t.get('labelled', ''))}): {'–' if qc is None else f'{qc * 100:+.1f}'} points per cascaded request"
+            + (f" (95% CI {qci[0] * 100:+.1f} – {qci[1] * 100:+.1f})" if qci else "")
+            + ", not measured on this traffic; a feature's change is that times its cascaded share. The cheap "
+            "model's answers are assumed as long as the logged ones (the log has no answer from it).</p>")
+
+
+def load_html(rep: Mapping[str, Any], upload_name: str) -> str:
+    """What loading the data read, rejected (first few named) and found missing."""
+    if not rep:
+        return ""
+    bad = "".join(f"<li>{escape(str(b['file']).split('/')[-1])}:{b['line']}: {escape(b['field'])}: "
+                  f"{escape(b['reason'])}</li>" for b in rep.get("rejected", []))
+    more = rep["rejected_rows"] - len(rep.get("rejected", []))
+    missing = ", ".join(f"{escape(m)} {k:,}" for m, k in (rep.get("missing") or {}).items())
+    src = escape(upload_name) if upload_name else escape(str(rep.get("source", "")).split("/")[-1])
+    return (f"<div class='wb-load-report' data-testid='load-report'>{src}: <b>{rep['rows_read']:,}</b> rows read, "
+            f"<b data-testid='rejected'>{rep['rejected_rows']:,}</b> rejected"
+            + (f"; prompts missing an outcome, by model: {missing} (left out, never guessed)" if missing else "")
+            + (f"<ul class='wb-rejected'>{bad}</ul>" if bad else "")
+            + (f"<p class='wb-sub'>… and {more:,} more</p>" if more > 0 else "") + "</div>")
 
 
 def projection_html(r: Mapping[str, Any], p: Mapping[str, Any]) -> str:
@@ -173,34 +268,98 @@ class CascadeSimulator(w.VBox):
         self.examples = w.HTML()
         self.notes = w.HTML()
         self.message = w.HTML()
+        self.upload = ChunkedUpload(self._received, description="Upload eval CSV", max_bytes=MAX_UPLOAD_BYTES,
+                                    accept=".csv,.gz")
+        self.upload_progress = ProgressRow()
+        self.load_report = w.HTML()
+        self.target_kind = w.Dropdown(options=[(v, k) for k, v in TARGET_KINDS.items()], value=state.target_kind,
+                                      description="pick by", layout=w.Layout(width="330px"))
+        self.target_value = w.FloatText(value=state.target_value, layout=w.Layout(width="120px"))
+        self.operating = w.HTML()
+        self.traffic_dd = [w.Dropdown(description=d, layout=w.Layout(width="330px")) for d in ("cheap", "strong")]
+        self.traffic = w.HTML()
         for name, ctrl in (("dataset", self.dataset), ("signal", self.signal), ("rpd", self.rpd),
-                           ("slider", self.slider)):
+                           ("slider", self.slider), ("upload", self.upload), ("target-kind", self.target_kind),
+                           ("target-value", self.target_value), ("traffic-cheap", self.traffic_dd[0]),
+                           ("traffic-strong", self.traffic_dd[1])):
             ctrl.add_class(f"wb-cascade-{name}")
         for i, dd in enumerate(self.tier_dd):
             dd.add_class(f"wb-cascade-tier{i + 1}")
         self._sync = False
         self._charted = None
-        self.dataset.observe(lambda c: setattr(state, "dataset", c["new"]), "value")
+        self.dataset.observe(lambda c: None if self._sync else setattr(state, "dataset", c["new"]), "value")
+        self.upload.observe(self._show_transfer, ["received", "busy"])
+        self.upload.observe(lambda c: c["new"] and state.set_error("upload", c["new"]), "error")
+        self.target_kind.observe(self._target_changed, "value")
+        self.target_value.observe(self._target_changed, "value")
+        for dd in self.traffic_dd:
+            dd.observe(self._traffic_changed, "value")
         for dd in self.tier_dd:
             dd.observe(self._tiers_changed, "value")
         self.signal.observe(lambda c: None if self._sync or c["new"] is None else setattr(state, "signal", c["new"]),
                             "value")
         self.rpd.observe(lambda c: setattr(state, "requests_per_day", float(c["new"])), "value")
         self.slider.observe(lambda c: None if self._sync else setattr(state, "index", int(c["new"])), "value")
-        state.observe(self._config, ["models", "signals", "tiers", "signal", "result"])
+        state.observe(self._config, ["models", "signals", "tiers", "signal", "result", "upload_name",
+                                     "traffic_models", "traffic_tiers"])
         state.observe(self._point, ["point"])
+        state.observe(self._operating, ["operating"])
         state.observe(self._errors, ["errors", "status"])
+        state.observe(lambda _: setattr(self.load_report, "value", load_html(state.load_report, state.upload_name)),
+                      "load_report")
         super().__init__([self.header, self.message,
-                          w.HBox([self.dataset, self.signal, self.rpd], layout=w.Layout(flex_flow="row wrap")),
+                          w.HBox([self.dataset, self.upload], layout=w.Layout(flex_flow="row wrap",
+                                                                              align_items="center")),
+                          self.upload_progress, self.load_report,
+                          w.HBox([self.signal, self.rpd], layout=w.Layout(flex_flow="row wrap")),
                           w.VBox(self.tier_dd), self.price_box,
+                          w.HBox([self.target_kind, self.target_value], layout=w.Layout(align_items="center")),
+                          self.operating,
                           w.HTML(_html.section("Frontier: quality against dollars")), self.slider, self.slider_label,
                           self.chart, self.table, self.projection, self.routes,
+                          w.HTML(_html.section("On your traffic: this threshold replayed over "
+                                               + ("the sample week" if state._traffic_log is None
+                                                  else "the given log"))),
+                          w.HBox(self.traffic_dd, layout=w.Layout(flex_flow="row wrap")), self.traffic,
                           w.HTML(_html.section("Trusted and wrong: the cheap answer was kept, a later tier did better")),
                           self.examples, self.notes])
         self.add_class("wb-app")
         self._config()
         self._point()
+        self._operating()
         self._errors()
+        self.load_report.value = load_html(state.load_report, state.upload_name)
+
+    def _received(self, name: str, path) -> None:
+        """The upload widget delivered a whole file: load it (errors land in state.errors)."""
+        self.state.load_upload(name, path)
+        if self.state.errors.get("upload"):
+            raise ValueError(self.state.errors["upload"])
+
+    def _show_transfer(self, _=None) -> None:
+        u = self.upload
+        if u.busy:
+            self.state.set_error("upload", "")
+            self.upload_progress.show(u.received / u.size if u.size else 0.0, transfer_label(u.name, u.received, u.size))
+        else:
+            self.upload_progress.hide()
+
+    def _target_changed(self, _=None) -> None:
+        if self._sync:
+            return
+        with self.state.hold_trait_notifications():
+            self.state.target_kind = self.target_kind.value
+            self.state.target_value = float(self.target_value.value)
+
+    def _traffic_changed(self, _=None) -> None:
+        if self._sync:
+            return
+        pair = [d.value for d in self.traffic_dd]
+        if all(pair) and pair != list(self.state.traffic_tiers):
+            self.state.traffic_tiers = pair
+
+    def _operating(self, _=None) -> None:
+        self.operating.value = operating_html(self.state.operating, self.state.result)
 
     def _tiers_changed(self, _=None) -> None:
         if self._sync:
@@ -218,6 +377,17 @@ class CascadeSimulator(w.VBox):
                 dd.options = opts
                 want = s.tiers[i] if i < len(s.tiers) else (NONE if i >= 2 else None)
                 dd.value = want if want in opts else (opts[0] if opts else None)
+            options = [(v, k) for k, v in DATASETS.items()]
+            if s.upload_name:
+                options.append((f"Uploaded: {s.upload_name}", UPLOAD))
+            if list(self.dataset.options) != options:
+                self.dataset.options = options
+            self.dataset.value = s.dataset
+            for dd, want in zip(self.traffic_dd, s.traffic_tiers):
+                opts = sorted(set(s.traffic_models) | {want})
+                if list(dd.options) != opts:
+                    dd.options = opts
+                dd.value = want
             self.signal.options = list(s.signals)
             if s.signal in s.signals:
                 self.signal.value = s.signal
@@ -229,13 +399,17 @@ class CascadeSimulator(w.VBox):
 
     def _prices(self) -> None:
         r = self.state.result
+        priced = {t["model"]: t for t in (r.get("tiers") or [])}
         rows = []
-        for t in (r.get("tiers") or []):
+        for model in self.state.tiers:   # a tier the sheets lack still gets boxes: enter its price there
+            given = self.state.prices.get(model)
+            t = priced.get(model) or {"model": model, "usd_per_mtok_input": given[0] if given else 0.0,
+                                      "usd_per_mtok_output": given[1] if given else 0.0,
+                                      "price_source": "not in the price sheets: enter a price"}
             inp = w.BoundedFloatText(value=t["usd_per_mtok_input"], min=0, max=1e4, step=0.01,
                                      layout=w.Layout(width="110px"))
             out = w.BoundedFloatText(value=t["usd_per_mtok_output"], min=0, max=1e4, step=0.01,
                                      layout=w.Layout(width="110px"))
-            model = t["model"]
 
             def push(_=None, model=model, inp=inp, out=out) -> None:
                 prices = dict(self.state.prices)
@@ -243,8 +417,8 @@ class CascadeSimulator(w.VBox):
                 self.state.prices = prices
             inp.observe(push, "value")
             out.observe(push, "value")
-            src = "override" if t["price_source"].startswith("override") else "price sheet" \
-                if "sheet record" in t["price_source"] else "sourced default"
+            src = ("override" if t["price_source"].startswith("override") else "price sheet" if model in priced
+                   else "no price: enter one")
             rows.append(w.HBox([w.HTML(f"<span class='wb-param-label'>{escape(model)}</span>",
                                        layout=w.Layout(width="320px")),
                                 w.HTML("$ in"), inp, w.HTML("$ out / 1M"), out,
@@ -275,6 +449,7 @@ class CascadeSimulator(w.VBox):
         self.projection.value = projection_html(r, p)
         self.routes.value = routes_html(r, p)
         self.examples.value = examples_html(r, p)
+        self.traffic.value = traffic_html(s.traffic, list(s.traffic_tiers))
         self.notes.value = notes_html(r)
 
     def _errors(self, _=None) -> None:
@@ -284,9 +459,10 @@ class CascadeSimulator(w.VBox):
 
 
 def make_cascade_simulator(prices=None, *, query: str | None = None, embed=None, day=None,
-                           bootstrap: int = 100) -> CascadeSimulator:
-    """The cascade simulator app. ``query`` defaults to Voila's ``QUERY_STRING``; ``.state`` holds it."""
-    state = CascadeSimulatorState(prices, embed=embed, day=day, bootstrap=bootstrap)
+                           bootstrap: int = 100, traffic_log=None) -> CascadeSimulator:
+    """The cascade simulator app. ``query`` defaults to Voila's ``QUERY_STRING``; ``.state`` holds it.
+    ``traffic_log``: a canonical request frame to project onto (default: the sample week)."""
+    state = CascadeSimulatorState(prices, embed=embed, day=day, bootstrap=bootstrap, traffic_log=traffic_log)
     view = CascadeSimulator(state)
     state.apply_query(os.environ.get("QUERY_STRING", "") if query is None else query)
     view._charted = None           # the spec the browser renders first carries the final point

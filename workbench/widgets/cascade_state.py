@@ -3,19 +3,28 @@
 Changing the data set, tiers, prices or signal re-scores (once: embeddings, router training, the
 sorted sums and the full report with bootstrap intervals). Moving the threshold only evaluates that
 threshold on the scored arrays — no model, embedding or sort is recomputed — so the point on the
-frontier, the table, the monthly projection and the examples follow the slider at once.
-URL query: ``?dataset=routellm-gsm8k&tiers=mixtral,gpt-4&signal=valid&price=gpt-4=10/30&index=50&rpd=20000``.
+frontier, the table (with bootstrap intervals from resampling weights drawn once), the monthly
+projection, the projection on the traffic log (one replay per traffic tier pair, then a numpy
+selection: :class:`~workbench.core.cascade.traffic.TrafficProjection`) and the examples follow the
+slider at once. A target (share of the quality gap, mean quality, or a monthly budget) picks the
+calibrated operating point without re-scoring. A team's own evaluation CSV (long or wide) can be
+uploaded; its rejected rows are counted and named.
+URL query: ``?dataset=routellm-gsm8k&tiers=mixtral,gpt-4&signal=valid&price=gpt-4=10/30&index=50&rpd=20000``
+``&target=budget:500&traffic=gpt-4.1-mini,gpt-4.1``.
 """
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import numpy as np
 from traitlets import Dict, Float, Int, List, Unicode, observe
 
-from workbench.core.cascade import CascadeCosts, Scored, Target, get_signal, list_signals, report, score
+from workbench.core.cascade import CascadeCosts, Scored, Target, get_signal, list_signals, operating_point, report, score
+from workbench.core.cascade.metrics import bootstrap_weights, interval
 from workbench.core.cascade.signals import query_classes  # noqa: F401  (re-exported for views)
 from workbench.core.cascade.sweep import threshold_grid
 from workbench.widgets._state import FieldErrors, guarded
@@ -24,7 +33,12 @@ DATASETS = {"routellm-mmlu": "RouteLLM MMLU (14,042 questions)", "routellm-gsm8k
             "routellm-mtbench": "RouteLLM MT-Bench (80 questions, judge scores)"}
 DEFAULT_DATASET = "routellm-gsm8k"
 DEFAULT_SIGNAL = "logreg"
-QUERY_KEYS = {"dataset", "tiers", "signal", "price", "index", "rpd"}
+UPLOAD = "upload"
+QUERY_KEYS = {"dataset", "tiers", "signal", "price", "index", "rpd", "target", "traffic"}
+TARGET_KINDS = {"gap": "share of the quality gap ≥", "quality": "mean quality ≥", "budget": "USD per month ≤"}
+SAMPLE_LOG = Path(__file__).resolve().parents[2] / "sample_data" / "requests.parquet"
+DEFAULT_TRAFFIC_TIERS = ["gpt-4.1-mini", "gpt-4.1"]
+MAX_UPLOAD_BYTES = 50_000_000
 
 
 class CascadeSimulatorState(FieldErrors):
@@ -40,14 +54,26 @@ class CascadeSimulatorState(FieldErrors):
     result = Dict(help="the full report of the scored run")
     grid = List(Float(), help="thresholds of the frontier")
     point = Dict(help="the outcome at the slider's threshold")
-    recompute_ms = Float(0.0, help="time of the last slider recompute")
+    recompute_ms = Float(0.0, help="time of the last slider recompute (point, intervals, traffic projection)")
     status = Unicode("")
+    target_kind = Unicode("gap", help="how the operating point is picked: gap, quality or budget")
+    target_value = Float(0.8, help="the target's value (share of the gap, mean quality, or USD per month)")
+    operating = Dict(help="the operating point the target picks (calibration split → held-out split)")
+    traffic_tiers = List(Unicode(), default_value=list(DEFAULT_TRAFFIC_TIERS), help="cheap, strong model of the log")
+    traffic_models = List(Unicode(), help="models of the traffic log (read only)")
+    traffic = Dict(help="the slider's point replayed over the traffic log")
+    load_report = Dict(help="rows read, rejected (first few named) and missing outcomes of the loaded data")
+    upload_name = Unicode("", help="name of the uploaded evaluation file ('' = none)")
 
-    def __init__(self, book=None, *, embed=None, day=None, bootstrap: int = 100, **kwargs):
+    def __init__(self, book=None, *, embed=None, day=None, bootstrap: int = 100, traffic_log=None, **kwargs):
         self._book, self._embed, self._day, self._bootstrap = book, embed, day, bootstrap
         self._es = None
+        self._uploaded = None
         self._scored: Scored | None = None
         self._features: dict[str, np.ndarray] = {}
+        self._weights: np.ndarray | None = None
+        self._traffic_log, self._log_frame = traffic_log, None
+        self._projections: dict[tuple, Any] = {}
         self._hold = True
         super().__init__(**kwargs)
         self._hold = False
@@ -78,6 +104,20 @@ class CascadeSimulatorState(FieldErrors):
                     self.requests_per_day = float(q["rpd"])
                 except ValueError:
                     self.set_error("volume", f"rpd {q['rpd']!r} is not a number")
+            if "target" in q:
+                kind, _, value = q["target"].partition(":")
+                try:
+                    if kind not in TARGET_KINDS:
+                        raise ValueError
+                    self.target_kind, self.target_value = kind, float(value)
+                except ValueError:
+                    self.set_error("target", f"target {q['target']!r}: expected gap:0.8, quality:0.75 or budget:500")
+            if "traffic" in q:
+                pair = [t for t in q["traffic"].split(",") if t]
+                if len(pair) == 2:
+                    self.traffic_tiers = pair
+                else:
+                    self.set_error("traffic", f"traffic {q['traffic']!r}: expected CHEAP,STRONG")
         self._hold = False
         self.load()
         if "index" in q:
@@ -97,7 +137,21 @@ class CascadeSimulatorState(FieldErrors):
             self.rescore()
 
     @observe("requests_per_day", "index")
-    def _slider(self, _=None) -> None:
+    def _slider(self, change=None) -> None:
+        if self._hold:
+            return
+        if change is not None and change["name"] == "requests_per_day" and self.target_kind == "budget":
+            self.repick()          # a budget per month means another threshold at another volume
+        else:
+            self.evaluate()
+
+    @observe("target_kind", "target_value")
+    def _target_changed(self, _=None) -> None:
+        if not self._hold:
+            self.repick()
+
+    @observe("traffic_tiers")
+    def _traffic_changed(self, _=None) -> None:
         if not self._hold:
             self.evaluate()
 
@@ -105,11 +159,17 @@ class CascadeSimulatorState(FieldErrors):
     @guarded("data")
     def load(self) -> None:
         from workbench.io.evaldata import load_eval
-        if self.dataset not in DATASETS:
-            raise ValueError(f"unknown data set {self.dataset!r}; valid: {', '.join(DATASETS)}")
-        self.status = f"loading {DATASETS[self.dataset]}…"
-        self._es = load_eval(self.dataset, cache=True)
-        self._features = {}
+        if self.dataset == UPLOAD:
+            if self._uploaded is None:
+                raise ValueError("no evaluation file uploaded yet")
+            self._es = self._uploaded
+        elif self.dataset not in DATASETS:
+            raise ValueError(f"unknown data set {self.dataset!r}; valid: {', '.join(DATASETS)}, or an upload")
+        else:
+            self.status = f"loading {DATASETS[self.dataset]}…"
+            self._es = load_eval(self.dataset, cache=True)
+        rep = self._es.report
+        self.load_report = rep.to_dict(limit=8) if rep is not None else {}
         self._hold = True
         try:
             self.models = list(self._es.models)
@@ -127,6 +187,37 @@ class CascadeSimulatorState(FieldErrors):
         finally:
             self._hold = False
         self.rescore()
+
+    @guarded("upload")
+    def load_upload(self, name: str, path) -> None:
+        """A team's own evaluation CSV (long: ``id, prompt, model, quality, input_tokens,
+        output_tokens``; or wide), through the shared upload checks; bad rows are counted and named."""
+        from workbench.core.cascade import EvalDataError
+        from workbench.io.evaldata import detect_format, load_eval
+        from workbench.widgets.upload import UploadError, prepare
+        with tempfile.TemporaryDirectory(prefix="wb-eval-") as tmp:
+            target, kind = prepare(name, Path(path), Path(tmp), max_bytes=MAX_UPLOAD_BYTES)
+            if kind != "text":
+                raise UploadError(f"{name}: an evaluation file is a CSV (long or wide), not {kind}; nothing changed")
+            try:
+                fmt = detect_format(target)
+                if fmt not in ("long-csv", "wide-csv"):
+                    raise EvalDataError(f"cannot read it as a long or wide CSV ({fmt})")
+                es = load_eval(target, fmt)
+            except EvalDataError as e:
+                raise UploadError(f"{name}: {str(e).replace(str(target), name)}; nothing changed") from None
+        es.name = Path(name).stem
+        if es.report is not None:                  # name the user's file, not the temporary copy
+            es.report.source = name
+            from dataclasses import replace
+            es.report.rejected = [replace(b, file=name) for b in es.report.rejected]
+        self._uploaded = es
+        self._features.pop(UPLOAD, None)
+        self.upload_name = name
+        if self.dataset == UPLOAD:
+            self.load()
+        else:
+            self.dataset = UPLOAD
 
     def _book_or_load(self):
         if self._book is None:
@@ -155,18 +246,76 @@ class CascadeSimulatorState(FieldErrors):
         self.status = "scoring…"
         s = score(td, td.models, prices, self.signal, features=features, costs=CascadeCosts())
         self._scored = s
-        r = report(s, bootstrap=self._bootstrap, target=Target("gap", 0.8), requests_per_day=self.requests_per_day)
+        r = report(s, bootstrap=self._bootstrap, target=self._target(), requests_per_day=self.requests_per_day)
         grid = [p["threshold"] for p in r["frontier"]]
         op = r["operating_point"]["threshold"]
+        self._weights = bootstrap_weights(td.n, self._bootstrap, 1) if self._bootstrap else None
         self._hold = True
         try:
             self.grid = grid
             self.result = r
+            self.operating = r["operating_point"]
             self.index = int(np.argmin([abs(g - op) for g in grid]))   # start at the calibrated point
         finally:
             self._hold = False
         self.status = ""
+        self._warm_traffic()
         self.evaluate()
+
+    @guarded("traffic")
+    def _warm_traffic(self) -> None:
+        self.projection()        # one replay per traffic tier pair, before the slider needs it
+
+    def _target(self) -> Target:
+        return Target(self.target_kind, self.target_value)
+
+    @guarded("target")
+    def repick(self) -> None:
+        """The operating point for the target (no re-scoring); the slider moves there."""
+        s = self._scored
+        if s is None or not self.grid:
+            return
+        op = operating_point(s, self._target(), self.requests_per_day, bootstrap=self._bootstrap)
+        self._hold = True
+        try:
+            self.operating = op
+            self.index = int(np.argmin([abs(g - op["threshold"]) for g in self.grid]))
+        finally:
+            self._hold = False
+        self.evaluate()
+
+    # -- traffic ---------------------------------------------------------------------------------
+    def _log(self):
+        if self._log_frame is None:
+            import pandas as pd
+            log = self._traffic_log if self._traffic_log is not None else pd.read_parquet(SAMPLE_LOG)
+            self._log_frame = log
+            book = self._book_or_load()
+            names = sorted({book.resolve(m) for m in log["model"].dropna().unique() if m in book})
+            self.traffic_models = names
+        return self._log_frame
+
+    def projection(self):
+        """The traffic projection for the current traffic tiers (one replay, then cached)."""
+        from workbench.core.cascade.traffic import TrafficProjection
+        key = tuple(self.traffic_tiers)
+        if key not in self._projections:
+            if len(key) != 2 or key[0] == key[1]:
+                raise ValueError(f"traffic tiers: pick two different models (cheap, strong), got {list(key)}")
+            self.status = "replaying the traffic log through the cascade…"
+            try:
+                self._projections[key] = TrafficProjection(self._log(), self._book_or_load(), cheap=key[0],
+                                                           strong=key[1])
+            finally:
+                self.status = ""
+        return self._projections[key]
+
+    @guarded("traffic")
+    def _traffic_at(self, rate: float, quality_change: float, quality_ci) -> dict:
+        r = self.projection().at(rate, quality_change, quality_ci)
+        r["labelled"] = (f"{self._scored.td.source} at this threshold ({self._scored.td.n:,} prompts; "
+                         "cascade vs all-strong)")
+        return r
 
     @guarded("threshold")
     def evaluate(self) -> None:
@@ -187,6 +336,14 @@ class CascadeSimulatorState(FieldErrors):
         strong_pr = float(s.call[:, -1].sum()) / 1e12 / n
         cheap_pr = float(s.call[:, 0].sum()) / 1e12 / n
         light = s.classes == "light"
+        strong_q = td.quality[:, -1]
+        ci = {}
+        w = self._weights
+        if w is not None:           # the same resamples at every threshold: intervals follow the slider
+            ci = {"quality": interval(w @ at["quality"] / n), "usd": interval(w @ at["usd"]),
+                  "escalation_rate": interval(w @ esc.astype(np.float64) / n),
+                  "quality_change_vs_all_strong": interval(w @ (at["quality"] - strong_q) / n),
+                  "resamples": int(w.shape[0]), "unit": "prompt"}
         trusted_wrong = np.flatnonzero((at["tier"] == 0) & (td.quality[:, 0] < td.quality[:, 1:].max(axis=1)))
         point = {
             "threshold": t, "index": i, "n": n, "quality": float(at["quality"].mean()), "usd": usd,
@@ -198,9 +355,14 @@ class CascadeSimulatorState(FieldErrors):
             "trusted_wrong": int(len(trusted_wrong)),
             "examples": [{"id": str(td.ids[j]), "prompt": td.prompts[j][:300], "score": float(s.keys[0, j]),
                           "quality": [float(x) for x in td.quality[j]]} for j in trusted_wrong[:6]],
+            "ci95": ci, "quality_change_vs_all_strong": float(at["quality"].mean() - strong_q.mean()),
         }
+        traffic = self._traffic_at(point["escalation_rate"], point["quality_change_vs_all_strong"],
+                                   ci.get("quality_change_vs_all_strong")) or {}
         self.recompute_ms = (time.perf_counter() - t0) * 1e3     # the computation; views update after
-        self.point = point
+        with self.hold_trait_notifications():
+            self.traffic = traffic
+            self.point = point
 
 
 def _default_tiers(es) -> list[str]:
@@ -216,9 +378,11 @@ def query_of(state: CascadeSimulatorState) -> str:
     from urllib.parse import urlencode
     items: list[tuple[str, Any]] = [("dataset", state.dataset), ("tiers", ",".join(state.tiers)),
                                     ("signal", state.signal), ("index", state.index),
-                                    ("rpd", f"{state.requests_per_day:g}")]
+                                    ("rpd", f"{state.requests_per_day:g}"),
+                                    ("target", f"{state.target_kind}:{state.target_value:g}"),
+                                    ("traffic", ",".join(state.traffic_tiers))]
     items += [("price", f"{m}={v[0]:g}/{v[1]:g}") for m, v in state.prices.items()]
     return urlencode(items)
 
 
-__all__ = ["CascadeSimulatorState", "DATASETS", "query_of", "threshold_grid"]
+__all__ = ["CascadeSimulatorState", "DATASETS", "TARGET_KINDS", "UPLOAD", "query_of", "threshold_grid"]

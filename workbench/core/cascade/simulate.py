@@ -161,28 +161,8 @@ def report(s: Scored, *, thresholds: int = 101, target: Target = Target(), reque
     metrics = frontier_metrics(cur["usd"], cur["quality"], cheap, strong)
     cis = _bootstrap_metrics(s, grid, bootstrap, seed) if bootstrap else {}
 
-    cal, test = s.calibrate, ~s.calibrate
-    op_grid = threshold_grid(s.op_keys[:, cal], thresholds)
-    t_op, met = pick(s, target, requests_per_day, cal, s.op_keys, op_grid)
-    at_cal = s.at(t_op, cal, s.op_keys)
-    at_test = s.at(t_op, test, s.op_keys)
-    op_test = _point(at_test["quality"], at_test["usd"], at_test["tier"])
-    if bootstrap:
-        w = bootstrap_weights(int(test.sum()), bootstrap, seed + 1)
-        nt = test.sum()
-        op_test["ci95"] = {"quality": interval(w @ at_test["quality"] / nt),
-                           "usd_per_request": interval(w @ at_test["usd"] / nt),
-                           "escalation_rate": interval(w @ (at_test["tier"] > 0) / nt)}
-    strong_pr = s.call[test, -1].mean() / PUSD
-    cheap_pr = s.call[test, 0].mean() / PUSD
-    monthly = DAYS_PER_MONTH * requests_per_day
-    projection = {"requests_per_day": requests_per_day, "days_per_month": DAYS_PER_MONTH,
-                  "usd_per_month": op_test["usd_per_request"] * monthly,
-                  "all_strong_usd_per_month": float(strong_pr * monthly),
-                  "all_cheap_usd_per_month": float(cheap_pr * monthly),
-                  "saved_vs_all_strong_usd_per_month": float((strong_pr - op_test["usd_per_request"]) * monthly),
-                  "quality_change_vs_all_strong": op_test["quality"] - float(td.quality[test, -1].mean())}
-
+    op = operating_point(s, target, requests_per_day, thresholds=thresholds, bootstrap=bootstrap, seed=seed)
+    t_op, cal, test = op["threshold"], s.calibrate, ~s.calibrate
     out = {
         "source": td.source, "n": int(td.n), "dropped_prompts": td.dropped_prompts, "missing_by_model": td.dropped,
         "tiers": [{"model": m, "usd_per_mtok_input": p.input, "usd_per_mtok_output": p.output, "price_source": p.source,
@@ -203,13 +183,45 @@ def report(s: Scored, *, thresholds: int = 101, target: Target = Target(), reque
                   "calibrate_n": int(cal.sum()), "test_n": int(test.sum()),
                   "frontier_scores": ("out-of-fold (5 folds by id)" if get_signal(s.signal).learned
                                       else "no training: the signal is computed per prompt")},
-        "operating_point": {"target": {"kind": target.kind, "value": target.value}, "target_met_on_calibration": met,
-                            "threshold": t_op, "calibrate": _point(at_cal["quality"], at_cal["usd"], at_cal["tier"]),
-                            "test": op_test, "projection": projection},
+        "operating_point": op,
         "escalation_by_route": by_route(s, t_op, test),
         "examples_trusted_and_wrong": trusted_and_wrong(s, t_op, test, examples),
     }
     return out
+
+
+def operating_point(s: Scored, target: Target = Target(), requests_per_day: float = 10_000, *, thresholds: int = 101,
+                    bootstrap: int = 200, seed: int = 0) -> dict:
+    """The threshold meeting ``target`` on the calibration split, reported on the held-out split,
+    with its monthly projection at ``requests_per_day``. Needs no re-scoring (an app's target or
+    budget control calls it directly)."""
+    td = s.td
+    cal, test = s.calibrate, ~s.calibrate
+    op_grid = threshold_grid(s.op_keys[:, cal], thresholds)
+    t_op, met = pick(s, target, requests_per_day, cal, s.op_keys, op_grid)
+    at_cal = s.at(t_op, cal, s.op_keys)
+    at_test = s.at(t_op, test, s.op_keys)
+    op_test = _point(at_test["quality"], at_test["usd"], at_test["tier"])
+    if bootstrap:
+        w = bootstrap_weights(int(test.sum()), bootstrap, seed + 1)
+        nt = test.sum()
+        op_test["ci95"] = {"quality": interval(w @ at_test["quality"] / nt),
+                           "usd_per_request": interval(w @ at_test["usd"] / nt),
+                           "escalation_rate": interval(w @ (at_test["tier"] > 0) / nt),
+                           "quality_change_vs_all_strong": interval(w @ (at_test["quality"] - td.quality[test, -1]) / nt)}
+    strong_pr = s.call[test, -1].mean() / PUSD
+    cheap_pr = s.call[test, 0].mean() / PUSD
+    monthly = DAYS_PER_MONTH * requests_per_day
+    projection = {"requests_per_day": requests_per_day, "days_per_month": DAYS_PER_MONTH,
+                  "usd_per_month": op_test["usd_per_request"] * monthly,
+                  "all_strong_usd_per_month": float(strong_pr * monthly),
+                  "all_cheap_usd_per_month": float(cheap_pr * monthly),
+                  "saved_vs_all_strong_usd_per_month": float((strong_pr - op_test["usd_per_request"]) * monthly),
+                  "quality_change_vs_all_strong": op_test["quality"] - float(td.quality[test, -1].mean())}
+
+    return {"target": {"kind": target.kind, "value": target.value}, "target_met_on_calibration": met,
+            "threshold": t_op, "calibrate": _point(at_cal["quality"], at_cal["usd"], at_cal["tier"]),
+            "test": op_test, "projection": projection}
 
 
 def _bootstrap_metrics(s: Scored, grid: np.ndarray, resamples: int, seed: int) -> dict:
