@@ -306,8 +306,8 @@ class SpendExplorerState(FieldErrors):
 
         schema = policy_schema(name)
         config: dict[str, Any] = {"policy": name}
-        for p in schema["params"]:
-            if (p["required"] or p["name"] == "limit") and p["name"] != "label":
+        for p in schema["params"]:  # required ones, and those that declare how to size a start value
+            if p["required"] or p.get("start"):
                 config[p["name"]] = self._default_param(p)
         return config
 
@@ -316,7 +316,7 @@ class SpendExplorerState(FieldErrors):
 
     def options_for(self, p: Mapping[str, Any]) -> list[str] | None:
         """The log's values a declared parameter takes (feature, tenant or model names), or None."""
-        source = p.get("values_from") or _VALUES_FROM.get(p["name"]) or ("model" if p["kind"] == "model" else None)
+        source = p.get("values_from") or ("model" if p["kind"] == "model" else None)
         if source == "feature":
             return list(self.features_available)
         if source == "tenant":
@@ -346,24 +346,25 @@ class SpendExplorerState(FieldErrors):
         self.policies = items
 
     def _default_param(self, p: Mapping[str, Any]) -> Any:
-        """A starting value for a required parameter, sized to this log."""
-        name, kind = p["name"], p["kind"]
-        if name == "features":
-            batchy = [f for f in self.features_available
-                      if any(k in f for k in ("nightly", "batch", "report", "summar", "eval"))]
-            return batchy or "all"
-        if kind == "float" and name in ("usd", "limit"):
+        """A starting value for a parameter: what its declaration's ``start`` computes on the log in
+        view (see :class:`workbench.core.replay.Param`), else its example, else a neutral value."""
+        start = p.get("start") or {}
+        if "values_matching" in start:
+            words = [str(w).lower() for w in start["values_matching"]]
+            values = self.options_for(p) or []
+            chosen = [v for v in values if any(w in v.lower() for w in words)]
+            return chosen or start.get("otherwise", "all")
+        if start.get("spend") == "median_day":
             view = self.filtered()
             if not len(view):
                 return 1.0
-            if name == "limit":  # a per-tenant quota: twice a typical tenant's day
-                per_tenant = view.groupby(["_day", view["tenant"].astype(str)])["cost_usd"].sum()
-                return _round2(float(per_tenant.median()) * 2)
-            return _round2(float(view.groupby("_day")["cost_usd"].sum().median()) * 0.9)
+            keys = ["_day", *(view[c].astype(str) for c in start.get("by", ()))]
+            per = view.groupby(keys)["cost_usd"].sum()
+            return _round2(float(per.median()) * float(start.get("times", 1.0)))
         if "example" in p:
             return p["example"]
         return {"int": 1, "float": 1.0, "bool": False, "choice": (p.get("choices") or [""])[0],
-                "strings": ["all"], "strings_or_all": "all"}.get(kind, "")
+                "strings": ["all"], "strings_or_all": "all"}.get(p["kind"], "")
 
     # -- results -----------------------------------------------------------------------------
     def _mask(self, *, dates: bool = True, end: bool = True) -> np.ndarray:
@@ -692,10 +693,6 @@ def _dominant(flags: pd.DataFrame, total_usd: float, days: int) -> pd.DataFrame:
     dominant = (share >= DOMINANT_SHARE) & (days >= 2) & ~flags["anomaly"].astype(bool)
     return flags.assign(share=share, reason=np.where(flags["anomaly"], "ratio", np.where(dominant, "dominant", "")),
                         anomaly=flags["anomaly"].astype(bool) | dominant)
-
-
-#: Which log column a parameter's values come from, for declarations that do not say (``values_from``).
-_VALUES_FROM = {"features": "feature", "feature": "feature", "tenants": "tenant", "tenant": "tenant"}
 
 
 class _NeedsMapping(ValueError):
