@@ -37,7 +37,8 @@ def add_parser(sub) -> None:
         description="Serve the Voila apps in notebooks/apps on http://127.0.0.1:PORT, offline and "
                     "without a token. With no NAME, all apps with an index page.")
     p.add_argument("name", nargs="?", metavar="NAME",
-                   help="one app to serve, e.g. token_counter (default: all, with an index)")
+                   help="one app to serve, e.g. token_counter, or a notebook path such as "
+                        "notebooks/teaching/estimates.ipynb (default: all apps, with an index)")
     p.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME", type=_host_arg,
@@ -82,7 +83,13 @@ def app_names(apps_dir: Path | None = None) -> list[str]:
 
 
 def resolve_app(name: str, apps_dir: Path) -> Path:
-    """The notebook of app ``name`` (``token_counter`` or ``token_counter.ipynb``)."""
+    """The notebook of app ``name`` (``token_counter`` or ``token_counter.ipynb``), or a notebook
+    path outside the apps (``notebooks/teaching/estimates.ipynb``: served read-only the same way)."""
+    path = Path(name)
+    if path.suffix == ".ipynb" and len(path.parts) > 1:
+        if not path.is_file():
+            raise CliError(f"notebook not found: {name}")
+        return path.resolve()
     stem = name[:-6] if name.endswith(".ipynb") else name
     names = app_names(apps_dir)
     if stem not in names:
@@ -144,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
     os.environ[KEYS_ENV] = encode_key_hosts(dict(args.key_env) if args.key_env else DEFAULT_KEY_HOSTS)
     print(f"workbench: serving {what} at {url}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
     app_class = _voila_class(index, frozenset(args.allow_host))
-    app_class.launch_instance(voila_argv(target, apps_dir, args.port, not args.no_browser))
+    app_class.launch_instance(voila_argv(target, target.parent if args.name else apps_dir, args.port,
+                                         not args.no_browser))
     return 0
 
 

@@ -22,7 +22,9 @@ from workbench.widgets.address import follow
 from workbench.widgets.charts import EMBED as _EMBED, offline_chart
 from workbench.widgets.params import StackEditor
 from workbench.widgets.upload import ChunkedUpload, ProgressRow, transfer_label
-from workbench.widgets.spend_charts import bar_chart, spend_by_day_chart, timeline_chart, waterfall_chart
+from workbench.widgets.spend_charts import (
+    bar_chart, bar_spec, spend_by_day_chart, spend_by_day_spec, timeline_chart, timeline_spec, waterfall_chart,
+    waterfall_spec)
 from workbench.widgets.spend_html import (  # noqa: F401 (re-exported)
     _STYLE, attribution_html, flags_html, kpis_html, replay_summary_html, yesterday_html)
 from workbench.widgets.spend_state import (  # noqa: F401  (re-exported: the app's public names)
@@ -223,10 +225,11 @@ class SpendExplorer(w.VBox):
             self.yesterday.value = yesterday_html(s.yesterday)
             self.flags.value = flags_html(s.flags, s.anomaly_check)
             self.table.value = attribution_html(s.table, BREAKDOWNS[s.breakdown])
-            self.day_chart.chart = spend_by_day_chart(s.by_day)
-            self.top_chart.chart = bar_chart(s.top, "tenant", "Spend (USD)", width=370,
-                                             color="plan" if s.top is not None and "plan" in s.top else None)
-            self.model_chart.chart = bar_chart(s.by_model, "model", "Spend (USD)", width=260)
+            # the same specs as the Altair charts above, built directly (a filter change redraws five)
+            self.day_chart.show(spend_by_day_spec(s.by_day))
+            self.top_chart.show(bar_spec(s.top, "tenant", "Spend (USD)", width=370,
+                                         color="plan" if s.top is not None and "plan" in s.top else None))
+            self.model_chart.show(bar_spec(s.by_model, "model", "Spend (USD)", width=260))
 
     def _show_errors(self, change=None) -> None:
         e = self.state.errors
@@ -274,8 +277,8 @@ class SpendExplorer(w.VBox):
         r = self.state.replay
         with self.hold_sync():
             self.replay_summary.value = replay_summary_html(r)
-            self.waterfall.chart = waterfall_chart(r)
-            self.timeline.chart = timeline_chart(r)
+            self.waterfall.show(waterfall_spec(r))
+            self.timeline.show(timeline_spec(r))
 
 
 def make_spend_explorer(prices: PriceBook | None = None, *, query: str | None = None,
