@@ -404,12 +404,13 @@ def main(argv=None) -> int:
     ap.add_argument("--kernel", action="store_true", help="also time each app's build and recompute in-process")
     ap.add_argument("--kernel-only", action="store_true", help="only the in-process timings (no browser)")
     ap.add_argument("--rows", type=int, default=100_000, help="rows of the large spend-explorer log")
+    ap.add_argument("--out", help="JSON results file (default benchmarks/results/bench_apps.json)")
     args = ap.parse_args(argv)
     if args.kernel or args.kernel_only:
         kernel = kernel_measure(args.rows, max(3, args.round_trips))
         kernel_report(kernel)
         if args.kernel_only:
-            out = ROOT / "benchmarks" / "results" / "bench_apps_kernel.json"
+            out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / "bench_apps_kernel.json"
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(kernel, indent=2))
             return 0
@@ -419,11 +420,13 @@ def main(argv=None) -> int:
         return 2
     apps = args.apps.split(",") if args.apps else app_names()
     results = measure(apps, args.repeat, args.round_trips)
+    if args.kernel:
+        results["kernel"] = kernel
     report(results)
-    out = ROOT / "benchmarks" / "results" / "bench_apps.json"
+    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / "bench_apps.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
-    print(f"wrote {out.relative_to(ROOT)}")
+    print(f"wrote {out}")
     return 0
 
 

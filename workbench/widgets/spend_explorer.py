@@ -64,11 +64,12 @@ class SpendExplorer(w.VBox):
         self.kpis.add_class("wb-kpis-box")
         self.yesterday = w.HTML(layout=w.Layout(width="100%"))
         self.yesterday.add_class("wb-yesterday")
-        self.day_chart = offline_chart(spend_by_day_chart(state.by_day), embed_options=_EMBED)
+        # charts start empty (a cheap, schema-validated spec); _show_results draws the data once
+        self.day_chart = offline_chart(spend_by_day_chart(None), embed_options=_EMBED)
         self.day_chart.add_class("wb-chart-days")
-        self.top_chart = offline_chart(bar_chart(state.top, "tenant", "Spend (USD)", width=370), embed_options=_EMBED)
+        self.top_chart = offline_chart(bar_chart(None, "tenant", "Spend (USD)", width=370), embed_options=_EMBED)
         self.top_chart.add_class("wb-chart-tenants")
-        self.model_chart = offline_chart(bar_chart(state.by_model, "model", "Spend (USD)", width=260),
+        self.model_chart = offline_chart(bar_chart(None, "model", "Spend (USD)", width=260),
                                          embed_options=_EMBED)
         self.model_chart.add_class("wb-chart-models")
         self.flags = w.HTML()
@@ -258,9 +259,9 @@ class SpendExplorer(w.VBox):
         self.state.observe(lambda c: self.stack.refresh(), ["features_available", "tenants_available", "source"])
         self.policy_error = w.HTML()
         self.replay_summary = w.HTML()
-        self.waterfall = offline_chart(waterfall_chart(self.state.replay), embed_options=_EMBED)
+        self.waterfall = offline_chart(waterfall_chart({}), embed_options=_EMBED)
         self.waterfall.add_class("wb-chart-waterfall")
-        self.timeline = offline_chart(timeline_chart(self.state.replay), embed_options=_EMBED)
+        self.timeline = offline_chart(timeline_chart({}), embed_options=_EMBED)
         self.timeline.add_class("wb-chart-timeline")
         self.policy_box.children = (
             title, w.HTML("<p class='wb-sub'>Policies apply top to bottom to the calls selected above "
