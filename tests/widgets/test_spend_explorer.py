@@ -449,3 +449,19 @@ def test_chart_specs_built_directly_are_the_altair_charts(real_book):
         same(C.bar_chart(empty, "model", "x"), C.bar_spec(empty, "model", "x"))
     same(C.waterfall_chart({}), C.waterfall_spec({}))
     same(C.timeline_chart({}), C.timeline_spec({}))
+
+
+def test_in_a_kernel_the_app_shows_before_its_replay_runs():
+    """First render: the explorer's cell returns with the attribution; the policy replay (below
+    the fold) runs on the kernel's event loop right after, before anything else the kernel does."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("from workbench import make_spend_explorer\n"
+                                  "app = make_spend_explorer(query='')\n"
+                                  "print(bool(app.state.kpis), app.state.replay == {})"),
+        nbformat.v4.new_code_cell("print(abs(app.state.replay['baseline_usd'] - app.state.kpis['spend_usd']) < 1e-6)")])
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    outs = ["".join(o.get("text", "") for o in c.outputs).strip() for c in nb.cells]
+    assert outs == ["True True", "True"], outs

@@ -292,6 +292,7 @@ def make_spend_explorer(prices: PriceBook | None = None, *, query: str | None = 
 
             prices = load_prices()
         state = SpendExplorerState(prices)
+        state.hold_replay()  # first render: the attribution at once, the policy replay right after
         with state.batch():  # load, then apply the link's settings: one recompute and replay
             if log is not None:
                 state.set_log(log, f"{len(log):,} calls")
@@ -303,4 +304,19 @@ def make_spend_explorer(prices: PriceBook | None = None, *, query: str | None = 
             f"The spend explorer could not start: {_one_line(e)}", "startup") + "</div>")
         view.state = None
         return view
-    return SpendExplorer(state, debounce_ms=debounce_ms)
+    view = SpendExplorer(state, debounce_ms=debounce_ms)
+    _after_this_cell(state.release_replay)
+    return view
+
+
+def _after_this_cell(fn) -> None:
+    """Run ``fn`` once the kernel has sent the running cell's output (a callback on ipykernel's
+    event loop, so Voila shows the app first), or at once outside a kernel."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        fn()
+        return
+    loop.call_soon(fn)

@@ -125,6 +125,7 @@ class SpendExplorerState(FieldErrors):
         self.replay_result = None
         self._pending = None
         self._ready = False
+        self._replay_held = self._replay_wanted = False
         super().__init__(**kwargs)
         self._ready = True
 
@@ -471,8 +472,22 @@ class SpendExplorerState(FieldErrors):
             "by_tenant": _records(tens[["tenant", *keep]]),
         }
 
+    def hold_replay(self) -> None:
+        """Replays asked for from now on wait for :meth:`release_replay` (the app's first render
+        shows the attribution first; the policy stack is below the fold)."""
+        self._replay_held = True
+
+    def release_replay(self) -> None:
+        """Run the replay that was asked for while held (once), and replay normally from now on."""
+        self._replay_held, wanted, self._replay_wanted = False, self._replay_wanted, False
+        if wanted:
+            self.run_replay()
+
     @_guarded("policy")
     def run_replay(self) -> None:
+        if self._replay_held:
+            self._replay_wanted = True
+            return
         if not replay_available() or not len(self.log):
             return
         key = (self.start, self.end, self.feature, self.tenant,
