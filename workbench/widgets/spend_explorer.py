@@ -17,7 +17,7 @@ import pandas as pd
 
 from workbench.core.prices import PriceBook
 from workbench.widgets import _html
-from workbench.widgets._state import one_line as _one_line
+from workbench.widgets._state import after_this_cell, one_line as _one_line
 from workbench.widgets.address import follow
 from workbench.widgets.charts import EMBED as _EMBED, offline_chart
 from workbench.widgets.params import StackEditor
@@ -305,18 +305,6 @@ def make_spend_explorer(prices: PriceBook | None = None, *, query: str | None = 
         view.state = None
         return view
     view = SpendExplorer(state, debounce_ms=debounce_ms)
-    _after_this_cell(state.release_replay)
+    after_this_cell(state.release_replay)
     return view
 
-
-def _after_this_cell(fn) -> None:
-    """Run ``fn`` once the kernel has sent the running cell's output (a callback on ipykernel's
-    event loop, so Voila shows the app first), or at once outside a kernel."""
-    import asyncio
-
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        fn()
-        return
-    loop.call_soon(fn)
