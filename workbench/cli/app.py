@@ -163,9 +163,22 @@ def _voila_class(index: str | None, allowed_hosts: frozenset[str] = frozenset())
     from types import MethodType
     from urllib.parse import urlsplit
 
-    from tornado.web import ErrorHandler, HTTPError, RedirectHandler
+    from tornado.web import ErrorHandler, HTTPError, RedirectHandler, RequestHandler
     from voila.app import Voila
     from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
+
+    from workbench.widgets.chart_bundle import BUNDLE_ENV, BUNDLE_NAME, cache_dir
+
+    class ChartBundleHandler(RequestHandler):
+        """The offline chart bundle, once per page for all its charts (see chart_bundle)."""
+
+        def get(self, name: str) -> None:
+            path = cache_dir() / name
+            if not BUNDLE_NAME.fullmatch(name) or not path.is_file():
+                raise HTTPError(404)
+            self.set_header("Content-Type", "text/javascript; charset=utf-8")
+            self.set_header("Cache-Control", "public, max-age=31536000, immutable")  # the name is the version
+            self.finish(path.read_bytes())
 
     class SameOriginShutdownHandler(VoilaShutdownKernelHandler):
         """Voila's tab-close beacon carries no ``_xsrf`` token (voila#1458), so every closed tab
@@ -196,10 +209,12 @@ def _voila_class(index: str | None, allowed_hosts: frozenset[str] = frozenset())
                 (h[0], SameOriginShutdownHandler, *h[2:]) if h[1] is VoilaShutdownKernelHandler else h
                 for h in super().init_handlers()
             ]
+            root = self.server_url.rstrip("/")
             if index and not self.notebook_path:
-                root = self.server_url.rstrip("/")
                 handlers.insert(0, (f"{root}/", RedirectHandler,
                                     {"url": f"{root}/voila/render/{index}"}))
+            handlers.insert(0, (rf"{root}/workbench/static/([^/]+)", ChartBundleHandler))
+            os.environ[BUNDLE_ENV] = f"{root}/workbench/static/"  # the kernels started from now on
             return handlers
 
     return WorkbenchVoila

@@ -23,9 +23,10 @@ import altair as alt
 def _cache_file() -> Path:
     import vl_convert
 
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llm-cost-workbench" / "altair"
+    from workbench.widgets.chart_bundle import cache_dir
+
     key = hashlib.sha1(f"{alt.__version__}|{vl_convert.__version__}".encode()).hexdigest()[:16]
-    return base / f"jupyterchart-offline-{key}.js"
+    return cache_dir() / f"jupyterchart-offline-{key}.js"
 
 
 @lru_cache(maxsize=1)
@@ -78,6 +79,11 @@ def _chart_class() -> type:
             equal to an Altair chart's ``to_dict()``); ``chart`` keeps the first chart."""
             self.spec = spec
 
+    from workbench.widgets.chart_bundle import BUNDLE_ENV, loader_esm
+
+    prefix, bundle = os.environ.get(BUNDLE_ENV), _cache_file()
+    if prefix and bundle.is_file():  # served once by `workbench app`: each chart carries a loader
+        Chart._esm = loader_esm(prefix, bundle.name)
     return Chart
 
 
