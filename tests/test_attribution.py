@@ -236,3 +236,36 @@ def test_a_work_frame_gives_the_same_tables_as_the_log():
     attr.totals(work)
     attr.daily_spend(work, by=())
     pd.testing.assert_frame_equal(work, before)  # never changed by the functions that read it
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("ABC"), st.sampled_from(["t1", "t2", "t3"]), st.sampled_from(["ok", "error"]),
+                          st.integers(0, 40), st.integers(0, 9), st.booleans()), min_size=1, max_size=60))
+def test_work_frame_percentiles_of_any_rows_match_a_sort(rows):
+    """A work frame orders rows for the percentiles once (value positions); any subset of it must
+    give exactly the percentiles of sorting that subset (ties, NaN of failed calls, empty groups)."""
+    df = frame([(f"{D1} 09:{i % 60:02d}", f, t, 1, s, np.nan, 0.01 * i, tin * 10, tout, ) for i, (f, t, s, tin, tout, _)
+                in enumerate(rows)])
+    keep = np.array([k for *_, k in rows])
+    work = attr.work_frame(df)
+    for by in ("feature", ("feature", "tenant"), ()):
+        fast = attr.spend_by(work[keep], by=by, period=None)
+        plain = attr.spend_by(df[keep], by=by, period=None)
+        keys = [by] if isinstance(by, str) else list(by)
+        assert fast[keys].astype(str).values.tolist() == plain[keys].astype(str).values.tolist()
+        pd.testing.assert_frame_equal(fast[list(attr.SPEND_COLUMNS)], plain[list(attr.SPEND_COLUMNS)],
+                                      check_exact=True)
+
+
+def test_work_frame_percentiles_on_a_larger_random_subset():
+    rng = np.random.default_rng(7)
+    n = 3000
+    df = frame([(f"{D1} 09:00", "ABCD"[rng.integers(4)], f"t{rng.integers(9)}", 1,
+                 "ok" if rng.random() < 0.9 else "error", np.nan, 0.001, int(rng.integers(0, 500)),
+                 int(rng.integers(0, 50))) for _ in range(n)])
+    keep = rng.random(n) < 0.6
+    work = attr.work_frame(df)
+    for by in ("tenant", ("feature", "tenant")):
+        cols = list(attr.SPEND_COLUMNS)
+        pd.testing.assert_frame_equal(attr.spend_by(work[keep], by=by, period=None)[cols],
+                                      attr.spend_by(df[keep], by=by, period=None)[cols], check_exact=True)

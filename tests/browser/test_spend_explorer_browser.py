@@ -40,7 +40,7 @@ def charts_rendered(page, css: str) -> None:
     expect(page.locator(f"{css} svg, {css} canvas").first).to_be_visible()
 
 
-def test_dashboard_shows_the_attribution(open_app, screenshot, assert_offline, sample):
+def test_dashboard_shows_the_attribution(open_app, screenshot, assert_offline, sample, network):
     page = open_app("spend_explorer", wait_for=APP)
     totals = attr.totals(sample)
     expect(page.locator("[data-testid='kpi-spend']")).to_have_text(usd(totals["spend_usd"]))
@@ -75,6 +75,8 @@ def test_dashboard_shows_the_attribution(open_app, screenshot, assert_offline, s
     for css in (".wb-chart-days", ".wb-chart-tenants", ".wb-chart-models", ".wb-chart-waterfall",
                 ".wb-chart-timeline"):
         charts_rendered(page, css)
+    bundles = [u for u in network(page).requests if "/workbench/static/jupyterchart-offline-" in u]
+    assert len(bundles) == 1, bundles  # five charts, one Vega bundle fetched (issue 13: first render)
     screenshot(page, "spend_explorer-default")
     assert "Traceback" not in page.content()
     assert_offline(page)

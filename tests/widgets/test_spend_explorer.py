@@ -353,3 +353,115 @@ def test_the_address_bar_follows_every_change(real_book):
     again = make_spend_explorer(real_book, query=app.address_bar.query)
     s, t = app.state, again.state
     assert (t.tenant, t.breakdown, t.policies, t.kpis) == (s.tenant, s.breakdown, s.policies, s.kpis)
+
+
+def test_new_cards_are_sized_by_the_declarations_not_by_parameter_names(state, monkeypatch):
+    """Issue 13: a policy declares how its new card's values are sized to the log (``start``) and
+    which log column a parameter takes its values from (``values_from``); the widget reads only
+    that, so a policy with other parameter names gets the same service."""
+    import inspect
+
+    from workbench.core.replay import Param, Policy, policy_schema, registry
+
+    class Ceiling(Policy):
+        name = "test_ceiling"
+        summary = "test only: declared start values"
+        params = (Param("ceiling", "float", "a cap", minimum=0,
+                        start={"spend": "median_day", "by": ["tenant"], "times": 0.5}),
+                  Param("who", "strings_or_all", "tenants", default=None, values_from="tenant",
+                        start={"values_matching": ["2"], "otherwise": "all"}),
+                  Param("note", "str", "optional, no start: left out of a new card", default=None))
+
+    monkeypatch.setitem(registry._REGISTRY, Ceiling.name, Ceiling)
+    schema = {p["name"]: p for p in policy_schema(Ceiling.name)["params"]}
+    assert schema["who"]["values_from"] == "tenant" and schema["ceiling"]["start"]["times"] == 0.5
+    assert state.options_for(schema["who"]) == ["t1", "t2"]
+    config = state.new_policy(Ceiling.name)
+    per_tenant_day = state.filtered().groupby(["_day", "tenant"])["cost_usd"].sum()
+    assert set(config) == {"policy", "ceiling", "who"} and config["who"] == ["t2"]
+    assert config["ceiling"] == pytest.approx(0.5 * per_tenant_day.median(), rel=0.05)  # 2 significant digits
+    state.tenant = "t1"  # sized to the rows in view
+    assert state.new_policy(Ceiling.name)["ceiling"] == pytest.approx(
+        0.5 * state.filtered().groupby("_day")["cost_usd"].sum().median(), rel=0.05)
+    # the built-in budgets declare theirs the same way
+    assert policy_schema("daily_budget")["params"][0]["start"] == {"spend": "median_day", "times": 0.9}
+    with pytest.raises(ValueError, match="start must name one of"):
+        Param("x", "float", "bad", start={"p90": 1})
+    # no parameter or policy name in the code that builds a new card and its options
+    code = "".join(inspect.getsource(f) for f in (
+        SpendExplorerState.new_policy, SpendExplorerState._default_param, SpendExplorerState.options_for))
+    for name in ("usd", "limit", "features", "max_output_tokens", "daily_budget", "tenant_quota", "batch"):
+        assert f'"{name}"' not in code and f"'{name}'" not in code, name
+
+
+def test_a_filter_change_replays_the_rows_in_view_once(state, frozen_book):
+    """The replay runs on a Polars copy of the log made once; it equals a replay of the filtered
+    pandas log, a view seen before is not replayed again, and a new stack is."""
+    from workbench.core.replay import replay
+    from workbench.widgets.spend_state import BOOTSTRAP
+
+    state.policies = [{"policy": "output_cap", "max_output_tokens": 5_000}]
+    state.feature = "chat"
+    first = state.replay_result
+    view = tiny_log()
+    expected = replay(view[view["feature"] == "chat"], state.policies, frozen_book, engine="pandas",
+                      bootstrap=BOOTSTRAP)
+    assert state.replay["replayed_usd"] == expected.replayed_usd and state.replay["requests"] == expected.requests
+    assert state.replay["interval"]["share"] == [v / 100 for v in expected.ci95["savings_pct"]]
+    state.feature = ""
+    state.feature = "chat"
+    assert state.replay_result is first  # the same rows under the same stack: not replayed again
+    state.policies = [{"policy": "output_cap", "max_output_tokens": 4_000}]
+    assert state.replay_result is not first and state.replay["replayed_usd"] < expected.replayed_usd
+    # the budget timeline: each day's last point is that day's spend, to the exact pUSD
+    frame = state.replay_result.frame.to_pandas()
+    days = frame["ts"].dt.tz_convert("UTC").dt.floor("D").dt.tz_localize(None)
+    tl = pd.DataFrame(state.replay["timeline"])
+    last = tl.assign(day=pd.to_datetime(tl["hour"]).dt.floor("D")).groupby(["series", "day"])["usd"].last()
+    for series, col in (("Logged", "baseline_pusd"), ("With policies", "cost_pusd")):
+        exact = frame.groupby(days.to_numpy())[col].sum() / 10**12
+        assert last[series].tolist() == exact.tolist()
+
+
+def test_chart_specs_built_directly_are_the_altair_charts(real_book):
+    """The explorer redraws its charts from dicts built without Altair's object model (5x faster);
+    each must be exactly the spec of the Altair chart it stands for, with data and without."""
+    from workbench.widgets import spend_charts as C
+
+    s = SpendExplorerState(real_book)
+    s.load_sample()
+
+    def same(chart, spec):
+        assert json.loads(json.dumps(chart.to_dict())) == json.loads(json.dumps(spec))
+
+    for setup in (lambda: None, lambda: (s.add_policy("daily_budget"), setattr(s, "feature", "rag_answer"))):
+        setup()
+        same(C.spend_by_day_chart(s.by_day), C.spend_by_day_spec(s.by_day))
+        same(C.bar_chart(s.top, "tenant", "Spend (USD)", width=370, color="plan"),
+             C.bar_spec(s.top, "tenant", "Spend (USD)", width=370, color="plan"))
+        same(C.bar_chart(s.by_model, "model", "Spend (USD)"), C.bar_spec(s.by_model, "model", "Spend (USD)"))
+        same(C.waterfall_chart(s.replay), C.waterfall_spec(s.replay))
+        same(C.timeline_chart(s.replay), C.timeline_spec(s.replay))
+    assert any(e.get("scope") == "org" for e in s.replay["events"])  # the events layer was compared too
+    assert len(C.spend_by_day_spec(s.by_day)["layer"]) == 2          # and the anomaly labels
+    for empty in (None, pd.DataFrame()):
+        same(C.spend_by_day_chart(empty), C.spend_by_day_spec(empty))
+        same(C.bar_chart(empty, "model", "x"), C.bar_spec(empty, "model", "x"))
+    same(C.waterfall_chart({}), C.waterfall_spec({}))
+    same(C.timeline_chart({}), C.timeline_spec({}))
+
+
+def test_in_a_kernel_the_app_shows_before_its_replay_runs():
+    """First render: the explorer's cell returns with the attribution; the policy replay (below
+    the fold) runs on the kernel's event loop right after, before anything else the kernel does."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("from workbench import make_spend_explorer\n"
+                                  "app = make_spend_explorer(query='')\n"
+                                  "print(bool(app.state.kpis), app.state.replay == {})"),
+        nbformat.v4.new_code_cell("print(abs(app.state.replay['baseline_usd'] - app.state.kpis['spend_usd']) < 1e-6)")])
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    outs = ["".join(o.get("text", "") for o in c.outputs).strip() for c in nb.cells]
+    assert outs == ["True True", "True"], outs

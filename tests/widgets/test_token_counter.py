@@ -291,3 +291,20 @@ def test_the_address_bar_follows_every_change():
     again = make_token_counter(query=app.address_bar.query)
     s, t = app.state, again.state
     assert (t.models, t.text, t.sort_by, t.descending, t.day) == (s.models, s.text, s.sort_by, s.descending, s.day)
+
+
+def test_an_empty_box_opens_without_loading_a_vocabulary(monkeypatch, real_book):
+    """First render (issue 13): the counter opens on an empty box, which has no tokens in any
+    vocabulary; the ~2 s of loading them is left to a background thread after the page shows."""
+    import workbench.core.tokens as tokens
+    from workbench.widgets.token_counter import make_token_counter
+
+    def refuse(name):
+        raise AssertionError(f"loaded {name} to count an empty text")
+
+    monkeypatch.setattr(tokens, "get_encoding", refuse)
+    monkeypatch.setattr("workbench.widgets.token_counter.threading.Thread",
+                        lambda **kw: type("T", (), {"start": lambda self: None})())
+    app = make_token_counter(real_book, query="", day=dt.date(2025, 6, 1))
+    assert app.state.families and all(f["tokens"] == 0 for f in app.state.families)
+    assert not app.state.errors

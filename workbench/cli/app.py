@@ -37,7 +37,8 @@ def add_parser(sub) -> None:
         description="Serve the Voila apps in notebooks/apps on http://127.0.0.1:PORT, offline and "
                     "without a token. With no NAME, all apps with an index page.")
     p.add_argument("name", nargs="?", metavar="NAME",
-                   help="one app to serve, e.g. token_counter (default: all, with an index)")
+                   help="one app to serve, e.g. token_counter, or a notebook path such as "
+                        "notebooks/teaching/estimates.ipynb (default: all apps, with an index)")
     p.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME", type=_host_arg,
@@ -82,7 +83,13 @@ def app_names(apps_dir: Path | None = None) -> list[str]:
 
 
 def resolve_app(name: str, apps_dir: Path) -> Path:
-    """The notebook of app ``name`` (``token_counter`` or ``token_counter.ipynb``)."""
+    """The notebook of app ``name`` (``token_counter`` or ``token_counter.ipynb``), or a notebook
+    path outside the apps (``notebooks/teaching/estimates.ipynb``: served read-only the same way)."""
+    path = Path(name)
+    if path.suffix == ".ipynb" and len(path.parts) > 1:
+        if not path.is_file():
+            raise CliError(f"notebook not found: {name}")
+        return path.resolve()
     stem = name[:-6] if name.endswith(".ipynb") else name
     names = app_names(apps_dir)
     if stem not in names:
@@ -144,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
     os.environ[KEYS_ENV] = encode_key_hosts(dict(args.key_env) if args.key_env else DEFAULT_KEY_HOSTS)
     print(f"workbench: serving {what} at {url}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
     app_class = _voila_class(index, frozenset(args.allow_host))
-    app_class.launch_instance(voila_argv(target, apps_dir, args.port, not args.no_browser))
+    app_class.launch_instance(voila_argv(target, target.parent if args.name else apps_dir, args.port,
+                                         not args.no_browser))
     return 0
 
 
@@ -155,9 +163,22 @@ def _voila_class(index: str | None, allowed_hosts: frozenset[str] = frozenset())
     from types import MethodType
     from urllib.parse import urlsplit
 
-    from tornado.web import ErrorHandler, HTTPError, RedirectHandler
+    from tornado.web import ErrorHandler, HTTPError, RedirectHandler, RequestHandler
     from voila.app import Voila
     from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
+
+    from workbench.widgets.chart_bundle import BUNDLE_ENV, BUNDLE_NAME, cache_dir
+
+    class ChartBundleHandler(RequestHandler):
+        """The offline chart bundle, once per page for all its charts (see chart_bundle)."""
+
+        def get(self, name: str) -> None:
+            path = cache_dir() / name
+            if not BUNDLE_NAME.fullmatch(name) or not path.is_file():
+                raise HTTPError(404)
+            self.set_header("Content-Type", "text/javascript; charset=utf-8")
+            self.set_header("Cache-Control", "public, max-age=31536000, immutable")  # the name is the version
+            self.finish(path.read_bytes())
 
     class SameOriginShutdownHandler(VoilaShutdownKernelHandler):
         """Voila's tab-close beacon carries no ``_xsrf`` token (voila#1458), so every closed tab
@@ -188,10 +209,12 @@ def _voila_class(index: str | None, allowed_hosts: frozenset[str] = frozenset())
                 (h[0], SameOriginShutdownHandler, *h[2:]) if h[1] is VoilaShutdownKernelHandler else h
                 for h in super().init_handlers()
             ]
+            root = self.server_url.rstrip("/")
             if index and not self.notebook_path:
-                root = self.server_url.rstrip("/")
                 handlers.insert(0, (f"{root}/", RedirectHandler,
                                     {"url": f"{root}/voila/render/{index}"}))
+            handlers.insert(0, (rf"{root}/workbench/static/([^/]+)", ChartBundleHandler))
+            os.environ[BUNDLE_ENV] = f"{root}/workbench/static/"  # the kernels started from now on
             return handlers
 
     return WorkbenchVoila

@@ -97,8 +97,17 @@ def work_frame(frame: pd.DataFrame, *, book: PriceBook | None = None,
     for k in keys:
         work[k] = work[k].astype("category")
     work["ts"] = _utc(f["ts"]).to_numpy()
+    for src in _RANKED:  # each row's place in the whole frame's value order (NaN last): rows of the
+        order = np.argsort(work[src].to_numpy(), kind="stable")  # work frame get percentiles with no sort
+        pos = np.empty(len(work), dtype=np.int64)
+        pos[order] = np.arange(len(work))
+        work[_RANKED[src]] = pos
     work[_WORK] = True
     return work
+
+
+#: Percentile columns of a work frame -> the column holding each row's place in their value order.
+_RANKED = {"_in_ok": "_in_ok_pos", "_out_ok": "_out_ok_pos"}
 
 
 def _work_frame(frame: pd.DataFrame, keys: list[str], period: str | None, success_quality: float) -> pd.DataFrame:
@@ -158,22 +167,41 @@ def _group_codes(work: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, dict[
             uniques.append(np.asarray(u))
     dims = [max(len(u), 1) for u in uniques]
     flat = np.ravel_multi_index(codes, dims) if len(codes) > 1 else codes[0]
-    seen, inverse = np.unique(flat, return_inverse=True)
+    space = int(np.prod(dims, dtype=np.float64))
+    if space <= max(1 << 16, 4 * len(flat)):  # the same groups as np.unique, without its sort
+        present = np.bincount(flat, minlength=space) > 0
+        seen = np.flatnonzero(present)
+        inverse = (np.cumsum(present) - 1)[flat]
+    else:
+        seen, inverse = np.unique(flat, return_inverse=True)
     parts = np.unravel_index(seen, dims) if len(codes) > 1 else (seen,)
     return inverse, {k: u[c] for k, u, c in zip(keys, uniques, parts)}, len(seen)
 
 
-def _group_quantiles(inverse: np.ndarray, values: np.ndarray, n: int, qs: Sequence[float]) -> list[np.ndarray]:
-    """Per-group quantiles (linear interpolation, NaN skipped), as pandas' groupby quantile."""
-    keep = ~np.isnan(values)
-    g, v = inverse[keep], values[keep]
-    lo_v, hi_v = (float(v.min()), float(v.max())) if len(v) else (0.0, 0.0)
-    span = hi_v - lo_v + 1.0
-    if span * max(n, 1) < 2.0 ** 52 and np.array_equal(v, np.floor(v)):  # integers: one float key, exact
-        order = np.argsort(g * span + (v - lo_v))
+def _group_quantiles(inverse: np.ndarray, values: np.ndarray, n: int, qs: Sequence[float],
+                     pos: np.ndarray | None = None) -> list[np.ndarray]:
+    """Per-group quantiles (linear interpolation, NaN skipped), as pandas' groupby quantile.
+
+    ``pos``: each row's place in a value order of a larger frame the rows come from (a work
+    frame's ``_RANKED`` column): the rows are then put in order in linear time, with no sort."""
+    if pos is not None and len(pos):
+        slot = np.full(int(pos.max()) + 1, -1, dtype=np.int64)
+        slot[pos] = np.arange(len(pos))
+        by_value = slot[slot >= 0]  # the rows in value order
+        by_value = by_value[~np.isnan(values[by_value])]
+        g_small = inverse[by_value].astype(np.int16 if n < (1 << 15) else np.int64)
+        order = by_value[np.argsort(g_small, kind="stable")]  # radix sort by group, values stay in order
+        g, v = inverse[order], values[order]
     else:
-        order = np.lexsort((v, g))
-    g, v = g[order], v[order]
+        keep = ~np.isnan(values)
+        g, v = inverse[keep], values[keep]
+        lo_v, hi_v = (float(v.min()), float(v.max())) if len(v) else (0.0, 0.0)
+        span = hi_v - lo_v + 1.0
+        if span * max(n, 1) < 2.0 ** 52 and np.array_equal(v, np.floor(v)):  # integers: one float key, exact
+            order = np.argsort(g * span + (v - lo_v))
+        else:
+            order = np.lexsort((v, g))
+        g, v = g[order], v[order]
     counts = np.bincount(g, minlength=n)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     out = []
@@ -222,7 +250,8 @@ def _sums(work: pd.DataFrame, inverse: np.ndarray, n: int) -> dict[str, Any]:
                       ("input_tokens", "_in"), ("cached_input_tokens", "_cached"), ("output_tokens", "_out")):
         cols[name] = np.rint(total(col))
     for col, src in (("input", "_in_ok"), ("output", "_out_ok")):
-        p50, p95 = _group_quantiles(inverse, np.asarray(work[src], dtype=np.float64), n, (0.5, 0.95))
+        pos = work[_RANKED[src]].to_numpy() if _RANKED[src] in work.columns else None
+        p50, p95 = _group_quantiles(inverse, np.asarray(work[src], dtype=np.float64), n, (0.5, 0.95), pos)
         cols[f"p50_{col}_tokens"] = p50
         cols[f"p95_{col}_tokens"] = p95
     return cols

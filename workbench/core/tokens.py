@@ -407,14 +407,14 @@ def count_tokens(
     """Count the tokens of one text; exact for OpenAI encodings, a labelled estimate otherwise."""
     _require_str(text)
     name = resolve_tokenizer(model, encoding=encoding, tokenizer=tokenizer)
-    if name in EXACT_ENCODINGS:
-        n = len(get_encoding(name).encode_ordinary(text))
+    if name in EXACT_ENCODINGS:  # "" has no tokens: no vocabulary loaded for it (an app's empty box)
+        n = len(get_encoding(name).encode_ordinary(text)) if text else 0
         return TokenCount(n, "exact", name, model, _exact_note(name))
     est = ESTIMATORS[name]
     if est.base_encoding is None:
         measure = len(text) + (est.cjk_char_weight - 1) * cjk_chars(text)
     else:
-        measure = len(get_encoding(est.base_encoding).encode_ordinary(text))
+        measure = len(get_encoding(est.base_encoding).encode_ordinary(text)) if text else 0
     n = est.scale_one(measure)
     return TokenCount(n, "estimate", name, model, est.note)
 

@@ -44,3 +44,16 @@ def guarded(field: str):
         return wrapper
 
     return deco
+
+
+def after_this_cell(fn) -> None:
+    """Run ``fn`` once the kernel has sent the running cell's output (a callback on ipykernel's
+    event loop, so Voila shows the app first), or at once outside a kernel."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        fn()
+        return
+    loop.call_soon(fn)

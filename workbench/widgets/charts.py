@@ -23,9 +23,10 @@ import altair as alt
 def _cache_file() -> Path:
     import vl_convert
 
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llm-cost-workbench" / "altair"
+    from workbench.widgets.chart_bundle import cache_dir
+
     key = hashlib.sha1(f"{alt.__version__}|{vl_convert.__version__}".encode()).hexdigest()[:16]
-    return base / f"jupyterchart-offline-{key}.js"
+    return cache_dir() / f"jupyterchart-offline-{key}.js"
 
 
 @lru_cache(maxsize=1)
@@ -50,10 +51,46 @@ def _enable_offline() -> None:
         pass
 
 
+@lru_cache(maxsize=1)
+def _chart_class() -> type:
+    """``JupyterChart`` that validates a widget's first spec against the Vega-Lite schema and
+    skips the (jsonschema) validation on later updates of a chart without parameters: an app's
+    chart keeps its structure and only its data changes, and validation was about half of the
+    time a filter change spent on charts."""
+    import traitlets
+    from altair.jupyter.jupyter_chart import collect_transform_params
+
+    class Chart(alt.JupyterChart):
+        _validated = False
+
+        @traitlets.observe("chart")
+        def _on_change_chart(self, change):
+            new = change.new
+            params = getattr(new, "params", alt.Undefined) if new is not None else alt.Undefined
+            if (not self._validated or new is None or (params is not alt.Undefined and params)
+                    or collect_transform_params(new) or self._params or self._selection_types):
+                super()._on_change_chart(change)
+                self._validated = new is not None
+                return
+            self.spec = new.to_dict(validate=False)
+
+        def show(self, spec: dict) -> None:
+            """Show a Vega-Lite ``spec`` built without Altair's object model (one a test proves
+            equal to an Altair chart's ``to_dict()``); ``chart`` keeps the first chart."""
+            self.spec = spec
+
+    from workbench.widgets.chart_bundle import BUNDLE_ENV, loader_esm
+
+    prefix, bundle = os.environ.get(BUNDLE_ENV), _cache_file()
+    if prefix and bundle.is_file():  # served once by `workbench app`: each chart carries a loader
+        Chart._esm = loader_esm(prefix, bundle.name)
+    return Chart
+
+
 def offline_chart(chart: alt.TopLevelMixin, **kwargs) -> alt.JupyterChart:
     """A widget showing ``chart`` with no network access; ``kwargs`` go to ``JupyterChart``."""
     _enable_offline()
-    return alt.JupyterChart(chart, **kwargs)
+    return _chart_class()(chart, **kwargs)
 
 
 #: The apps' categorical colours (GitHub Primer), in order of use.

@@ -610,6 +610,8 @@ def make_local_vs_hosted_app(state: LocalVsHostedState | None = None, *, query: 
     hosted.value = tuple(m for m in state.hosted_models if m in state.available_hosted)
     hosted.observe(lambda ch: setattr(state, "hosted_models", list(ch["new"])), "value")
     cost_html = w.HTML()
+    cost_html.add_class("wb-lvh-cost")
+    usd.add_class("wb-in-usd_per_hour")
     cost_chart = offline_chart(state.break_even_chart())
     error = w.HTML()
 

@@ -17,12 +17,14 @@ import pandas as pd
 
 from workbench.core.prices import PriceBook
 from workbench.widgets import _html
-from workbench.widgets._state import one_line as _one_line
+from workbench.widgets._state import after_this_cell, one_line as _one_line
 from workbench.widgets.address import follow
 from workbench.widgets.charts import EMBED as _EMBED, offline_chart
 from workbench.widgets.params import StackEditor
 from workbench.widgets.upload import ChunkedUpload, ProgressRow, transfer_label
-from workbench.widgets.spend_charts import bar_chart, spend_by_day_chart, timeline_chart, waterfall_chart
+from workbench.widgets.spend_charts import (
+    bar_chart, bar_spec, spend_by_day_chart, spend_by_day_spec, timeline_chart, timeline_spec, waterfall_chart,
+    waterfall_spec)
 from workbench.widgets.spend_html import (  # noqa: F401 (re-exported)
     _STYLE, attribution_html, flags_html, kpis_html, replay_summary_html, yesterday_html)
 from workbench.widgets.spend_state import (  # noqa: F401  (re-exported: the app's public names)
@@ -62,11 +64,12 @@ class SpendExplorer(w.VBox):
         self.kpis.add_class("wb-kpis-box")
         self.yesterday = w.HTML(layout=w.Layout(width="100%"))
         self.yesterday.add_class("wb-yesterday")
-        self.day_chart = offline_chart(spend_by_day_chart(state.by_day), embed_options=_EMBED)
+        # charts start empty (a cheap, schema-validated spec); _show_results draws the data once
+        self.day_chart = offline_chart(spend_by_day_chart(None), embed_options=_EMBED)
         self.day_chart.add_class("wb-chart-days")
-        self.top_chart = offline_chart(bar_chart(state.top, "tenant", "Spend (USD)", width=370), embed_options=_EMBED)
+        self.top_chart = offline_chart(bar_chart(None, "tenant", "Spend (USD)", width=370), embed_options=_EMBED)
         self.top_chart.add_class("wb-chart-tenants")
-        self.model_chart = offline_chart(bar_chart(state.by_model, "model", "Spend (USD)", width=260),
+        self.model_chart = offline_chart(bar_chart(None, "model", "Spend (USD)", width=260),
                                          embed_options=_EMBED)
         self.model_chart.add_class("wb-chart-models")
         self.flags = w.HTML()
@@ -223,10 +226,11 @@ class SpendExplorer(w.VBox):
             self.yesterday.value = yesterday_html(s.yesterday)
             self.flags.value = flags_html(s.flags, s.anomaly_check)
             self.table.value = attribution_html(s.table, BREAKDOWNS[s.breakdown])
-            self.day_chart.chart = spend_by_day_chart(s.by_day)
-            self.top_chart.chart = bar_chart(s.top, "tenant", "Spend (USD)", width=370,
-                                             color="plan" if s.top is not None and "plan" in s.top else None)
-            self.model_chart.chart = bar_chart(s.by_model, "model", "Spend (USD)", width=260)
+            # the same specs as the Altair charts above, built directly (a filter change redraws five)
+            self.day_chart.show(spend_by_day_spec(s.by_day))
+            self.top_chart.show(bar_spec(s.top, "tenant", "Spend (USD)", width=370,
+                                         color="plan" if s.top is not None and "plan" in s.top else None))
+            self.model_chart.show(bar_spec(s.by_model, "model", "Spend (USD)", width=260))
 
     def _show_errors(self, change=None) -> None:
         e = self.state.errors
@@ -255,9 +259,9 @@ class SpendExplorer(w.VBox):
         self.state.observe(lambda c: self.stack.refresh(), ["features_available", "tenants_available", "source"])
         self.policy_error = w.HTML()
         self.replay_summary = w.HTML()
-        self.waterfall = offline_chart(waterfall_chart(self.state.replay), embed_options=_EMBED)
+        self.waterfall = offline_chart(waterfall_chart({}), embed_options=_EMBED)
         self.waterfall.add_class("wb-chart-waterfall")
-        self.timeline = offline_chart(timeline_chart(self.state.replay), embed_options=_EMBED)
+        self.timeline = offline_chart(timeline_chart({}), embed_options=_EMBED)
         self.timeline.add_class("wb-chart-timeline")
         self.policy_box.children = (
             title, w.HTML("<p class='wb-sub'>Policies apply top to bottom to the calls selected above "
@@ -274,8 +278,8 @@ class SpendExplorer(w.VBox):
         r = self.state.replay
         with self.hold_sync():
             self.replay_summary.value = replay_summary_html(r)
-            self.waterfall.chart = waterfall_chart(r)
-            self.timeline.chart = timeline_chart(r)
+            self.waterfall.show(waterfall_spec(r))
+            self.timeline.show(timeline_spec(r))
 
 
 def make_spend_explorer(prices: PriceBook | None = None, *, query: str | None = None,
@@ -288,6 +292,7 @@ def make_spend_explorer(prices: PriceBook | None = None, *, query: str | None = 
 
             prices = load_prices()
         state = SpendExplorerState(prices)
+        state.hold_replay()  # first render: the attribution at once, the policy replay right after
         with state.batch():  # load, then apply the link's settings: one recompute and replay
             if log is not None:
                 state.set_log(log, f"{len(log):,} calls")
@@ -299,4 +304,7 @@ def make_spend_explorer(prices: PriceBook | None = None, *, query: str | None = 
             f"The spend explorer could not start: {_one_line(e)}", "startup") + "</div>")
         view.state = None
         return view
-    return SpendExplorer(state, debounce_ms=debounce_ms)
+    view = SpendExplorer(state, debounce_ms=debounce_ms)
+    after_this_cell(state.release_replay)
+    return view
+

@@ -125,6 +125,7 @@ class SpendExplorerState(FieldErrors):
         self.replay_result = None
         self._pending = None
         self._ready = False
+        self._replay_held = self._replay_wanted = False
         super().__init__(**kwargs)
         self._ready = True
 
@@ -150,9 +151,12 @@ class SpendExplorerState(FieldErrors):
         # computed once per log: the attribution work frame, and the columns filters compare
         self._work = attr.work_frame(priced)
         self._day_ns = priced["_day"].to_numpy(dtype="datetime64[ns]")
-        self._feature_col = priced["feature"].astype("string").fillna("").to_numpy(dtype=object)
-        self._tenant_col = priced["tenant"].astype("string").fillna("").to_numpy(dtype=object)
+        # filters compare integer codes, not strings: (codes, {value: code})
+        self._feature_col = _codes(priced["feature"])
+        self._tenant_col = _codes(priced["tenant"])
         self._flag_cache: dict = {}
+        self._replay_input = None  # the log as the replay engine reads it (Polars), made on first replay
+        self._replay_cache: dict = {}
         self.tenants_table = tenants
         with self.batch():
             self.source = source
@@ -303,8 +307,8 @@ class SpendExplorerState(FieldErrors):
 
         schema = policy_schema(name)
         config: dict[str, Any] = {"policy": name}
-        for p in schema["params"]:
-            if (p["required"] or p["name"] == "limit") and p["name"] != "label":
+        for p in schema["params"]:  # required ones, and those that declare how to size a start value
+            if p["required"] or p.get("start"):
                 config[p["name"]] = self._default_param(p)
         return config
 
@@ -313,7 +317,7 @@ class SpendExplorerState(FieldErrors):
 
     def options_for(self, p: Mapping[str, Any]) -> list[str] | None:
         """The log's values a declared parameter takes (feature, tenant or model names), or None."""
-        source = p.get("values_from") or _VALUES_FROM.get(p["name"]) or ("model" if p["kind"] == "model" else None)
+        source = p.get("values_from") or ("model" if p["kind"] == "model" else None)
         if source == "feature":
             return list(self.features_available)
         if source == "tenant":
@@ -343,33 +347,33 @@ class SpendExplorerState(FieldErrors):
         self.policies = items
 
     def _default_param(self, p: Mapping[str, Any]) -> Any:
-        """A starting value for a required parameter, sized to this log."""
-        name, kind = p["name"], p["kind"]
-        if name == "features":
-            batchy = [f for f in self.features_available
-                      if any(k in f for k in ("nightly", "batch", "report", "summar", "eval"))]
-            return batchy or "all"
-        if kind == "float" and name in ("usd", "limit"):
+        """A starting value for a parameter: what its declaration's ``start`` computes on the log in
+        view (see :class:`workbench.core.replay.Param`), else its example, else a neutral value."""
+        start = p.get("start") or {}
+        if "values_matching" in start:
+            words = [str(w).lower() for w in start["values_matching"]]
+            values = self.options_for(p) or []
+            chosen = [v for v in values if any(w in v.lower() for w in words)]
+            return chosen or start.get("otherwise", "all")
+        if start.get("spend") == "median_day":
             view = self.filtered()
             if not len(view):
                 return 1.0
-            if name == "limit":  # a per-tenant quota: twice a typical tenant's day
-                per_tenant = view.groupby(["_day", view["tenant"].astype(str)])["cost_usd"].sum()
-                return _round2(float(per_tenant.median()) * 2)
-            return _round2(float(view.groupby("_day")["cost_usd"].sum().median()) * 0.9)
+            keys = ["_day", *(view[c].astype(str) for c in start.get("by", ()))]
+            per = view.groupby(keys)["cost_usd"].sum()
+            return _round2(float(per.median()) * float(start.get("times", 1.0)))
         if "example" in p:
             return p["example"]
         return {"int": 1, "float": 1.0, "bool": False, "choice": (p.get("choices") or [""])[0],
-                "strings": ["all"], "strings_or_all": "all"}.get(kind, "")
+                "strings": ["all"], "strings_or_all": "all"}.get(p["kind"], "")
 
     # -- results -----------------------------------------------------------------------------
     def _mask(self, *, dates: bool = True, end: bool = True) -> np.ndarray:
         """Rows under the feature and tenant filters (and the date range)."""
         mask = np.ones(len(self.log), dtype=bool)
-        if self.feature:
-            mask &= self._feature_col == self.feature
-        if self.tenant:
-            mask &= self._tenant_col == self.tenant
+        for value, (codes, index) in ((self.feature, self._feature_col), (self.tenant, self._tenant_col)):
+            if value:
+                mask &= codes == index.get(value, -2)
         if end and self.end is not None:
             mask &= self._day_ns <= np.datetime64(self.end, "ns")
         if dates and self.start is not None:
@@ -414,8 +418,7 @@ class SpendExplorerState(FieldErrors):
         flags = [fl[fl["anomaly"]].rename(columns={dim: "name"}).assign(dimension=dim)
                  for dim, fl in in_range.items() if len(fl)]
         flags_df = pd.concat(flags, ignore_index=True)[cols] if flags else pd.DataFrame(columns=cols)
-        history = self._work[self._mask(dates=False)]
-        yesterday = self._yesterday(history, flags_f, flags_t)
+        yesterday = self._yesterday(self._mask(dates=False), flags_f, flags_t)
         top = attr.top_spenders(view, by="tenant", n=12) if len(view) else pd.DataFrame()
         plans = self._plans()
         if len(top) and plans:
@@ -447,11 +450,14 @@ class SpendExplorerState(FieldErrors):
             return {}
         return dict(zip(t["tenant"].astype(str), t["plan"].astype(str)))
 
-    def _yesterday(self, history: pd.DataFrame, flags_f: pd.DataFrame, flags_t: pd.DataFrame) -> dict:
-        """The last day of the range: totals and per feature / tenant, each against its 7-day median."""
-        if not len(history) or self.end is None:
+    def _yesterday(self, history: np.ndarray, flags_f: pd.DataFrame, flags_t: pd.DataFrame) -> dict:
+        """The last day of the range: totals and per feature / tenant, each against its 7-day median
+        (``history``: the rows under the feature and tenant filters up to that day; the flags carry
+        the medians, so only the day's own rows are read)."""
+        if not history.any() or self.end is None:
             return {}
         day = pd.Timestamp(self.end)
+        history = self._work[history & (self._day_ns == np.datetime64(self.end, "ns"))]
         total = attr.day_summary(history, by=(), day=day, flags=self._flags(()))
         if not len(total):
             return {"day": self.end.isoformat(), "total": None, "by_feature": [], "by_tenant": []}
@@ -466,21 +472,43 @@ class SpendExplorerState(FieldErrors):
             "by_tenant": _records(tens[["tenant", *keep]]),
         }
 
+    def hold_replay(self) -> None:
+        """Replays asked for from now on wait for :meth:`release_replay` (the app's first render
+        shows the attribution first; the policy stack is below the fold)."""
+        self._replay_held = True
+
+    def release_replay(self) -> None:
+        """Run the replay that was asked for while held (once), and replay normally from now on."""
+        self._replay_held, wanted, self._replay_wanted = False, self._replay_wanted, False
+        if wanted:
+            self.run_replay()
+
     @_guarded("policy")
     def run_replay(self) -> None:
+        if self._replay_held:
+            self._replay_wanted = True
+            return
         if not replay_available() or not len(self.log):
             return
-        from workbench.core.replay import replay
-
-        view = self.filtered().drop(columns=["_day", "input_usd", "cached_input_usd", "cache_write_usd",
-                                             "output_usd", "cost_usd"], errors="ignore")
-        if not len(view):
+        key = (self.start, self.end, self.feature, self.tenant,
+               json.dumps(list(self.policies), sort_keys=True, default=str))
+        hit = self._replay_cache.get(key)
+        if hit is not None:  # the same rows under the same stack: the same replay
+            self._replay_cache[key] = self._replay_cache.pop(key)  # most recently used last
+            self.replay_result, self.replay = hit
+            self.replay_revision += 1
+            return
+        mask = self._mask()
+        if not mask.any():
             self.replay_result = None
             self.replay = {}
             self.replay_revision += 1
             return
+        from workbench.core.replay import replay
+
+        view = self._replay_frame(mask)
         try:
-            result = replay(view, list(self.policies), self.prices, engine="pandas", bootstrap=BOOTSTRAP,
+            result = replay(view, list(self.policies), self.prices, engine="polars", bootstrap=BOOTSTRAP,
                             progress=self._report("replaying"))
         except Exception:  # the cards show a stack that cannot run: show no result of another one
             self.replay_result = None
@@ -495,25 +523,24 @@ class SpendExplorerState(FieldErrors):
             "savings_usd": result.savings_usd, "savings_pct": result.savings_pct,
             "waterfall": list(result.waterfall), "events": list(result.events),
             "blocked_requests": result.blocked_requests, "requests": result.requests,
-            "timeline": _records(self._timeline(result)), "daily_cap": self._daily_cap(result),
+            "timeline": _records(_timeline(result.frame)), "daily_cap": self._daily_cap(result),
             "budget_pace": self._budget_pace(),
             "interval": _interval(getattr(result, "ci95", None), result.baseline_usd),
         }
+        self._replay_cache[key] = (result, self.replay)
+        while len(self._replay_cache) > REPLAY_CACHE:
+            self._replay_cache.pop(next(iter(self._replay_cache)))
         self.replay_revision += 1
 
-    def _timeline(self, result) -> pd.DataFrame:
-        """Spend so far in each UTC day, hour by hour, before and after the policies."""
-        f = result.frame
-        if f is None or not len(f):
-            return pd.DataFrame(columns=["hour", "series", "usd"])
-        ts = pd.to_datetime(f["ts"], utc=True).dt.tz_localize(None)
-        hour = ts.dt.floor("h")
-        g = pd.DataFrame({"hour": hour, "day": hour.dt.floor("D"),
-                          "Logged": f["baseline_usd"].to_numpy(dtype=float),
-                          "With policies": f["cost_usd"].to_numpy(dtype=float)})
-        per_hour = g.groupby(["day", "hour"], sort=True)[["Logged", "With policies"]].sum()
-        cum = per_hour.groupby(level="day").cumsum().reset_index().drop(columns="day")
-        return cum.melt(id_vars="hour", var_name="series", value_name="usd")
+    def _replay_frame(self, mask: np.ndarray):
+        """The rows under ``mask`` as the replay reads them: a Polars frame of the log's own
+        columns (no attribution or price columns), converted once per log and filtered here."""
+        import polars as pl
+
+        if self._replay_input is None:
+            drop = ["_day", "input_usd", "cached_input_usd", "cache_write_usd", "output_usd", "cost_usd"]
+            self._replay_input = pl.from_pandas(self.log.drop(columns=drop, errors="ignore"))
+        return self._replay_input if mask.all() else self._replay_input.filter(pl.Series(mask))
 
     def _daily_cap(self, result) -> float | None:
         caps = [lim["value"] for lim in result.limits
@@ -592,6 +619,12 @@ class SpendExplorerState(FieldErrors):
         return urlencode(q)
 
 
+def _codes(column: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
+    """A text column as integer codes and the code of each value (missing values: '')."""
+    codes, uniques = pd.factorize(column.astype("string").fillna(""))
+    return codes, {str(u): i for i, u in enumerate(uniques)}
+
+
 def _records(df: pd.DataFrame) -> list[dict]:
     out = []
     for row in df.to_dict("records"):
@@ -610,6 +643,38 @@ def _records(df: pd.DataFrame) -> list[dict]:
             clean[k] = v
         out.append(clean)
     return out
+
+
+#: Replays kept (filters x stack) so that going back to a view does not replay it again.
+REPLAY_CACHE = 32
+
+
+def _timeline(frame) -> pd.DataFrame:
+    """Spend so far in each UTC day, hour by hour, before and after the policies (from the
+    replay's per-request frame: ``ts`` and the integer ``baseline_pusd`` / ``cost_pusd``, summed
+    exactly and shown in dollars)."""
+    from workbench.core.replay.pricing import PUSD_PER_USD
+
+    if frame is None or not len(frame):
+        return pd.DataFrame(columns=["hour", "series", "usd"])
+    ts = frame["ts"]
+    ts = ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy() if isinstance(ts, pd.Series) else ts.to_numpy()
+    hour = np.asarray(ts, dtype="datetime64[ns]").astype("datetime64[h]")
+    order = None if len(hour) < 2 or (hour[1:] >= hour[:-1]).all() else np.argsort(hour, kind="stable")
+    if order is not None:
+        hour = hour[order]
+    starts = np.flatnonzero(np.r_[True, hour[1:] != hour[:-1]])
+    hours = hour[starts]
+    day = hours.astype("datetime64[D]")
+    firsts = np.flatnonzero(np.r_[True, day[1:] != day[:-1]])  # each day's first hour
+    bounds = list(zip(firsts, [*firsts[1:], len(hours)]))
+    out = []
+    for name, col in (("Logged", "baseline_pusd"), ("With policies", "cost_pusd")):
+        units = np.asarray(frame[col], dtype=np.int64)
+        per_hour = np.add.reduceat(units if order is None else units[order], starts)
+        cum = np.concatenate([np.cumsum(per_hour[a:b]) for a, b in bounds])  # running total within each day
+        out.append(pd.DataFrame({"hour": hours.astype("datetime64[ns]"), "series": name, "usd": cum / PUSD_PER_USD}))
+    return pd.concat(out, ignore_index=True)
 
 
 #: Resamples for the interval on the saving (tenant-day clusters; costs the same for any log size).
@@ -643,10 +708,6 @@ def _dominant(flags: pd.DataFrame, total_usd: float, days: int) -> pd.DataFrame:
     dominant = (share >= DOMINANT_SHARE) & (days >= 2) & ~flags["anomaly"].astype(bool)
     return flags.assign(share=share, reason=np.where(flags["anomaly"], "ratio", np.where(dominant, "dominant", "")),
                         anomaly=flags["anomaly"].astype(bool) | dominant)
-
-
-#: Which log column a parameter's values come from, for declarations that do not say (``values_from``).
-_VALUES_FROM = {"features": "feature", "feature": "feature", "tenants": "tenant", "tenant": "tenant"}
 
 
 class _NeedsMapping(ValueError):

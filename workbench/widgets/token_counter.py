@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import threading
 from typing import Any, Mapping, Sequence
 from urllib.parse import parse_qs
 
@@ -18,7 +19,7 @@ import ipywidgets as w
 from traitlets import Bool, Dict, Enum, Instance, Int, List, Unicode, observe, validate
 
 from workbench.widgets.address import follow
-from workbench.widgets._state import FieldErrors, guarded as _guarded, one_line as _one_line
+from workbench.widgets._state import FieldErrors, after_this_cell, guarded as _guarded, one_line as _one_line
 from workbench.core.cost import request_cost
 from workbench.core.prices import PriceBook, PriceError, UnknownModelError
 from workbench.core.tokens import TOKENIZERS, count_messages, count_tokens
@@ -552,4 +553,17 @@ def make_token_counter(
                               prices_problem=problem)
     state.set_models(models if models is not None else default_models(prices, state.day))
     state.apply_query(os.environ.get("QUERY_STRING", "") if query is None else query)
-    return TokenCounter(state, debounce_ms=debounce_ms)
+    view = TokenCounter(state, debounce_ms=debounce_ms)
+    # an empty box needs no vocabulary: load them (~2 s) in the background once the page is shown
+    after_this_cell(lambda: threading.Thread(target=_load_vocabularies, name="wb-vocabularies", daemon=True).start())
+    return view
+
+
+def _load_vocabularies() -> None:
+    from workbench.core.tokens import ESTIMATORS, EXACT_ENCODINGS, get_encoding
+
+    for name in [*EXACT_ENCODINGS, *(e.base_encoding for e in ESTIMATORS.values() if e.base_encoding)]:
+        try:
+            get_encoding(name)
+        except Exception:  # the count that needs it reports the problem
+            pass

@@ -14,6 +14,9 @@ from typing import Any, Callable, Mapping
 
 REQUIRED = object()
 
+#: How a parameter's ``start`` sizes a new card's value to the log (see :class:`Param`).
+START_RULES = ("spend", "values_matching")
+
 #: Parameter kinds understood by :meth:`Param.check`.
 KINDS = ("int", "float", "str", "bool", "choice", "strings", "strings_or_all", "fractions",
          "mapping_str", "mapping_number", "model", "custom")
@@ -44,10 +47,21 @@ class Param:
     parse: Callable[[Any, str], Any] | None = field(default=None, compare=False)
     example: Any = None
     label: str = ""   # how help names a custom kind ("list of rules")
+    values_from: str = ""   # the log column whose values the parameter takes ("feature", "tenant", "model")
+    start: Mapping[str, Any] | None = field(default=None, compare=False)
+
+    # ``start``: how an app sizes a new card's value to the log in view (JSON-able; see START_RULES).
+    # ``{"spend": "median_day", "by": ["tenant"], "times": 2.0}``: the median spend of a UTC day
+    # (of each group of ``by``, canonical log columns), times ``times``, to two significant digits.
+    # ``{"values_matching": ["nightly", "report"], "otherwise": "all"}``: the values of
+    # ``values_from`` whose name contains one of the words, else ``otherwise``.
+    # A parameter with ``start`` is offered on a new card even when it is optional.
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"param {self.name}: unknown kind {self.kind!r}")
+        if self.start is not None and not (set(self.start) & set(START_RULES)):
+            raise ValueError(f"param {self.name}: start must name one of {', '.join(START_RULES)}")
 
     @property
     def required(self) -> bool:
@@ -136,6 +150,10 @@ class Param:
             d["choices"] = list(self.choices)
         if self.label:
             d["label"] = self.label
+        if self.values_from:
+            d["values_from"] = self.values_from
+        if self.start is not None:
+            d["start"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.start.items()}
         return d
 
     def help_line(self) -> str:

@@ -6,7 +6,7 @@ import narwhals.stable.v2 as nw
 from workbench.core.replay.params import Param
 
 FEATURES_ALL = Param("features", "strings_or_all", "features it applies to (a list, or all)", default=None,
-                     example=["reports"])
+                     example=["reports"], values_from="feature")
 
 
 def code_where(mask: nw.Expr, code: int = 1) -> nw.Expr:

@@ -14,7 +14,8 @@ class Batch(Policy):
     summary = "send the requests of async features to the batch API (batch prices, ~24 h turnaround)"
     params = (
         Param("features", "strings_or_all", "async features whose requests can wait for a batch "
-              "(a list, or all)", example=["reports", "nightly-eval"]),
+              "(a list, or all)", example=["reports", "nightly-eval"], values_from="feature",
+              start={"values_matching": ["nightly", "batch", "report", "summar", "eval"], "otherwise": "all"}),
     )
 
     def requires(self) -> set[str]:

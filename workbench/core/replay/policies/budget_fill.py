@@ -44,7 +44,8 @@ class BudgetFill(Policy):
     summary = ("daily cap per org or tenant that refuses only the requests that no longer fit "
                "(later, smaller requests may pass): sequential kernel")
     params = (
-        Param("usd", "float", "daily cap in USD", minimum=0, example=100.0),
+        Param("usd", "float", "daily cap in USD", minimum=0, example=100.0,
+              start={"spend": "median_day", "times": 0.9}),
         Param("scope", "choice", "one cap for the organisation, or one per tenant", default="org",
               choices=("org", "tenant")),
     )

@@ -207,7 +207,8 @@ def _iso(ts) -> str:
 class DailyBudget(_Budget):
     name = "daily_budget"
     summary = "the organisation's daily spend cap (UTC days), with alerts and a hard stop or a downgrade"
-    params = (Param("usd", "float", "daily cap in USD", minimum=0, example=250.0), *_COMMON)
+    params = (Param("usd", "float", "daily cap in USD", minimum=0, example=250.0,
+                    start={"spend": "median_day", "times": 0.9}), *_COMMON)
 
     def keys(self, ctx):
         return [DAY], {}
@@ -226,7 +227,7 @@ class TenantQuota(_Budget):
     summary = "per-tenant quotas in USD or tokens per day or month, by tenant or plan, with an action and alerts"
     params = (
         Param("limit", "float", "quota of every tenant without its own (omit: unlimited)", default=None,
-              minimum=0, example=5.0),
+              minimum=0, example=5.0, start={"spend": "median_day", "by": ["tenant"], "times": 2.0}),
         Param("unit", "choice", "what the quota counts", default="usd", choices=("usd", "tokens")),
         Param("period", "choice", "quota period (UTC)", default="day", choices=("day", "month")),
         Param("limits", "mapping_number", "tenant → quota (overrides plan and default)", default={}),
