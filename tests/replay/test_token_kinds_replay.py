@@ -26,6 +26,7 @@ ROWS = [  # id, model, in, cached, write, long write, audio in, cached audio, au
     ("o3", "gpt-5.6-sol", 10_000, 2_000, 3_000, 1_000, 0, 0, 0, 0, 100, "Regional", "chat"),
     ("r1", "gpt-realtime", 9_000, 1_500, 0, 0, 4_000, 1_000, 2_500, 1_200, 3_000, None, "voice"),
     ("m1", "gpt-4o-mini", 1_000, 0, 0, 0, 0, 0, 0, 0, 100, None, "chat"),
+    ("b1", "claude-sonnet-4-5", 3_000, 0, 0, 0, 0, 0, 0, 0, 100, "batch", "reports"),  # Anthropic's Batch API
 ]
 
 
@@ -61,7 +62,8 @@ def test_each_kind_changes_the_replayed_cost(kinds_log, frozen_book):
     plain = replay(kinds_log.drop(columns=[*KINDS, "service_tier"]), [], frozen_book,
                    bootstrap=0).frame.set_index("request_id")["baseline_pusd"]
     assert full["s1"] == 96_000_000_000 and plain["s1"] == 73_500_000_000       # 1-hour writes at $6, not $3.75
-    for rid in ("s2", "g1", "g2", "o1", "o2", "o3", "r1"):
+    assert full["b1"] == (3_000 * 1.5 + 100 * 7.5) * 10**6                     # batch prices
+    for rid in ("s2", "g1", "g2", "o1", "o2", "o3", "r1", "b1"):
         assert full[rid] != plain[rid], rid
     assert full["m1"] == plain["m1"]
 

@@ -18,6 +18,7 @@ import pandas as pd
 from workbench.widgets import _html
 from workbench.widgets.cascade_state import DATASETS, CascadeSimulatorState
 from workbench.widgets.charts import PALETTE, chart_widget, usd_axis
+from workbench.widgets.prices_asof import prices_as_of_html
 
 NONE = "—"
 
@@ -275,7 +276,7 @@ class CascadeSimulator(w.VBox):
         self.projection.value = projection_html(r, p)
         self.routes.value = routes_html(r, p)
         self.examples.value = examples_html(r, p)
-        self.notes.value = notes_html(r)
+        self.notes.value = notes_html(r) + prices_as_of_html(self.state._book_or_load(), [t["model"] for t in (r or {}).get("tiers", [])], self.state._day)
 
     def _errors(self, _=None) -> None:
         errs = "".join(_html.error(m, f) for f, m in self.state.errors.items())
