@@ -96,6 +96,7 @@ class _Run:
         self.input_columns: list[str] = []
         self.kinds: tuple[str, ...] = ()   # extra token kinds the log carries (state columns)
         self.tiers: tuple[str, ...] = ()   # service tiers the log names
+        self._tier_rows = False
         self.rates: RateTable
         self.rates_frame: nw.LazyFrame
 
@@ -269,9 +270,9 @@ class _Run:
                                    *(nw.col(c).fill_null(0).cast(nw.Int64) for c in kinds),
                                    nw.col("request_id").cast(nw.String),
                                    *([nw.col("quality").cast(nw.Float64)] if logged_quality else []))
-        used = self._validate(frame, logged_quality, tuple(kinds))
+        used = self._validate(frame, logged_quality, tuple(kinds), tiered)
         self.kinds = tuple(kinds[c] for c in used)
-        self.tiers = self._tiers(frame) if tiered else ()
+        self.tiers = self._tiers(frame) if tiered and self._tier_rows else ()
         pairs = self.backend.collect(frame.select("model", DAY).unique()).to_dict(as_series=False)
         self.rates = self._rate_table(pairs["model"], pairs[DAY])
         mapping = {raw: self.rates.code(self.book.resolve(raw)) for raw in set(pairs["model"])}
@@ -293,7 +294,7 @@ class _Run:
                  else nw.lit(0, nw.Int32),
                  **{v: nw.col(k) for k, v in TOKEN_INPUT.items()},
                  # Anthropic logs a Batch API request as service tier "batch": batch prices
-                 BATCH: (_tier_name(nw.col("service_tier")) == "batch") if tiered else nw.lit(False),
+                 BATCH: (_tier_name(nw.col("service_tier")) == "batch") if self._tier_rows else nw.lit(False),
                  FATE: nw.lit(0, nw.Int8), SOURCE: nw.lit(0, nw.Int8),
                  **({EXTRA: nw.lit(0, nw.Int64)} if self.has_extra else {}),
                  **{k: nw.col(KINDS[k][0]) for k in self.kinds},
@@ -322,9 +323,13 @@ class _Run:
                     .then(nw.col(info["quality"])).otherwise(q)
         return q.cast(nw.Float64)
 
-    def _validate(self, frame: nw.LazyFrame, quality: bool = False, kinds: tuple[str, ...] = ()) -> list[str]:
-        """Check the log; return the token-kind columns of ``kinds`` that are non-zero somewhere."""
+    def _validate(self, frame: nw.LazyFrame, quality: bool = False, kinds: tuple[str, ...] = (),
+                  tiered: bool = False) -> list[str]:
+        """Check the log; return the token-kind columns of ``kinds`` that are non-zero somewhere (and
+        note in ``_tier_rows`` whether any row names a service tier)."""
         exprs = [nw.len().alias("n"), nw.col("request_id").n_unique().alias("unique_ids")]
+        if tiered:
+            exprs.append(nw.col("service_tier").null_count().alias("null_tier"))
         for c in kinds:
             exprs += [nw.col(c).min().alias(f"min_{c}"), nw.col(c).max().alias(f"max_{c}")]
         zero = nw.lit(0, nw.Int64)
@@ -344,6 +349,7 @@ class _Run:
                       - part["audio_input_tokens"] - part["image_input_tokens"]).min().alias("min_uncached"))
         row = {k: v[0] for k, v in self.backend.collect(frame.select(*exprs)).to_dict(as_series=False).items()}
         self.n_rows = int(row["n"])
+        self._tier_rows = tiered and int(row["null_tier"]) < self.n_rows
         if self.n_rows == 0:
             return []
         for c in kinds:
