@@ -117,3 +117,17 @@ def test_compression_cuts_text_only(kinds_log, frozen_book, engine):
     rows = got.loc[list(kinds_log.request_id)].reset_index()[["request_id", "ts", *COLS[1:11]]]
     expected = price_frame(rows.assign(service_tier=kinds_log["service_tier"].values), frozen_book)["cost_usd"]
     assert list(got.loc[list(kinds_log.request_id), "cost_pusd"]) == _pusd(expected)
+
+
+def test_output_cap_sweep_with_audio_output_equals_its_replays(kinds_log, frozen_book):
+    """Cost is not linear in the cap when audio output is billed apart: the sweep replays each value (no
+    vectorised shortcut) and every point equals its own replay."""
+    from workbench.core.replay.sweep import prepare_sweep
+    stack = [{"policy": "output_cap", "max_output_tokens": 100}]
+    values = [500, 2_000, 2_800]
+    with prepare_sweep(kinds_log, stack, frozen_book, step=1, param="max_output_tokens") as prepared:
+        assert prepared.fast is False
+        points = prepared.evaluate(values)
+    for value, pt in zip(values, points):
+        one = replay(kinds_log, [{"policy": "output_cap", "max_output_tokens": value}], frozen_book, bootstrap=0)
+        assert pt["replayed_pusd"] == one.summary["replayed_pusd"], value
