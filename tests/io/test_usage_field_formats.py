@@ -54,6 +54,14 @@ def test_openai_anthropic_and_gemini_responses(tmp_path, frozen_book):
                                                    {"modality": "AUDIO", "tokenCount": 3000}],
                            "cacheTokensDetails": [{"modality": "AUDIO", "tokenCount": 2500},
                                                   {"modality": "TEXT", "tokenCount": 500}]}},
+        # a Realtime API response.done event (the session names the model: a logger adds it)
+        {"type": "response.done", "timestamp": "2026-10-01T12:02:00Z", "model": "gpt-realtime",
+         "response": {"id": "resp_d1", "usage": {
+             "input_tokens": 1200, "output_tokens": 800, "total_tokens": 2000,
+             "input_token_details": {"text_tokens": 200, "audio_tokens": 900, "image_tokens": 100,
+                                     "cached_tokens": 400,
+                                     "cached_tokens_details": {"text_tokens": 100, "audio_tokens": 300}},
+             "output_token_details": {"text_tokens": 150, "audio_tokens": 650}}}},
     ]
     result = load_log(_write(tmp_path, "mixed.jsonl", records), "openai-jsonl", book=frozen_book)
     rows = _rows(result)
@@ -61,15 +69,20 @@ def test_openai_anthropic_and_gemini_responses(tmp_path, frozen_book):
     assert rows.loc["msg_b1", KINDS].tolist() == [62000, 50000, 10000, 10000, 0, 0, 0, 1000]
     assert rows.loc["gem-c1", KINDS].tolist() == [1000, 0, 0, 0, 800, 0, 0, 100]   # thinking billed as output
     assert rows.loc["gem-c2", KINDS].tolist() == [5000, 3000, 0, 0, 500, 2500, 0, 10]
+    assert rows.loc["resp_d1", KINDS].tolist() == [1200, 400, 0, 0, 600, 300, 650, 800]
+    assert rows.loc["resp_d1", "image_input_tokens"] == 100
     tiers = rows["service_tier"].astype(object).where(rows["service_tier"].notna(), None).to_dict()
     assert tiers == {"chatcmpl-a1": None, "chatcmpl-a2": "flex", "msg_b1": "us_only", "msg_b2": "batch",
-                     "gem-c1": None, "gem-c2": None}
+                     "gem-c1": None, "gem-c2": None, "resp_d1": None}
     cost = price_frame(result.frame, frozen_book, date_col=None, on="2026-10-01").set_index("request_id")["cost_usd"]
     assert cost["gem-c1"] == pytest.approx(0.00111)                       # the Gemini case
     assert cost["msg_b1"] == pytest.approx(0.096 * 1.1)                    # 1-hour writes, US-only 1.1×
     assert cost["msg_b2"] == pytest.approx((100 * 1.5 + 10 * 7.5) / 1e6)  # batch prices
     assert cost["chatcmpl-a2"] == pytest.approx((8000 * 2.0 + 2000 * 0.2 + 100 * 10.0) / 1e6)  # flex
     assert cost["chatcmpl-a1"] == pytest.approx((1000 * 4 + 4000 * 32 + 200 * 16 + 700 * 64) / 1e6)
+    # Realtime: 100 text + 600 audio + 100 image uncached, 100 text + 300 audio cached, 150 + 650 out
+    assert cost["resp_d1"] == pytest.approx((100 * 4 + 600 * 32 + 100 * 5 + 100 * 0.4 + 300 * 0.4
+                                             + 150 * 16 + 650 * 64) / 1e6)
 
 
 def test_litellm_spend_log_usage(tmp_path, frozen_book):

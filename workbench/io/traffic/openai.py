@@ -43,6 +43,11 @@ USAGE = pl.Struct({
     "cache_creation_input_tokens": S,
     "cache_creation": pl.Struct({"ephemeral_5m_input_tokens": S, "ephemeral_1h_input_tokens": S}),
     "service_tier": S, "inference_geo": S,   # Anthropic: standard | priority | batch; "us" for US-only inference
+    # Realtime API (response.done): input_tokens include the cached ones; details per modality
+    "input_token_details": pl.Struct({"cached_tokens": S, "text_tokens": S, "audio_tokens": S, "image_tokens": S,
+                                      "cached_tokens_details": pl.Struct({"text_tokens": S, "audio_tokens": S,
+                                                                          "image_tokens": S})}),
+    "output_token_details": pl.Struct({"text_tokens": S, "audio_tokens": S}),
 })
 #: Gemini ``usageMetadata`` (generateContent): counts per modality are lists of {modality, tokenCount}
 GEMINI_USAGE = pl.Struct({
@@ -89,7 +94,7 @@ def usage_columns(c: Cols, *prefixes: str) -> dict[str, pl.Expr]:
         ),
         cached_input_tokens=pl.coalesce(
             u("prompt_tokens_details.cached_tokens"), u("input_tokens_details.cached_tokens"),
-            u("cache_read_input_tokens")),
+            u("input_token_details.cached_tokens"), u("cache_read_input_tokens")),
         # OpenAI (from GPT-5.6) reports cache writes in the details; Anthropic in cache_creation_input_tokens,
         # split by TTL in cache_creation.ephemeral_5m_input_tokens / ephemeral_1h_input_tokens
         cache_write_tokens=pl.coalesce(
@@ -97,11 +102,24 @@ def usage_columns(c: Cols, *prefixes: str) -> dict[str, pl.Expr]:
             u("cache_creation_input_tokens")),
         cache_write_long_tokens=pl.coalesce(u("cache_creation.ephemeral_1h_input_tokens"),
                                             u("prompt_tokens_details.cache_creation_token_details.ephemeral_1h_input_tokens")),
-        audio_input_tokens=u("prompt_tokens_details.audio_tokens"),
-        audio_output_tokens=u("completion_tokens_details.audio_tokens"),
-        image_input_tokens=u("prompt_tokens_details.image_tokens"),
+        audio_input_tokens=pl.coalesce(u("prompt_tokens_details.audio_tokens"),
+                                       _less(u("input_token_details.audio_tokens"),
+                                             u("input_token_details.cached_tokens_details.audio_tokens"))),
+        cached_audio_input_tokens=u("input_token_details.cached_tokens_details.audio_tokens"),
+        audio_output_tokens=pl.coalesce(u("completion_tokens_details.audio_tokens"),
+                                        u("output_token_details.audio_tokens")),
+        # cached image tokens (Realtime) stay with the cached text tokens: no sheet prices them apart
+        image_input_tokens=pl.coalesce(u("prompt_tokens_details.image_tokens"),
+                                       _less(u("input_token_details.image_tokens"),
+                                             u("input_token_details.cached_tokens_details.image_tokens"))),
         output_tokens=pl.coalesce(u("completion_tokens"), u("output_tokens")),
     )
+
+
+def _less(whole: pl.Expr, part: pl.Expr) -> pl.Expr:
+    """``whole - part`` of two counts given as text (null when ``whole`` is; a missing part is 0)."""
+    return pl.when(whole.is_not_null()).then(
+        (number(whole) - number(part).fill_null(0)).cast(pl.Int64, strict=False).cast(S))
 
 
 def _modality(text: pl.Expr, kind: str) -> pl.Expr:
@@ -125,8 +143,7 @@ def gemini_columns(c: Cols, *prefixes: str) -> dict[str, pl.Expr]:
     return dict(
         input_tokens=token_sum(u("promptTokenCount"), u("toolUsePromptTokenCount")),
         cached_input_tokens=u("cachedContentTokenCount"),
-        audio_input_tokens=pl.when(prompt_audio.is_not_null()).then(
-            (number(prompt_audio) - number(cached_audio).fill_null(0)).cast(pl.Int64).cast(S)),
+        audio_input_tokens=_less(prompt_audio, cached_audio),
         cached_audio_input_tokens=cached_audio,
         audio_output_tokens=_modality(u("candidatesTokensDetails"), "AUDIO"),
         output_tokens=token_sum(u("candidatesTokenCount"), u("thoughtsTokenCount")),
