@@ -10,7 +10,10 @@
 ``cache_creation.ephemeral_5m_input_tokens`` / ``ephemeral_1h_input_tokens``; OpenAI's cache writes are
 ``prompt_tokens_details.cache_write_tokens``, audio ``prompt_tokens_details.audio_tokens`` and
 ``completion_tokens_details.audio_tokens``, images ``prompt_tokens_details.image_tokens``) (where ``input_tokens`` excludes
-the cache) are read too. Optional top-level keys a logger adds: ``request_id``, ``timestamp`` (ISO
+the cache) are read too, and so are the Realtime API's ``input_token_details`` / ``output_token_details``
+(per modality, cached split in ``cached_tokens_details``), Gemini's ``usageMetadata`` (a bare
+``generateContent`` response: ``responseId``, ``modelVersion``) and the billed tier (``service_tier``;
+Anthropic ``usage.service_tier`` and ``usage.inference_geo``). Optional top-level keys a logger adds: ``request_id``, ``timestamp`` (ISO
 8601 or epoch), ``tenant``, ``feature``, ``user``, ``status``, ``status_code``, ``latency_ms``,
 ``attempt``, ``quality``, ``tags``; ``tenant`` / ``feature`` / ``user`` are also read from the
 request's ``metadata`` object and ``user`` field.
