@@ -209,13 +209,19 @@ def cost_expr(levels: int, extra: bool = False, as_called: bool = False, kinds: 
         return e
 
     ri, ro, rc, rw = (pick(x) for x in _X)
-    zero = nw.lit(0, nw.Int64)
-    part = {k: (nw.col(k) if k in kinds else zero) for k in KINDS}
+    part = {k: nw.col(k) for k in kinds}   # only the kinds the log carries: the plain plan stays as it was
     if AOUT in kinds:
         part[AOUT] = nw.min_horizontal(nw.col(AOUT), nw.col(OUT))
-    cached, write = nw.col(CACHED) - part[ACACHED], nw.col(WRITE) - part[LONG]   # text reads, short writes
-    billed = ((nw.col(IN) - nw.col(CACHED) - nw.col(WRITE) - part[AIN] - part[IMG]) * ri + cached * rc
-              + write * rw + (nw.col(OUT) - part[AOUT]) * ro)
+
+    def less(col: str, *kinds_of: str) -> nw.Expr:
+        e = nw.col(col)
+        for k in kinds_of:
+            e = e - part[k] if k in part else e
+        return e
+
+    cached, write = less(CACHED, ACACHED), less(WRITE, LONG)   # text reads, short writes
+    billed = less(IN, AIN, IMG) - nw.col(CACHED) - nw.col(WRITE)       # uncached text
+    billed = billed * ri + cached * rc + write * rw + less(OUT, AOUT) * ro
     ok = (ri >= 0) & (ro >= 0) & ((cached == 0) | (rc >= 0)) & ((write == 0) | (rw >= 0))
     for k in kinds:
         r = pick(KINDS[k][2])
