@@ -82,15 +82,6 @@ def int_day(value: int) -> dt.date:
     return dt.date(value // 10000, value // 100 % 100, value % 100)
 
 
-def record_units(record: PriceRecord, input_tokens: int, batch: bool, cache_ttl: str = "5m") -> tuple[int, int, int, int]:
-    """(input, output, cached, write) rates in pUSD per token for one request shape."""
-    try:
-        r = rates_for(record, input_tokens, batch=batch, cache_ttl=cache_ttl)
-    except NoPriceError:  # no batch price
-        return (NO_RATE,) * 4
-    return (to_units(r["input"]), to_units(r["output"]), to_units(r["cached_input"]), to_units(r["cache_write"]))
-
-
 def rate_units(record: PriceRecord, input_tokens: int, batch: bool, cache_ttl: str = "5m",
                service_tier: str | None = None, letters: tuple[str, ...] = _X) -> tuple[int, ...]:
     """Rates in pUSD per token of ``letters`` (see ``_RATE_KEYS``) for one request shape, from
