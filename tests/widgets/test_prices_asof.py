@@ -8,7 +8,6 @@ import re
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from tests.conftest import SHARED_DATA
 from workbench.widgets.prices_asof import prices_as_of_frame_html, prices_as_of_text
