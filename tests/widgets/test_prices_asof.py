@@ -75,3 +75,10 @@ def test_cascade_shows_it(monkeypatch, shared_data):
     assert "data-testid='prices-as-of'" in app.notes.value and "Prices as of " in app.notes.value
     # the real sheets price the strong tier (gpt-4-1106-preview, an alias); Mixtral comes from the data set
     assert re.search(r"records in force on 2025-01-01: gpt-4[\w.-]* from \d{4}-\d\d-\d\d\.</p>$", app.notes.value)
+
+
+def test_local_vs_hosted_shows_it():
+    from workbench.widgets.local_vs_hosted import make_local_vs_hosted_app
+    app = make_local_vs_hosted_app()
+    html = _html(app)
+    assert "data-testid='prices-as-of'" in html and "records in force on " in html  # the hosted models' records
