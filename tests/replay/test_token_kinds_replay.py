@@ -131,3 +131,20 @@ def test_output_cap_sweep_with_audio_output_equals_its_replays(kinds_log, frozen
     for value, pt in zip(values, points):
         one = replay(kinds_log, [{"policy": "output_cap", "max_output_tokens": value}], frozen_book, bootstrap=0)
         assert pt["replayed_pusd"] == one.summary["replayed_pusd"], value
+
+
+def test_cached_audio_moved_to_a_model_without_cache_reads_stays_audio(frozen_book):
+    """The only audio a log has is cached: a move to a model that prices no cache reads bills it as uncached
+    audio (at the audio rate), never as text."""
+    log = pd.DataFrame([("a1", "gpt-realtime", 3_000, 1_500, 0, 0, 0, 1_000, 0, 0, 100, None, "voice")],
+                       columns=list(COLS))
+    log.insert(1, "ts", pd.Timestamp("2026-10-01T12:00:00Z"))
+    log["tenant"] = "acme"
+    stack = [{"policy": "route", "rules": [{"model": "gpt-4o-audio-preview", "feature": ["voice"]}]}]
+    moved = log.assign(model="gpt-4o-audio-preview", cached_input_tokens=0, cached_audio_input_tokens=0,
+                       audio_input_tokens=1_000)
+    expected = price_frame(moved, frozen_book)["cost_usd"]      # 2,000 text at $2.50 + 1,000 audio at $40
+    assert expected.iloc[0] == pytest.approx((2_000 * 2.5 + 1_000 * 40 + 100 * 10) / 1e6)
+    for engine in ENGINES:
+        got = replay(log, stack, frozen_book, engine=engine, bootstrap=0).frame
+        assert list(got["cost_pusd"]) == _pusd(expected), engine

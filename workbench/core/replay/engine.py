@@ -22,7 +22,7 @@ from workbench.core.replay.params import PolicyError
 from workbench.core.replay.inputs import attached_columns, pivot_outcomes, validate_outcomes
 from workbench.core.replay.pricing import (
     BATCH, BLOCKED, CACHED, DAY, EXTRA, FATE, FATES, IN, MAX_TOKENS, MODEL, OUT, PUSD_PER_USD, QUALITY,
-    QUALITY_UNITS, quality_units, KINDS, TIER,
+    QUALITY_UNITS, quality_units, ACACHED, AIN, KINDS, TIER,
     REMOVED, SOURCE, SOURCES, UNPRICED, WRITE, RateTable, build_rate_table, int_day, units_to_usd,
 )
 from workbench.core.replay.report import StepReport
@@ -272,6 +272,8 @@ class _Run:
                                    *([nw.col("quality").cast(nw.Float64)] if logged_quality else []))
         used = self._validate(frame, logged_quality, tuple(kinds), tiered)
         self.kinds = tuple(kinds[c] for c in used)
+        if ACACHED in self.kinds and AIN not in self.kinds:  # a move that loses the cache bills it as audio
+            self.kinds += (AIN,)
         self.tiers = self._tiers(frame) if tiered and self._tier_rows else ()
         pairs = self.backend.collect(frame.select("model", DAY).unique()).to_dict(as_series=False)
         self.rates = self._rate_table(pairs["model"], pairs[DAY])
@@ -297,7 +299,7 @@ class _Run:
                  BATCH: (_tier_name(nw.col("service_tier")) == "batch") if self._tier_rows else nw.lit(False),
                  FATE: nw.lit(0, nw.Int8), SOURCE: nw.lit(0, nw.Int8),
                  **({EXTRA: nw.lit(0, nw.Int64)} if self.has_extra else {}),
-                 **{k: nw.col(KINDS[k][0]) for k in self.kinds},
+                 **{k: nw.col(KINDS[k][0]) if KINDS[k][0] in kinds else nw.lit(0, nw.Int64) for k in self.kinds},
                  **({TIER: _tier_name(nw.col("service_tier")).replace_strict(
                      {t: i for i, t in enumerate(self.tiers)}, default=0, return_dtype=nw.Int8)} if self.tiers else {})}
         state[LOGGED] = state[MODEL]
