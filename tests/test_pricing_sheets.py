@@ -76,7 +76,7 @@ def test_active_models_have_a_price_on_the_pinned_day(real_book):
 
 def test_openai_models_count_exactly_others_are_estimates(real_book):
     for m in real_book.models():
-        if m.vendor == "openai":
+        if m.vendor == "openai" or "gpt-oss" in m.id:  # OpenAI's open weights use o200k too, wherever hosted
             assert m.tokenizer in ("o200k_base", "cl100k_base"), m.id
         else:
             assert m.tokenizer.startswith("estimate:"), m.id
@@ -146,3 +146,16 @@ def test_service_tiers_have_sources_and_are_cross_checked(real_book, shared_data
     assert [(d.model, d.field, d.ours, d.theirs) for d in diff.disagreements if "priority" in d.field] == [
         ("gpt-5.6-sol", "priority input", 8.0, 9.0)]
     assert ("gemini-2.5-flash", "flex") in diff.tiers_not_recorded  # listed for a person, never guessed
+
+
+def test_gpt_oss_self_hosted_and_hosted(real_book):
+    """gpt-oss: GPU-time price derived from the sheet's own hardware and throughput figures, beside a hosted
+    API's list price (issue 8 coverage)."""
+    for model, hw, tps in (("gpt-oss-120b", "h100-80gb-x2", 7648.67 + 8393.52), ("gpt-oss-20b", "h100-80gb", 9064.40 + 10064.39)):
+        rec = real_book.price_on(model, LITELLM_SNAPSHOT_DAY)
+        usd_per_hour = {"h100-80gb": 3.78, "h100-80gb-x2": 7.56}[hw]
+        assert rec.derived and rec.input == rec.output == pytest.approx(usd_per_hour / (3600 * tps) * 1e6)
+        assert "gpustack" in rec.source and f"${usd_per_hour}/h" in rec.note
+        hosted = real_book.price_on(f"bedrock/{model}", LITELLM_SNAPSHOT_DAY)
+        assert hosted.source.startswith("https://pricing.us-east-1.amazonaws.com/")
+        assert real_book.resolve(f"openai/{model}") == model

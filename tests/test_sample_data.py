@@ -140,6 +140,7 @@ def test_preview_is_rows_of_the_week_and_loads(committed):
     loaded = result.frame.set_index("request_id")
     from workbench.core.schema import EXTRA_TOKEN_NAMES  # optional token kinds: 0 in a log without them
     assert (loaded[list(EXTRA_TOKEN_NAMES)] == 0).all().all()
-    loaded = loaded.drop(columns=list(EXTRA_TOKEN_NAMES))
+    assert loaded["service_tier"].isna().all()  # no tier logged: standard
+    loaded = loaded.drop(columns=[*EXTRA_TOKEN_NAMES, "service_tier"])
     pd.testing.assert_frame_equal(loaded, committed.set_index("request_id").loc[loaded.index])
 

@@ -74,11 +74,19 @@ def price_frame(
     (``ts`` by default; without it every row is priced on ``on``, default today).
     Unknown models and days without a price raise; nothing is priced at $0 by default.
     """
+    frame_in = frame.columns
     missing = {"model", "input_tokens", "output_tokens"} - set(frame.columns)
     if missing:
         raise PriceError(f"cannot price: missing column(s) {sorted(missing)}")
     if "service_tier" in frame.columns:  # per request: price each tier's rows apart, keep the row order
         tiers = frame["service_tier"].astype("string").fillna(service_tier or "standard").str.strip().str.lower()
+        if (tiers == "batch").any():  # Anthropic logs a Batch API request as service_tier "batch"
+            batch = frame["batch"].astype(bool) if "batch" in frame else pd.Series(False, index=frame.index)
+            frame = frame.assign(batch=batch | (tiers == "batch").to_numpy(),
+                                 service_tier=frame["service_tier"].where(tiers != "batch", None))
+            priced = price_frame(frame, book, on=on, date_col=date_col, cache_ttl=cache_ttl, service_tier=service_tier)
+            priced = priced.assign(service_tier=priced["service_tier"].where(tiers != "batch", "batch"))
+            return priced if "batch" in frame_in else priced.drop(columns="batch")
         if service_tier is not None or tiers.nunique() > 1 or (len(tiers) and tiers.iloc[0] not in STANDARD_TIERS):
             parts = [price_frame(frame[tiers == t].drop(columns="service_tier"), book, on=on, date_col=date_col,
                                  cache_ttl=cache_ttl, service_tier=t)

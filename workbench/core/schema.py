@@ -51,7 +51,11 @@ EXTRA_TOKEN_COLUMNS: tuple[Column, ...] = (
     Column("image_input_tokens", "int64", False,
            "of input_tokens: image tokens where billed apart from text; default 0"),
 )
-ALL_COLUMNS: tuple[Column, ...] = COLUMNS + EXTRA_TOKEN_COLUMNS
+#: The service tier a request was billed at (OpenAI ``service_tier``, Anthropic ``usage.service_tier`` /
+#: ``inference_geo``); null = standard. Priced by ``price_frame`` and the replay per request.
+TIER_COLUMN = Column("service_tier", "string", False,
+                     "standard (null) | flex | priority | regional | us_only … as the price sheet names the tier")
+ALL_COLUMNS: tuple[Column, ...] = COLUMNS + EXTRA_TOKEN_COLUMNS + (TIER_COLUMN,)
 EXTRA_TOKEN_NAMES: tuple[str, ...] = tuple(c.name for c in EXTRA_TOKEN_COLUMNS)
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)

@@ -24,6 +24,7 @@ from workbench.core.cache.keys import NAMESPACE_COLUMNS
 from workbench.widgets import _html
 from workbench.widgets._state import one_line
 from workbench.widgets.charts import AFTER, PALETTE, chart_widget, empty_chart
+from workbench.widgets.prices_asof import prices_as_of_frame_html
 
 KINDS = ("exact", "normalized", "semantic")
 
@@ -183,7 +184,7 @@ class CacheReplayApp(w.VBox):
         s, r = self.state, self.state.result
         self.head.value = STYLE + _html.header(
             "Cache replay", f"{len(s.log):,} logged requests; a response cache replayed in time order "
-            "(TTL, namespaces tenant + prompt version + model by default)")
+            "(TTL, namespaces tenant + prompt version + model by default)") + prices_as_of_frame_html(s.book, s.log)
         self.err.value = _html.error(s.error) if s.error else ""
         if r is None:
             return

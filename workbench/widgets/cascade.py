@@ -21,6 +21,7 @@ import pandas as pd
 from workbench.widgets import _html
 from workbench.widgets.cascade_state import DATASETS, MAX_UPLOAD_BYTES, TARGET_KINDS, UPLOAD, CascadeSimulatorState
 from workbench.widgets.charts import PALETTE, chart_widget, usd_axis
+from workbench.widgets.prices_asof import prices_as_of_html
 from workbench.widgets.upload import ChunkedUpload, ProgressRow, transfer_label
 
 NONE = "—"
@@ -450,7 +451,7 @@ class CascadeSimulator(w.VBox):
         self.routes.value = routes_html(r, p)
         self.examples.value = examples_html(r, p)
         self.traffic.value = traffic_html(s.traffic, list(s.traffic_tiers))
-        self.notes.value = notes_html(r)
+        self.notes.value = notes_html(r) + prices_as_of_html(self.state._book_or_load(), [t["model"] for t in (r or {}).get("tiers", [])], self.state._day)
 
     def _errors(self, _=None) -> None:
         errs = "".join(_html.error(m, f) for f, m in self.state.errors.items())

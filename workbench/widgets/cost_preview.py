@@ -29,6 +29,7 @@ from workbench.core.prices import PriceBook
 from workbench.core.tokens import count_tokens
 from workbench.widgets import _html
 from workbench.widgets.charts import offline_chart
+from workbench.widgets.prices_asof import prices_as_of_html
 
 APP_FILE = "cost_preview.ipynb"
 _EMBED = {"actions": False}  # no "open in Vega editor" links off this machine
@@ -628,7 +629,7 @@ class CostPreview(w.VBox):
             self.summary.value = _summary_html(result)
             self.steps.value = _steps_html(result)
             self.turns_table.value = _turns_html(result)
-            self.prices.value = _prices_html(result)
+            self.prices.value = _prices_html(result) + prices_as_of_html(s.book, [r.model for r in result.rows], result.day)
             self.share.value = _share_html(s.share_url)
             self.markdown.value = s.markdown
             self.downloads.value = _downloads_html(s)

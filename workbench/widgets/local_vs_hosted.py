@@ -544,6 +544,7 @@ def make_local_vs_hosted_app(state: LocalVsHostedState | None = None, *, query: 
 
     from workbench.widgets import _html
     from workbench.widgets.address import follow
+    from workbench.widgets.prices_asof import prices_as_of_html
 
     state = state or LocalVsHostedState()
     state.apply_query(os.environ.get("QUERY_STRING", "") if query is None else query)
@@ -629,7 +630,7 @@ def make_local_vs_hosted_app(state: LocalVsHostedState | None = None, *, query: 
         throughput.chart = state.throughput_chart()
 
     def refresh_cost(*_):
-        cost_html.value = state.cost_html()
+        cost_html.value = state.cost_html() + (prices_as_of_html(state._book, state.hosted_models) if state._book else "")
         cost_chart.chart = state.break_even_chart()
 
     def refresh_run_state(*_):

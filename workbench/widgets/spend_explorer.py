@@ -21,6 +21,7 @@ from workbench.widgets._state import after_this_cell, one_line as _one_line
 from workbench.widgets.address import follow
 from workbench.widgets.charts import EMBED as _EMBED, offline_chart
 from workbench.widgets.params import StackEditor
+from workbench.widgets.prices_asof import prices_as_of_frame_html
 from workbench.widgets.upload import ChunkedUpload, ProgressRow, transfer_label
 from workbench.widgets.spend_charts import (
     bar_chart, bar_spec, spend_by_day_chart, spend_by_day_spec, timeline_chart, timeline_spec, waterfall_chart,
@@ -197,7 +198,7 @@ class SpendExplorer(w.VBox):
         self._building = True
         try:
             with self.hold_sync():
-                self.source.value = f"<div class='wb-source' data-testid='source'>{escape(s.source)}</div>"
+                self.source.value = f"<div class='wb-source' data-testid='source'>{escape(s.source)}</div>" + prices_as_of_frame_html(s.prices, s.log)
                 if s.days:
                     self.range.options = [(d.strftime("%a %d %b"), d) for d in s.days]
                     self.range.style.description_width = "40px"

@@ -35,8 +35,8 @@ import numpy as np
 from workbench.core.prices import PriceError
 from workbench.core.replay.params import PolicyError
 from workbench.core.replay.pricing import (
-    BATCH, CACHED, CALLED, DAY, EXTRA, FALLBACK, FATE, FROM_OUTCOMES, IN, MODEL, OUT, QUALITY, SOURCE,
-    UNPRICED, WRITE, RateTable, cost_expr, int_day,
+    ACACHED, AIN, BATCH, CACHED, CALLED, DAY, EXTRA, FALLBACK, FATE, FROM_OUTCOMES, IN, LONG, MODEL, OUT, QUALITY,
+    SOURCE, TIER, UNPRICED, WRITE, RateTable, cost_expr, int_day,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -197,14 +197,46 @@ class StageContext:
         changed = (mask & (codes != nw.col(MODEL))).fill_null(False)
         out = {MODEL: nw.when(changed).then(codes).otherwise(nw.col(MODEL))}
         out.update(self._outcome_columns(changed, codes))
-        every = set(range(len(self.rates.models)))
-        for column, able, empty in ((CACHED, self.rates.cacheable, nw.lit(0, nw.Int64)),
-                                    (WRITE, self.rates.writable, nw.lit(0, nw.Int64)),
-                                    (BATCH, self.rates.batchable, nw.lit(False))):
-            if able != every:
-                lose = changed & ~codes.is_in(sorted(able))
-                out[column] = nw.when(lose).then(empty).otherwise(nw.col(column))
+        out.update(self._losses(changed, codes))
         return changed, out
+
+    def _losses(self, changed: nw.Expr, codes: nw.Expr) -> dict:
+        """State a move to ``codes`` loses where the target lacks the price (docs § 2): cache reads /
+        writes become plain input (cached audio: uncached audio), long-TTL writes become the target's
+        short writes, batch goes real-time, a service tier the target does not offer goes standard."""
+        rates, out = self.rates, {}
+        every = set(range(len(rates.models)))
+        zero = nw.lit(0, nw.Int64)
+
+        def lose(able) -> nw.Expr | None:
+            return None if able == every else changed & ~codes.is_in(sorted(able))
+
+        kinds = set(rates.kinds)
+        no_cache, no_write = lose(rates.cacheable), lose(rates.writable)
+        if no_cache is not None:
+            out[CACHED] = nw.when(no_cache).then(zero).otherwise(nw.col(CACHED))
+            if ACACHED in kinds:
+                out[ACACHED] = nw.when(no_cache).then(zero).otherwise(nw.col(ACACHED))
+                if AIN in kinds:
+                    out[AIN] = nw.when(no_cache).then(nw.col(AIN) + nw.col(ACACHED)).otherwise(nw.col(AIN))
+        if no_write is not None:
+            out[WRITE] = nw.when(no_write).then(zero).otherwise(nw.col(WRITE))
+        if LONG in kinds:
+            no_long = lose(rates.long_writable)
+            gone = [m for m in (no_write, no_long) if m is not None]
+            if gone:
+                out[LONG] = nw.when(gone[0] if len(gone) == 1 else gone[0] | gone[1]).then(zero).otherwise(nw.col(LONG))
+        no_batch = lose(rates.batchable)
+        if no_batch is not None:
+            out[BATCH] = nw.when(no_batch).then(nw.lit(False)).otherwise(nw.col(BATCH))
+        if rates.tiers:
+            tier = nw.col(TIER)
+            for k, able in rates.tier_able.items():
+                gone = lose(able)
+                if gone is not None:
+                    tier = nw.when(gone & (nw.col(TIER) == k)).then(nw.lit(0, nw.Int8)).otherwise(tier)
+            out[TIER] = tier
+        return out
 
     def _outcome_columns(self, changed: nw.Expr, codes: nw.Expr) -> dict:
         run = self._run
@@ -258,14 +290,9 @@ class StageContext:
         real-time when it has no batch price. A row that still cannot be priced (no price that day)
         raises, naming the request, the model and the day — never a negative sentinel."""
         code = self.code(model, param)
-        saved = {c: f"_save{c}" for c in (MODEL, CACHED, WRITE, BATCH)}
+        cols = {MODEL: nw.lit(code, nw.Int32), **self._losses(nw.lit(True), nw.lit(code, nw.Int32))}
+        saved = {c: f"_save{c}" for c in cols}
         probe = frame.with_columns(**{v: nw.col(k) for k, v in saved.items()})
-        lose = {CACHED: (self.rates.cacheable, nw.lit(0, nw.Int64)), WRITE: (self.rates.writable, nw.lit(0, nw.Int64)),
-                BATCH: (self.rates.batchable, nw.lit(False))}
-        cols = {MODEL: nw.lit(code, nw.Int32)}
-        for c, (able, empty) in lose.items():
-            if code not in able:
-                cols[c] = empty
         probe = probe.with_columns(**cols)
         priced = price_into(self._run.backend, probe, self._run.rates_frame, self.rates, name, as_called=True)
         priced = priced.with_columns(**{k: nw.col(v) for k, v in saved.items()}).drop(*saved.values())
@@ -288,5 +315,5 @@ class StageContext:
 def price_into(backend, frame: nw.LazyFrame, rates_frame: nw.LazyFrame, rates: RateTable,
                name: str, extra: bool = False, as_called: bool = False) -> nw.LazyFrame:
     """Join the rate table on (model, day, batch) and add the pUSD cost column ``name``."""
-    joined = backend.join_rates(frame, rates_frame, list(RateTable.KEYS))
-    return joined.with_columns(**{name: cost_expr(rates.levels, extra, as_called)}).drop(*rates.rate_columns)
+    joined = backend.join_rates(frame, rates_frame, rates.keys)
+    return joined.with_columns(**{name: cost_expr(rates.levels, extra, as_called, rates.kinds)}).drop(*rates.rate_columns)

@@ -14,7 +14,7 @@ import narwhals.stable.v2 as nw
 import numpy as np
 import pandas as pd
 
-from workbench.core.prices import PriceBook, PriceError
+from workbench.core.prices import STANDARD_TIERS, PriceBook, PriceError
 from workbench.core.replay.backends import Backend, caller_kind, make_backend
 from workbench.core.replay.bootstrap import bootstrap_ci, bootstrap_quality
 from workbench.core.replay.context import ORD, StageContext, price_into
@@ -22,7 +22,7 @@ from workbench.core.replay.params import PolicyError
 from workbench.core.replay.inputs import attached_columns, pivot_outcomes, validate_outcomes
 from workbench.core.replay.pricing import (
     BATCH, BLOCKED, CACHED, DAY, EXTRA, FATE, FATES, IN, MAX_TOKENS, MODEL, OUT, PUSD_PER_USD, QUALITY,
-    QUALITY_UNITS, quality_units,
+    QUALITY_UNITS, quality_units, ACACHED, AIN, KINDS, TIER,
     REMOVED, SOURCE, SOURCES, UNPRICED, WRITE, RateTable, build_rate_table, int_day, units_to_usd,
 )
 from workbench.core.replay.report import StepReport
@@ -94,6 +94,9 @@ class _Run:
         self.total_steps = len(stack) + 2  # read, baseline, each step; done = total
         self.has_extra = any(p.bills_extra for p in stack)
         self.input_columns: list[str] = []
+        self.kinds: tuple[str, ...] = ()   # extra token kinds the log carries (state columns)
+        self.tiers: tuple[str, ...] = ()   # service tiers the log names
+        self._tier_rows = False
         self.rates: RateTable
         self.rates_frame: nw.LazyFrame
 
@@ -259,11 +262,19 @@ class _Run:
         ts = nw.col("ts").dt.convert_time_zone("UTC") if ts_type.time_zone else nw.col("ts")
         day = (ts.dt.year().cast(nw.Int32) * 10000 + ts.dt.month().cast(nw.Int32) * 100
                + ts.dt.day().cast(nw.Int32))
-        frame = frame.select(*keep, *TOKEN_INPUT).with_columns(**{DAY: day})
+        kinds = {v[0]: k for k, v in KINDS.items() if v[0] in names}   # token kinds the log has (issue 8)
+        tiered = "service_tier" in names
+        frame = frame.select(*dict.fromkeys([*keep, *TOKEN_INPUT, *kinds, *(["service_tier"] if tiered else [])]))
+        frame = frame.with_columns(**{DAY: day})
         frame = frame.with_columns(*(nw.col(c).cast(nw.Int64) for c in TOKEN_INPUT),
+                                   *(nw.col(c).fill_null(0).cast(nw.Int64) for c in kinds),
                                    nw.col("request_id").cast(nw.String),
                                    *([nw.col("quality").cast(nw.Float64)] if logged_quality else []))
-        self._validate(frame, logged_quality)
+        used = self._validate(frame, logged_quality, tuple(kinds), tiered)
+        self.kinds = tuple(kinds[c] for c in used)
+        if ACACHED in self.kinds and AIN not in self.kinds:  # a move that loses the cache bills it as audio
+            self.kinds += (AIN,)
+        self.tiers = self._tiers(frame) if tiered and self._tier_rows else ()
         pairs = self.backend.collect(frame.select("model", DAY).unique()).to_dict(as_series=False)
         self.rates = self._rate_table(pairs["model"], pairs[DAY])
         mapping = {raw: self.rates.code(self.book.resolve(raw)) for raw in set(pairs["model"])}
@@ -284,15 +295,21 @@ class _Run:
                  MODEL: nw.col("model").replace_strict(mapping, default=-1, return_dtype=nw.Int32) if mapping
                  else nw.lit(0, nw.Int32),
                  **{v: nw.col(k) for k, v in TOKEN_INPUT.items()},
-                 BATCH: nw.lit(False), FATE: nw.lit(0, nw.Int8), SOURCE: nw.lit(0, nw.Int8),
-                 **({EXTRA: nw.lit(0, nw.Int64)} if self.has_extra else {})}
+                 # Anthropic logs a Batch API request as service tier "batch": batch prices
+                 BATCH: (_tier_name(nw.col("service_tier")) == "batch") if self._tier_rows else nw.lit(False),
+                 FATE: nw.lit(0, nw.Int8), SOURCE: nw.lit(0, nw.Int8),
+                 **({EXTRA: nw.lit(0, nw.Int64)} if self.has_extra else {}),
+                 **{k: nw.col(KINDS[k][0]) if KINDS[k][0] in kinds else nw.lit(0, nw.Int64) for k in self.kinds},
+                 **({TIER: _tier_name(nw.col("service_tier")).replace_strict(
+                     {t: i for i, t in enumerate(self.tiers)}, default=0, return_dtype=nw.Int8)} if self.tiers else {})}
         state[LOGGED] = state[MODEL]
-        frame = frame.with_columns(**state).drop(*TOKEN_INPUT, "model")
+        frame = frame.with_columns(**state).drop(*TOKEN_INPUT, *kinds, *(["service_tier"] if tiered else []), "model")
         if self.has_quality:
             frame = frame.with_columns(**{QUALITY: self._baseline_quality(logged_quality)})
             if logged_quality and not read_quality:
                 frame = frame.drop("quality")
-        schema = {MODEL: nw.Int32, DAY: nw.Int32, BATCH: nw.Boolean, **{c: nw.Int64 for c in self.rates.rate_columns}}
+        schema = {MODEL: nw.Int32, DAY: nw.Int32, BATCH: nw.Boolean, **({TIER: nw.Int8} if self.tiers else {}),
+                  **{c: nw.Int64 for c in self.rates.rate_columns}}
         self.rates_frame = self.backend.small(self.rates.columns, schema)
         self.tick(0, "log read")
         return frame
@@ -308,20 +325,42 @@ class _Run:
                     .then(nw.col(info["quality"])).otherwise(q)
         return q.cast(nw.Float64)
 
-    def _validate(self, frame: nw.LazyFrame, quality: bool = False) -> None:
+    def _validate(self, frame: nw.LazyFrame, quality: bool = False, kinds: tuple[str, ...] = (),
+                  tiered: bool = False) -> list[str]:
+        """Check the log; return the token-kind columns of ``kinds`` that are non-zero somewhere (and
+        note in ``_tier_rows`` whether any row names a service tier)."""
         exprs = [nw.len().alias("n"), nw.col("request_id").n_unique().alias("unique_ids")]
+        if tiered:
+            exprs.append(nw.col("service_tier").null_count().alias("null_tier"))
+        for c in kinds:
+            exprs += [nw.col(c).min().alias(f"min_{c}"), nw.col(c).max().alias(f"max_{c}")]
+        zero = nw.lit(0, nw.Int64)
+        part = {c: nw.col(c) if c in kinds else zero for c in (v[0] for v in KINDS.values())}
+        checks = {"cache_write_long_tokens": "cache_write_tokens", "cached_audio_input_tokens": "cached_input_tokens",
+                  "audio_output_tokens": "output_tokens"}
+        for c, whole in checks.items():
+            if c in kinds:
+                exprs.append((nw.col(whole) - nw.col(c)).min().alias(f"slack_{c}"))
         if quality:
             exprs += [nw.col("quality").min().alias("min_q"), nw.col("quality").max().alias("max_q")]
         for c in ("request_id", "ts", "model", *TOKEN_INPUT):
             exprs.append(nw.col(c).null_count().alias(f"null_{c}"))
         for c in TOKEN_INPUT:
             exprs += [nw.col(c).min().alias(f"min_{c}"), nw.col(c).max().alias(f"max_{c}")]
-        exprs.append((nw.col("input_tokens") - nw.col("cached_input_tokens") - nw.col("cache_write_tokens"))
-                     .min().alias("min_uncached"))
+        exprs.append((nw.col("input_tokens") - nw.col("cached_input_tokens") - nw.col("cache_write_tokens")
+                      - part["audio_input_tokens"] - part["image_input_tokens"]).min().alias("min_uncached"))
         row = {k: v[0] for k, v in self.backend.collect(frame.select(*exprs)).to_dict(as_series=False).items()}
         self.n_rows = int(row["n"])
+        self._tier_rows = tiered and int(row["null_tier"]) < self.n_rows
         if self.n_rows == 0:
-            return
+            return []
+        for c in kinds:
+            if row[f"min_{c}"] < 0:
+                raise ValueError(f"{c}: negative token counts in the log")
+            if row[f"max_{c}"] > MAX_TOKENS:
+                raise ValueError(f"{c}: {row[f'max_{c}']} tokens in one request is beyond what replay accepts")
+            if c in checks and row[f"slack_{c}"] < 0:
+                raise ValueError(f"some rows have {c} above {checks[c]} (they are a part of it)")
         for c in ("request_id", "ts", "model", *TOKEN_INPUT):
             if row[f"null_{c}"]:
                 raise ValueError(f"{c}: {row[f'null_{c}']} row(s) missing")
@@ -331,8 +370,8 @@ class _Run:
             if row[f"max_{c}"] > MAX_TOKENS:
                 raise ValueError(f"{c}: {row[f'max_{c}']} tokens in one request is beyond what replay accepts")
         if row["min_uncached"] < 0:
-            raise ValueError("some rows have cached + cache-write tokens above input tokens "
-                             "(input_tokens is the whole prompt)")
+            parts = "cached + cache-write + audio + image" if kinds else "cached + cache-write"
+            raise ValueError(f"some rows have {parts} tokens above input tokens (input_tokens is the whole prompt)")
         if quality and row["min_q"] is not None and (row["min_q"] < 0 or row["max_q"] > 1
                                                       or row["min_q"] != row["min_q"] or row["max_q"] != row["max_q"]):
             raise ValueError(f"quality: labels must be in [0, 1] (null = unlabelled); "
@@ -340,6 +379,13 @@ class _Run:
         if row["unique_ids"] != self.n_rows:
             raise ValueError(f"request_id is not unique ({self.n_rows - row['unique_ids']} duplicate(s)): "
                              f"replay orders requests by (ts, request_id)")
+        return [c for c in kinds if row[f"max_{c}"] > 0]
+
+    def _tiers(self, frame: nw.LazyFrame) -> tuple[str, ...]:
+        """Service tiers the log names ("standard" first), or () when every row is standard."""
+        got = self.backend.collect(frame.select(_tier_name(nw.col("service_tier")).alias("t")).unique())
+        named = sorted({t for t in got.to_dict(as_series=False)["t"] if t not in (*STANDARD_TIERS, "batch")})
+        return ("standard", *named) if named else ()
 
     def _rate_table(self, raw_models: list, days: list) -> RateTable:
         models = sorted({self.book.resolve(m) for m in set(raw_models)})
@@ -351,7 +397,7 @@ class _Run:
                     raise p.error(param, f"names {e}") from None
                 if resolved not in models:
                     models.append(resolved)
-        return build_rate_table(self.book, models, sorted(set(days)), self.cache_ttl)
+        return build_rate_table(self.book, models, sorted(set(days)), self.cache_ttl, self.kinds, self.tiers)
 
     # ------------------------------------------------------------------------------------------
     def summarize(self, frame: nw.LazyFrame, contexts: list[StageContext], kind: str, n_boot: int,
@@ -503,7 +549,10 @@ class _Run:
                 day = int_day(bad[DAY][0])
                 what = ("it has no price on that day" if not self._priced(model, day) else
                         "a batch request, and it has no batch price" if bad[BATCH][0] else
-                        "it has no cached-input or cache-write price for the prompt-cache tokens")
+                        "it has no cached-input or cache-write price for the prompt-cache tokens"
+                        + (", or no rate for its audio / image / long-TTL write tokens (never billed at the "
+                           "text rate)" if self.kinds else "")
+                        + (", or not the request's service tier" if self.tiers else ""))
                 step = "the logged traffic" if k == 0 else f"step {k} ({self.stack[k - 1].label})"
                 raise PriceError(f"cannot price request {bad['request_id'][0]!r} after {step}: model {model} "
                                  f"on {day}: {what}")
@@ -529,6 +578,9 @@ class _Run:
                 nw.col(MODEL).replace_strict(models, default="?", return_dtype=nw.String).alias("replayed_model"),
                 nw.col(IN).alias("input_tokens"), nw.col(CACHED).alias("cached_input_tokens"),
                 nw.col(WRITE).alias("cache_write_tokens"), nw.col(OUT).alias("output_tokens"),
+                *(nw.col(k).alias(KINDS[k][0]) for k in self.kinds),
+                *([nw.col(TIER).replace_strict(dict(enumerate(self.tiers)), default="?", return_dtype=nw.String)
+                   .alias("service_tier")] if self.tiers else []),
                 nw.col(BATCH).alias("batch"),
                 nw.col(FATE).replace_strict(dict(enumerate(FATES)), default="?", return_dtype=nw.String).alias("fate"),
                 nw.col("_c0").alias("baseline_pusd"), nw.col(f"_c{k_last}").alias("cost_pusd"),
@@ -543,6 +595,11 @@ class _Run:
             for name in ctx.policy.outputs():
                 cols.append(nw.col(f"_o{ctx.step}_{name}").alias(f"step{ctx.step}_{name}"))
         return frame.select(*cols) if self.backend.keeps_order else frame.sort(*self.order_by).select(*cols)
+
+
+def _tier_name(col: nw.Expr) -> nw.Expr:
+    """A logged service tier, normalised as ``price_frame`` does (null → standard, lower case)."""
+    return col.cast(nw.String).fill_null("standard").str.strip_chars().str.to_lowercase()
 
 
 def action_column(step: int, name: str) -> str:

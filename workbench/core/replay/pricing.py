@@ -32,6 +32,16 @@ MAX_TOKENS = MAX_TOKENS_PER_REQUEST  # the schema's bound: ingest enforces the s
 # state column names shared with the engine
 MODEL, DAY, IN, CACHED, WRITE, OUT, BATCH, FATE, EXTRA = (
     "_m", "_day", "_in", "_cached", "_write", "_out", "_batch", "_fate", "_extra")
+#: token kinds billed at their own rates (issue 8), carried only when the log has some (else absent):
+#: state column -> (log column, rate key of ``rates_for``, rate-column letter). Each is a part of
+#: IN (audio, image), CACHED (cached audio), WRITE (long-TTL writes) or OUT (audio output).
+LONG, AIN, ACACHED, AOUT, IMG = "_wlong", "_ain", "_acached", "_aout", "_img"
+KINDS = {LONG: ("cache_write_long_tokens", "cache_write_long", "l"),
+         AIN: ("audio_input_tokens", "input_audio", "a"),
+         ACACHED: ("cached_audio_input_tokens", "cached_input_audio", "h"),
+         AOUT: ("audio_output_tokens", "output_audio", "p"),
+         IMG: ("image_input_tokens", "input_image", "g")}
+TIER = "_tier"   # service tier code (Int8): 0 standard, k = RateTable.tiers[k]; only when the log names tiers
 QUALITY, SOURCE = "_q", "_src"   # quality (Float64, null = unknown); outcome source (Int8)
 LOGGED_OUTCOME, FROM_OUTCOMES, FALLBACK = 0, 1, 2   # values of SOURCE
 QUALITY_UNITS = 10**9  # quality is summed in integer billionths: the same totals on every engine and order
@@ -44,6 +54,8 @@ SOURCES = ("logged", "outcome", "fallback")
 CALLED, CACHE_HIT, BLOCKED, REMOVED = 0, 1, 2, 3
 FATES = ("called", "cache_hit", "blocked", "removed")
 _X = ("i", "o", "c", "w")  # input, output, cached input, cache write
+_RATE_KEYS = {"i": "input", "o": "output", "c": "cached_input", "w": "cache_write",
+              **{x: key for _, key, x in KINDS.values()}}
 
 
 def to_units(rate_per_mtok: float | None) -> int:
@@ -70,13 +82,18 @@ def int_day(value: int) -> dt.date:
     return dt.date(value // 10000, value // 100 % 100, value % 100)
 
 
-def record_units(record: PriceRecord, input_tokens: int, batch: bool, cache_ttl: str = "5m") -> tuple[int, int, int, int]:
-    """(input, output, cached, write) rates in pUSD per token for one request shape."""
+def rate_units(record: PriceRecord, input_tokens: int, batch: bool, cache_ttl: str = "5m",
+               service_tier: str | None = None, letters: tuple[str, ...] = _X) -> tuple[int, ...]:
+    """Rates in pUSD per token of ``letters`` (see ``_RATE_KEYS``) for one request shape, from
+    :func:`workbench.core.cost.rates_for` — the rates :func:`~workbench.core.frame_cost.price_frame`
+    uses. A batch request is billed at batch prices whatever its service tier (the batch API is
+    its own tier); a tier the record does not offer gives ``NO_RATE`` (the request is unpriceable)."""
+    tier = None if batch else service_tier
     try:
-        r = rates_for(record, input_tokens, batch=batch, cache_ttl=cache_ttl)
-    except NoPriceError:  # no batch price
-        return (NO_RATE,) * 4
-    return (to_units(r["input"]), to_units(r["output"]), to_units(r["cached_input"]), to_units(r["cache_write"]))
+        r = rates_for(record, input_tokens, batch=batch, cache_ttl=cache_ttl, service_tier=tier)
+    except NoPriceError:  # no batch price; no such service tier
+        return (NO_RATE,) * len(letters)
+    return tuple(to_units(r[_RATE_KEYS[x]]) for x in letters)
 
 
 @dataclass
@@ -89,19 +106,32 @@ class RateTable:
     batchable: frozenset[int] = field(default_factory=frozenset)
     cacheable: frozenset[int] = field(default_factory=frozenset)
     writable: frozenset[int] = field(default_factory=frozenset)
+    kinds: tuple[str, ...] = ()        # extra token kinds carried (state columns of KINDS)
+    tiers: tuple[str, ...] = ()        # service tiers named by the log ("standard" first), () = none
+    long_writable: frozenset[int] = field(default_factory=frozenset)
+    tier_able: dict[int, frozenset[int]] = field(default_factory=dict)  # tier code -> models offering it
 
     KEYS = (MODEL, DAY, BATCH)
 
     @property
+    def keys(self) -> list[str]:
+        """The join keys: (model, day, batch) and the service tier when the log names tiers."""
+        return [*self.KEYS, TIER] if self.tiers else list(self.KEYS)
+
+    @property
     def rate_columns(self) -> list[str]:
-        return [c for c in self.columns if c not in self.KEYS]
+        return [c for c in self.columns if c not in self.KEYS and c != TIER]
 
     def code(self, model_id: str) -> int:
         return self.models.index(model_id)
 
 
-def build_rate_table(book: PriceBook, models: list[str], days: list[int], cache_ttl: str = "5m") -> RateTable:
-    """Rates for every model id in ``models`` (code = position) on every ``days`` (yyyymmdd ints)."""
+def build_rate_table(book: PriceBook, models: list[str], days: list[int], cache_ttl: str = "5m",
+                     kinds: tuple[str, ...] = (), tiers: tuple[str, ...] = ()) -> RateTable:
+    """Rates for every model id in ``models`` (code = position) on every ``days`` (yyyymmdd ints);
+    with ``kinds`` (state columns of :data:`KINDS`) their rates too, with ``tiers`` one row per tier."""
+    letters = _X + tuple(KINDS[k][2] for k in kinds)
+    tier_names = tiers or ("standard",)
     records: dict[tuple[int, int], PriceRecord | None] = {}
     levels = 0
     for code, model in enumerate(models):
@@ -115,40 +145,54 @@ def build_rate_table(book: PriceBook, models: list[str], days: list[int], cache_
             if rec is not None:
                 levels = max(levels, len(rec.tiers))
     # one row per (model, day, batch flag): the join brings 4 rates per tier level, nothing more
-    cols: dict[str, list] = {MODEL: [], DAY: [], BATCH: []}
+    cols: dict[str, list] = {MODEL: [], DAY: [], BATCH: [], **({TIER: []} if tiers else {})}
     for t in range(1, levels + 1):
         cols[f"_t{t}"] = []
     for t in range(levels + 1):
-        for x in _X:
+        for x in letters:
             cols[f"_r{t}{x}"] = []
-    batchable, cacheable, writable = set(range(len(models))), set(range(len(models))), set(range(len(models)))
+    every = set(range(len(models)))
+    batchable, cacheable, writable, long_writable = set(every), set(every), set(every), set(every)
+    tier_able = {k: set(every) for k in range(1, len(tier_names))}
     for (code, d), rec in records.items():
-        tiers = sorted(rec.tiers, key=lambda t: t.above_input_tokens) if rec else []
-        for batch in (False, True):
-            cols[MODEL].append(code)
-            cols[DAY].append(d)
-            cols[BATCH].append(batch)
-            for t in range(1, levels + 1):
-                cols[f"_t{t}"].append(tiers[t - 1].above_input_tokens if t <= len(tiers) else NEVER)
-            for t in range(levels + 1):
-                shape = 0 if t == 0 else tiers[min(t, len(tiers)) - 1].above_input_tokens + 1 if tiers else 0
-                units = record_units(rec, shape, batch, cache_ttl) if rec else (NO_RATE,) * 4
-                for x, u in zip(_X, units):
-                    cols[f"_r{t}{x}"].append(u)
+        steps = sorted(rec.tiers, key=lambda t: t.above_input_tokens) if rec else []
+        for k, tier in enumerate(tier_names):
+            for batch in (False, True):
+                cols[MODEL].append(code)
+                cols[DAY].append(d)
+                cols[BATCH].append(batch)
+                if tiers:
+                    cols[TIER].append(k)
+                for t in range(1, levels + 1):
+                    cols[f"_t{t}"].append(steps[t - 1].above_input_tokens if t <= len(steps) else NEVER)
+                for t in range(levels + 1):
+                    shape = 0 if t == 0 else steps[min(t, len(steps)) - 1].above_input_tokens + 1 if steps else 0
+                    units = (rate_units(rec, shape, batch, cache_ttl, tier, letters) if rec
+                             else (NO_RATE,) * len(letters))
+                    for x, u in zip(letters, units):
+                        cols[f"_r{t}{x}"].append(u)
+            if k and (rec is None or tier not in rec.service_tiers):
+                tier_able[k].discard(code)
         if rec is None or rec.batch_input is None or rec.batch_output is None:
             batchable.discard(code)
         if rec is None or rec.cached_input is None:
             cacheable.discard(code)
         if rec is None or cache_write_rate(rec, cache_ttl) is None:  # OpenAI's 30m/12h writes count too
             writable.discard(code)
-    return RateTable(tuple(models), levels, cols, frozenset(batchable), frozenset(cacheable), frozenset(writable))
+        if rec is None or rates_for(rec, 0)["cache_write_long"] is None:
+            long_writable.discard(code)
+    return RateTable(tuple(models), levels, cols, frozenset(batchable), frozenset(cacheable), frozenset(writable),
+                     tuple(kinds), tuple(tiers), frozenset(long_writable),
+                     {k: frozenset(v) for k, v in tier_able.items()})
 
 
-def cost_expr(levels: int, extra: bool = False, as_called: bool = False) -> nw.Expr:
+def cost_expr(levels: int, extra: bool = False, as_called: bool = False, kinds: tuple[str, ...] = ()) -> nw.Expr:
     """Cost in pUSD of the state columns, given the rate-table columns joined on (model, day, batch).
 
     ``extra``: add the ``_extra`` column (only stacks with a policy that bills extra have it).
-    ``as_called``: the cost of the call itself, whatever the request's fate."""
+    ``as_called``: the cost of the call itself, whatever the request's fate.
+    ``kinds``: the extra token kinds carried; each is billed at its own rate, as in ``price_frame``
+    (audio output above a capped output count is billed as capped: min(audio, output))."""
     def pick(x: str) -> nw.Expr:
         e = nw.col(f"_r0{x}")
         for t in range(1, levels + 1):
@@ -156,9 +200,24 @@ def cost_expr(levels: int, extra: bool = False, as_called: bool = False) -> nw.E
         return e
 
     ri, ro, rc, rw = (pick(x) for x in _X)
-    cached, write = nw.col(CACHED), nw.col(WRITE)
-    billed = (nw.col(IN) - cached - write) * ri + cached * rc + write * rw + nw.col(OUT) * ro
+    part = {k: nw.col(k) for k in kinds}   # only the kinds the log carries: the plain plan stays as it was
+    if AOUT in kinds:
+        part[AOUT] = nw.min_horizontal(nw.col(AOUT), nw.col(OUT))
+
+    def less(col: str, *kinds_of: str) -> nw.Expr:
+        e = nw.col(col)
+        for k in kinds_of:
+            e = e - part[k] if k in part else e
+        return e
+
+    cached, write = less(CACHED, ACACHED), less(WRITE, LONG)   # text reads, short writes
+    billed = less(IN, AIN, IMG) - nw.col(CACHED) - nw.col(WRITE)       # uncached text
+    billed = billed * ri + cached * rc + write * rw + less(OUT, AOUT) * ro
     ok = (ri >= 0) & (ro >= 0) & ((cached == 0) | (rc >= 0)) & ((write == 0) | (rw >= 0))
+    for k in kinds:
+        r = pick(KINDS[k][2])
+        billed = billed + part[k] * r
+        ok = ok & ((part[k] == 0) | (r >= 0))
     call = nw.when(ok).then(billed).otherwise(nw.lit(UNPRICED, nw.Int64))
     if as_called:
         return call.cast(nw.Int64)

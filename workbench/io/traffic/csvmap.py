@@ -26,7 +26,7 @@ ALIASES: Mapping[str, tuple[str, ...]] = {
 }
 #: Extra targets a mapping may name: reply text (to count missing output tokens).
 EXTRA_TARGETS = ("completion",)
-MAPPABLE = COLUMN_NAMES + EXTRA_TOKEN_NAMES + EXTRA_TARGETS
+MAPPABLE = COLUMN_NAMES + EXTRA_TOKEN_NAMES + ("service_tier",) + EXTRA_TARGETS
 
 
 def resolve_map(header: list[str], column_map: Mapping[str, str] | None) -> dict[str, str]:

@@ -10,7 +10,10 @@
 ``cache_creation.ephemeral_5m_input_tokens`` / ``ephemeral_1h_input_tokens``; OpenAI's cache writes are
 ``prompt_tokens_details.cache_write_tokens``, audio ``prompt_tokens_details.audio_tokens`` and
 ``completion_tokens_details.audio_tokens``, images ``prompt_tokens_details.image_tokens``) (where ``input_tokens`` excludes
-the cache) are read too. Optional top-level keys a logger adds: ``request_id``, ``timestamp`` (ISO
+the cache) are read too, and so are the Realtime API's ``input_token_details`` / ``output_token_details``
+(per modality, cached split in ``cached_tokens_details``), Gemini's ``usageMetadata`` (a bare
+``generateContent`` response: ``responseId``, ``modelVersion``) and the billed tier (``service_tier``;
+Anthropic ``usage.service_tier`` and ``usage.inference_geo``). Optional top-level keys a logger adds: ``request_id``, ``timestamp`` (ISO
 8601 or epoch), ``tenant``, ``feature``, ``user``, ``status``, ``status_code``, ``latency_ms``,
 ``attempt``, ``quality``, ``tags``; ``tenant`` / ``feature`` / ``user`` are also read from the
 request's ``metadata`` object and ``user`` field.
@@ -25,7 +28,7 @@ from __future__ import annotations
 import polars as pl
 
 from workbench.io.traffic.formats import (
-    FORMATS, S, Cols, Context, Format, http_status, jpath, tags_json, token_sum,
+    FORMATS, S, Cols, Context, Format, http_status, jpath, number, tags_json, token_sum,
 )
 
 USAGE = pl.Struct({
@@ -33,7 +36,8 @@ USAGE = pl.Struct({
     "completion_tokens": S,
     "total_tokens": S,
     "prompt_tokens_details": pl.Struct({"cached_tokens": S, "cache_write_tokens": S, "audio_tokens": S,
-                                        "image_tokens": S}),
+                                        "image_tokens": S, "cache_creation_token_details": pl.Struct(
+                                            {"ephemeral_5m_input_tokens": S, "ephemeral_1h_input_tokens": S})}),
     "completion_tokens_details": pl.Struct({"audio_tokens": S}),
     "input_tokens": S,
     "output_tokens": S,
@@ -41,10 +45,22 @@ USAGE = pl.Struct({
     "cache_read_input_tokens": S,
     "cache_creation_input_tokens": S,
     "cache_creation": pl.Struct({"ephemeral_5m_input_tokens": S, "ephemeral_1h_input_tokens": S}),
+    "service_tier": S, "inference_geo": S,   # Anthropic: standard | priority | batch; "us" for US-only inference
+    # Realtime API (response.done): input_tokens include the cached ones; details per modality
+    "input_token_details": pl.Struct({"cached_tokens": S, "text_tokens": S, "audio_tokens": S, "image_tokens": S,
+                                      "cached_tokens_details": pl.Struct({"text_tokens": S, "audio_tokens": S,
+                                                                          "image_tokens": S})}),
+    "output_token_details": pl.Struct({"text_tokens": S, "audio_tokens": S}),
+})
+#: Gemini ``usageMetadata`` (generateContent): counts per modality are lists of {modality, tokenCount}
+GEMINI_USAGE = pl.Struct({
+    "promptTokenCount": S, "cachedContentTokenCount": S, "candidatesTokenCount": S, "thoughtsTokenCount": S,
+    "toolUsePromptTokenCount": S, "promptTokensDetails": S, "cacheTokensDetails": S, "candidatesTokensDetails": S,
 })
 
 COMPLETION = pl.Struct({
     "id": S, "object": S, "created": S, "model": S, "usage": USAGE, "choices": S, "output": S, "error": S,
+    "service_tier": S, "usageMetadata": GEMINI_USAGE, "modelVersion": S, "responseId": S, "candidates": S,
 })
 
 JSONL_SCHEMA = {
@@ -53,7 +69,8 @@ JSONL_SCHEMA = {
     "model": S, "tenant": S, "feature": S, "user": S, "status": S, "status_code": S,
     "latency_ms": S, "duration_ms": S, "attempt": S, "quality": S, "tags": S, "metadata": S,
     "system_prompt_hash": S, "prompt": S, "messages": S, "choices": S, "error": S,
-    "usage": USAGE,
+    "usage": USAGE, "service_tier": S,
+    "usageMetadata": GEMINI_USAGE, "modelVersion": S, "responseId": S, "createTime": S, "candidates": S,
     "request": pl.Struct({"model": S, "messages": S, "input": S, "prompt": S, "user": S, "metadata": S}),
     "response": COMPLETION,
 }
@@ -80,18 +97,70 @@ def usage_columns(c: Cols, *prefixes: str) -> dict[str, pl.Expr]:
         ),
         cached_input_tokens=pl.coalesce(
             u("prompt_tokens_details.cached_tokens"), u("input_tokens_details.cached_tokens"),
-            u("cache_read_input_tokens")),
+            u("input_token_details.cached_tokens"), u("cache_read_input_tokens")),
         # OpenAI (from GPT-5.6) reports cache writes in the details; Anthropic in cache_creation_input_tokens,
         # split by TTL in cache_creation.ephemeral_5m_input_tokens / ephemeral_1h_input_tokens
         cache_write_tokens=pl.coalesce(
             u("prompt_tokens_details.cache_write_tokens"), u("input_tokens_details.cache_write_tokens"),
             u("cache_creation_input_tokens")),
-        cache_write_long_tokens=u("cache_creation.ephemeral_1h_input_tokens"),
-        audio_input_tokens=u("prompt_tokens_details.audio_tokens"),
-        audio_output_tokens=u("completion_tokens_details.audio_tokens"),
-        image_input_tokens=u("prompt_tokens_details.image_tokens"),
+        cache_write_long_tokens=pl.coalesce(u("cache_creation.ephemeral_1h_input_tokens"),
+                                            u("prompt_tokens_details.cache_creation_token_details.ephemeral_1h_input_tokens")),
+        audio_input_tokens=pl.coalesce(u("prompt_tokens_details.audio_tokens"),
+                                       _less(u("input_token_details.audio_tokens"),
+                                             u("input_token_details.cached_tokens_details.audio_tokens"))),
+        cached_audio_input_tokens=u("input_token_details.cached_tokens_details.audio_tokens"),
+        audio_output_tokens=pl.coalesce(u("completion_tokens_details.audio_tokens"),
+                                        u("output_token_details.audio_tokens")),
+        # cached image tokens (Realtime) stay with the cached text tokens: no sheet prices them apart
+        image_input_tokens=pl.coalesce(u("prompt_tokens_details.image_tokens"),
+                                       _less(u("input_token_details.image_tokens"),
+                                             u("input_token_details.cached_tokens_details.image_tokens"))),
         output_tokens=pl.coalesce(u("completion_tokens"), u("output_tokens")),
     )
+
+
+def _less(whole: pl.Expr, part: pl.Expr) -> pl.Expr:
+    """``whole - part`` of two counts given as text (null when ``whole`` is; a missing part is 0)."""
+    return pl.when(whole.is_not_null()).then(
+        (number(whole) - number(part).fill_null(0)).cast(pl.Int64, strict=False).cast(S))
+
+
+def _modality(text: pl.Expr, kind: str) -> pl.Expr:
+    """Tokens of one modality in a Gemini ``[{"modality": "AUDIO", "tokenCount": n}, …]`` list (JSON text)."""
+    return jpath(text, f"$[?(@.modality=='{kind}')].tokenCount")
+
+
+def gemini_columns(c: Cols, *prefixes: str) -> dict[str, pl.Expr]:
+    """Token columns from a Gemini ``usageMetadata`` (Gemini API / Vertex AI ``GenerateContentResponse``).
+
+    ``promptTokenCount`` includes the cached content (``cachedContentTokenCount``) and tool-use prompts are
+    counted apart (``toolUsePromptTokenCount``, billed as input); thinking tokens
+    (``thoughtsTokenCount``) are billed as output beside ``candidatesTokenCount``. Audio is billed at its own
+    rate: the AUDIO entries of ``promptTokensDetails`` (whole prompt) less those of ``cacheTokensDetails``
+    (cached audio), and of ``candidatesTokensDetails`` (audio output). Image and video input are billed at the
+    text rate by Gemini, so they stay text here."""
+    def u(field: str) -> pl.Expr:
+        return c.first(*(f"{p}.{field}" for p in prefixes))
+
+    prompt_audio, cached_audio = _modality(u("promptTokensDetails"), "AUDIO"), _modality(u("cacheTokensDetails"), "AUDIO")
+    return dict(
+        input_tokens=token_sum(u("promptTokenCount"), u("toolUsePromptTokenCount")),
+        cached_input_tokens=u("cachedContentTokenCount"),
+        audio_input_tokens=_less(prompt_audio, cached_audio),
+        cached_audio_input_tokens=cached_audio,
+        audio_output_tokens=_modality(u("candidatesTokensDetails"), "AUDIO"),
+        output_tokens=token_sum(u("candidatesTokenCount"), u("thoughtsTokenCount")),
+    )
+
+
+def tier_column(c: Cols, *prefixes: str) -> pl.Expr:
+    """The billed service tier: OpenAI's response ``service_tier`` (default | flex | priority | scale),
+    Anthropic's ``usage.service_tier`` (standard | priority | batch) and ``usage.inference_geo`` ("us" =
+    US-only inference, the sheets' ``us_only`` tier). Standard words become null in validation."""
+    geo = c.first(*(f"{p}.usage.inference_geo" if p else "usage.inference_geo" for p in prefixes))
+    return pl.coalesce(pl.when(geo.str.to_lowercase() == "us").then(pl.lit("us_only")),
+                       c.first(*(f"{p}.service_tier" if p else "service_tier" for p in prefixes)),
+                       c.first(*(f"{p}.usage.service_tier" if p else "usage.service_tier" for p in prefixes)))
 
 
 def extract_jsonl(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
@@ -100,15 +169,16 @@ def extract_jsonl(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     error = pl.coalesce(c("error"), c("response.error"))
     return df.select(
         "_line",
-        request_id=c.first("request_id", "id", "response.id", "custom_id"),
-        ts=c.first("timestamp", "ts", "created_at", "created", "response.created"),
+        request_id=c.first("request_id", "id", "response.id", "custom_id", "responseId", "response.responseId"),
+        ts=c.first("timestamp", "ts", "created_at", "created", "response.created", "createTime"),
         tenant=pl.coalesce(c("tenant"), jpath(meta, "$.tenant")),
         feature=pl.coalesce(c("feature"), jpath(meta, "$.feature")),
         user=pl.coalesce(c("user"), c("request.user"), jpath(meta, "$.user")),
-        model=c.first("response.model", "model", "request.model"),
+        model=c.first("response.model", "model", "request.model", "response.modelVersion", "modelVersion"),
         prompt=c.first("prompt", "messages", "request.messages", "request.input", "request.prompt"),
         system_prompt_hash=c("system_prompt_hash"),
-        **usage_columns(c, "response.usage", "usage"),
+        **_merge(usage_columns(c, "response.usage", "usage"), gemini_columns(c, "response.usageMetadata", "usageMetadata")),
+        service_tier=tier_column(c, "response", ""),
         status=pl.coalesce(
             c("status"), http_status(c("status_code")),
             pl.when(error.is_not_null() & (error != "null")).then(pl.lit("error"))),
@@ -116,8 +186,14 @@ def extract_jsonl(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
         attempt=c("attempt"),
         quality=c("quality"),
         tags=pl.coalesce(c("tags"), c("metadata")),
-        _completion=c.first("response.choices", "choices", "response.output"),
+        _completion=c.first("response.choices", "choices", "response.output", "response.candidates", "candidates"),
     )
+
+
+def _merge(first: dict[str, pl.Expr], second: dict[str, pl.Expr]) -> dict[str, pl.Expr]:
+    """Column by column, the first source's value where it has one, else the second's."""
+    return {k: pl.coalesce(first[k], second[k]) if k in second else first[k] for k in first} | \
+        {k: v for k, v in second.items() if k not in first}
 
 
 def _absent(c: Cols, path: str) -> pl.Expr:
@@ -154,6 +230,7 @@ def extract_batch(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
         ts=c(f"{body}.created"),
         model=c(f"{body}.model"),
         **usage_columns(c, f"{body}.usage"),
+        service_tier=tier_column(c, body),
         status=http_status(code),
         tags=tags_json(custom_id=c("custom_id"), batch_request_id=c("id"), batch=pl.lit(True)),
         _completion=c(f"{body}.choices"),
@@ -165,7 +242,7 @@ def extract_batch(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
 
 
 def _detect_jsonl(keys: frozenset[str]) -> bool:
-    return bool(keys & {"usage", "response", "request", "choices"}) and "custom_id" not in keys
+    return bool(keys & {"usage", "response", "request", "choices", "usageMetadata"}) and "custom_id" not in keys
 
 
 def _detect_batch(keys: frozenset[str]) -> bool:

@@ -96,6 +96,14 @@ def extract_litellm(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
         input_tokens=c("prompt_tokens"),
         cached_input_tokens=pl.coalesce(aux("prompt_tokens_details.cached_tokens"), aux("cache_read_input_tokens")),
         cache_write_tokens=aux("cache_creation_input_tokens"),
+        # LiteLLM's Usage: TTL split in prompt_tokens_details.cache_creation_token_details, audio in the
+        # details (image tokens are not mapped: Gemini, the provider that reports them, bills them as text)
+        cache_write_long_tokens=pl.coalesce(
+            aux("prompt_tokens_details.cache_creation_token_details.ephemeral_1h_input_tokens"),
+            aux("cache_creation.ephemeral_1h_input_tokens")),
+        audio_input_tokens=aux("prompt_tokens_details.audio_tokens"),
+        audio_output_tokens=aux("completion_tokens_details.audio_tokens"),
+        service_tier=pl.coalesce(aux("service_tier"), jpath(meta, "$.service_tier")),
         output_tokens=c("completion_tokens"),
         status=pl.when(status.is_in(["success", "ok"])).then(pl.lit("ok"))
         .when(status.is_in(["failure", "failed", "error"])).then(pl.lit("error")).otherwise(status),
@@ -152,6 +160,13 @@ def _usage_details(df: pl.DataFrame) -> dict[str, pl.Expr]:
         "output_tokens": total(lambda k: "output" in k and "total" not in k),
         "cached_input_tokens": total(lambda k: "cache_read" in k or "cached" in k),
         "cache_write_tokens": total(lambda k: "cache_creation" in k or "cache_write" in k),
+        # long-TTL writes (Anthropic 1 hour: e.g. "input_cache_creation_1h"), audio in and out (OpenAI's
+        # details flattened: "input_audio_tokens", "output_audio_tokens"; cached audio "input_cached_audio…")
+        "cache_write_long_tokens": total(lambda k: ("cache_creation" in k or "cache_write" in k) and "1h" in k),
+        "audio_input_tokens": total(lambda k: "input" in k and "audio" in k and "cache" not in k),
+        "cached_audio_input_tokens": total(lambda k: "input" in k and "audio" in k
+                                           and ("cache_read" in k or "cached" in k)),
+        "audio_output_tokens": total(lambda k: "output" in k and "audio" in k),
     }
     return {k: v for k, v in out.items() if v is not None}
 
@@ -177,6 +192,9 @@ def extract_langfuse(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
                                  c("promptTokens")),
         cached_input_tokens=details.get("cached_input_tokens", pl.lit(None, S)),
         cache_write_tokens=details.get("cache_write_tokens", pl.lit(None, S)),
+        **{k: details[k] for k in ("cache_write_long_tokens", "audio_input_tokens", "cached_audio_input_tokens",
+                                   "audio_output_tokens") if k in details},
+        service_tier=pl.coalesce(jpath(c("metadata"), "$.service_tier"), jpath(c("modelParameters"), "$.service_tier")),
         output_tokens=pl.coalesce(details.get("output_tokens", pl.lit(None, S)), jpath(usage, "$.output"),
                                   c("completionTokens")),
         status=pl.when(level == "ERROR").then(pl.lit("error")).otherwise(pl.lit("ok")),
@@ -215,11 +233,15 @@ def extract_helicone(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
         prompt=pl.when(jpath(body, "$.system").is_not_null()).then(body)
         .otherwise(pl.coalesce(jpath(body, "$.messages"), jpath(body, "$.prompt"), jpath(body, "$.input"),
                                _empty_json(body))),
-        # Helicone's prompt_tokens exclude cache reads and writes (priced separately in its cost code)
-        input_tokens=token_sum(c("prompt_tokens"), c("prompt_cache_read_tokens"), c("prompt_cache_write_tokens")),
+        # Helicone's prompt_tokens exclude cache reads, writes and audio, and completion_tokens exclude
+        # audio: its cost code (packages/cost costOfPrompt) adds each kind at its own rate
+        input_tokens=token_sum(c("prompt_tokens"), c("prompt_cache_read_tokens"), c("prompt_cache_write_tokens"),
+                               c("prompt_audio_tokens")),
         cached_input_tokens=c("prompt_cache_read_tokens"),
         cache_write_tokens=c("prompt_cache_write_tokens"),
-        output_tokens=c("completion_tokens"),
+        audio_input_tokens=c("prompt_audio_tokens"),
+        audio_output_tokens=c("completion_audio_tokens"),
+        output_tokens=token_sum(c("completion_tokens"), c("completion_audio_tokens")),
         status=http_status(c("response_status")),
         latency_ms=c.first("delay_ms", "latency"),
         quality=pl.when(rating.is_in(["true", "1"])).then(pl.lit("1"))

@@ -40,7 +40,10 @@ from workbench.io.traffic.counting import fill_missing_counts
 from workbench.io.traffic.result import Rejection, StrictError
 
 TEXT_COLUMNS = ("request_id", "tenant", "feature", "user", "model", "prompt", "system_prompt_hash",
-                "status", "tags", "token_source", "_completion", "_reject_field", "_reject_reason")
+                "status", "tags", "token_source", "_completion", "_reject_field", "_reject_reason", "service_tier")
+#: Logged service-tier words that mean the standard price (OpenAI "default"/"auto", Anthropic "standard");
+#: Anthropic's "batch" (the Batch API) is kept: ``price_frame`` and the replay bill it at batch prices.
+TIER_SYNONYMS = {"default": None, "auto": None, "standard": None, "on_demand": None}
 TOKEN_SOURCES = ("logged", "counted")
 #: Logged status words mapped to the schema's vocabulary (others are kept, lower-cased).
 STATUS_SYNONYMS = {"success": "ok", "succeeded": "ok", "successful": "ok", "completed": "ok", "200": "ok",
@@ -369,8 +372,10 @@ class Validator:
             text.append(pl.when(col.str.contains(r"^\s*$")).then(None).otherwise(col).alias(name))
         df = df.with_columns(text)
         status = pl.col("status").str.strip_chars().str.to_lowercase()
+        tier = pl.col("service_tier").str.strip_chars().str.to_lowercase()
         return df.with_columns(status=status.replace(STATUS_SYNONYMS).fill_null("ok"),
-                               token_source=pl.col("token_source").str.strip_chars().str.to_lowercase())
+                               token_source=pl.col("token_source").str.strip_chars().str.to_lowercase(),
+                               service_tier=pl.when(tier.is_in(list(TIER_SYNONYMS))).then(None).otherwise(tier))
 
     def _dedupe(self, good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Reject repeats of a request id, within the chunk and against earlier chunks.

@@ -4,7 +4,7 @@ from __future__ import annotations
 import narwhals.stable.v2 as nw
 
 from workbench.core.replay.params import Param, PolicyError
-from workbench.core.replay.pricing import CACHED, IN, WRITE
+from workbench.core.replay.pricing import ACACHED, AIN, CACHED, IMG, IN, LONG, WRITE
 from workbench.core.replay.policies._common import FEATURES_ALL, code_where, needs_feature
 from workbench.core.replay.registry import Policy, Reason, register_policy
 
@@ -54,8 +54,13 @@ class Compress(Policy):
         def cut(tokens: nw.Expr, part: str) -> nw.Expr:
             return (tokens * ppm) // MILLION if part in parts else zero
 
-        cut_u = cut(nw.col(IN) - nw.col(CACHED) - nw.col(WRITE), "uncached")
-        cut_c, cut_w = cut(nw.col(CACHED), "cached"), cut(nw.col(WRITE), "cache_write")
+        kinds = ctx.rates.kinds  # audio and image tokens are not compressed: only text is cut
+        uncached, cached = nw.col(IN) - nw.col(CACHED) - nw.col(WRITE), nw.col(CACHED)
+        for k in (AIN, IMG):
+            uncached = uncached - nw.col(k) if k in kinds else uncached
+        cut_u = cut(uncached, "uncached")
+        cut_c = cut(cached - nw.col(ACACHED) if ACACHED in kinds else cached, "cached")
+        cut_w = cut(nw.col(WRITE), "cache_write")
         total = cut_u + cut_c + cut_w
         hit = (ctx.called & ctx.isin("feature", self.p["features"])
                & (nw.col(IN) >= self.p["min_input_tokens"]) & (total > 0))
@@ -63,5 +68,8 @@ class Compress(Policy):
             IN: nw.when(hit).then(nw.col(IN) - total).otherwise(nw.col(IN)),
             CACHED: nw.when(hit).then(nw.col(CACHED) - cut_c).otherwise(nw.col(CACHED)),
             WRITE: nw.when(hit).then(nw.col(WRITE) - cut_w).otherwise(nw.col(WRITE)),
+            # long-TTL writes shrink in proportion (floor(W·p) − floor(L·p) ≤ W − L keeps them a part of WRITE)
+            **({LONG: nw.when(hit).then(nw.col(LONG) - cut(nw.col(LONG), "cache_write")).otherwise(nw.col(LONG))}
+               if LONG in kinds else {}),
             ctx.act: code_where(hit),
         })

@@ -4,7 +4,7 @@ from __future__ import annotations
 import narwhals.stable.v2 as nw
 
 from workbench.core.replay.params import Param
-from workbench.core.replay.pricing import OUT
+from workbench.core.replay.pricing import AOUT, OUT
 from workbench.core.replay.policies._common import FEATURES_ALL, code_where, needs_feature
 from workbench.core.replay.registry import Policy, Reason, register_policy
 
@@ -28,7 +28,7 @@ class OutputCap(Policy):
     def sweeper(self, ctx, param):
         """Score once: each request's cost with 0 output tokens and its price per output token
         (long-context tiers depend on input only, so cost is linear in output tokens)."""
-        if param != "max_output_tokens":
+        if param != "max_output_tokens" or AOUT in ctx.rates.kinds:  # audio output: not linear in the cap
             return None
         import numpy as np
 
