@@ -73,8 +73,9 @@ def test_cascade_shows_it(monkeypatch, shared_data):
     from workbench.widgets.cascade import make_cascade_simulator
     app = make_cascade_simulator(query="dataset=routellm-gsm8k&signal=rules", day="2025-01-01", bootstrap=20)
     assert "data-testid='prices-as-of'" in app.notes.value and "Prices as of " in app.notes.value
-    # the real sheets price the strong tier (gpt-4-1106-preview, an alias); Mixtral comes from the data set
-    assert re.search(r"records in force on 2025-01-01: gpt-4[\w.-]* from \d{4}-\d\d-\d\d\.</p>$", app.notes.value)
+    # the real sheets price both tiers: Mixtral's dated record and gpt-4-1106-preview (an alias)
+    assert re.search(r"records in force on 2025-01-01: open-mixtral-8x7b from \d{4}-\d\d-\d\d; "
+                     r"gpt-4[\w.-]* from \d{4}-\d\d-\d\d\.</p>$", app.notes.value)
 
 
 def test_local_vs_hosted_shows_it():
