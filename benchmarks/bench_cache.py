@@ -281,7 +281,8 @@ def bench_semantic(n: int, threshold: float, gptcache: bool, gpt_n: int, cold_n:
         # this underestimates GPTCache)
         est = over / m * n + (n + int((~hit).sum())) * (fn.seconds / fn.calls)
         print(f"estimate, GPTCache cold at {n:,} prompts: {n + int((~hit).sum()):,} embedding calls × "
-              f"{1000 * fn.seconds / fn.calls:.1f} ms + overhead {over / m * 1000:.2f} ms × {n:,} = {est:.0f} s vs ours "
+              f"{1000 * fn.seconds / fn.calls:.1f} ms + overhead {over / m * 1000:.2f} ms × {n:,} = {est:.0f} s "
+              f"vs ours "
               f"measured {ours:.2f} s: ours ≈ {est / ours:.1f}× faster (an extrapolation, not a run)")
 
 
