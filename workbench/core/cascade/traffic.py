@@ -78,8 +78,8 @@ class TrafficProjection:
         self.u = pd.Series(u, index=ids).reindex(f["request_id"].astype(str)).to_numpy()
         self.baseline = f["baseline_pusd"].to_numpy(np.int64)
         self.escalated = f["cost_pusd"].to_numpy(np.int64)                   # every candidate escalated
-        self.kept = np.where(self.on_strong, f["step1_keep_pusd"].fillna(0).to_numpy(np.float64).astype(np.int64),
-                             self.escalated)
+        keep = pd.array(f["step1_keep_pusd"], dtype="Int64").fillna(0).to_numpy(np.int64)   # exact, no float
+        self.kept = np.where(self.on_strong, keep, self.escalated)
         feats = f["feature"].astype(object).where(f["feature"].notna(), None)
         self.features, self.feature_code = np.unique(feats.astype(str).where(feats.notna(), "(none)"),
                                                      return_inverse=True)
