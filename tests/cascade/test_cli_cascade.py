@@ -99,3 +99,26 @@ def test_traffic_projection_on_the_sample_week(capsys):
                  "--on", "2026-01-01", "--bootstrap", "0", "--project", "--traffic-score", "nope"])
     out, err = capsys.readouterr()
     assert code == 2 and "score column 'nope' is not in the traffic log" in err
+
+
+def test_traffic_outcomes_price_the_cheap_answers(capsys, tmp_path):
+    """A shadow run of the cheap model on some requests: its tokens replace the assumption there."""
+    import pandas as pd
+
+    from tests.conftest import ROOT
+    from workbench.cli import main
+    week = pd.read_parquet(ROOT / "sample_data" / "requests.parquet")
+    shadow = week[week["model"].str.startswith("gpt-4.1-2025")].head(50)
+    pd.DataFrame({"request_id": shadow["request_id"], "model": "gpt-4.1-mini", "output_tokens": 1}).to_csv(
+        tmp_path / "shadow.csv", index=False)
+    args = ["cascade", str(EVALDATA / "long_small.csv"), "--tiers", "gpt-4o-mini,gpt-4o", "--signal", "logprob",
+            "--on", "2026-01-01", "--bootstrap", "0", "--traffic", "--json"]
+    assert main(args) == 0
+    plain = json.loads(capsys.readouterr().out)["traffic"]
+    assert main([*args, "--traffic-outcomes", str(tmp_path / "shadow.csv")]) == 0
+    shadowed = json.loads(capsys.readouterr().out)["traffic"]
+    assert "from the outcomes table" in shadowed["cheap_answer_tokens"]
+    priced = int(shadowed["cheap_answer_tokens"].split(" kept answers")[0])
+    assert 0 < priced < 50                         # the shadowed requests that were not escalated
+    assert shadowed["saved_usd_per_month"] > plain["saved_usd_per_month"]       # 1-token answers cost less
+    assert "assumed" in plain["cheap_answer_tokens"]

@@ -147,6 +147,14 @@ def test_operating_point_by_budget_or_quality_and_its_month(monday):
     assert s.operating["calibrate"]["usd_per_request"] <= op["calibrate"]["usd_per_request"]
     app.target_kind.value, app.target_value.value = "quality", 0.99     # unreachable: said so, closest point
     assert not s.operating["target_met_on_calibration"] and "cannot be met" in app.operating.value
+    app.target_value.value = 80                                          # a percentage typed for a share
+    assert "between 0 and 1" in s.errors["target"] and "wb-error" in app.message.value
+    app.target_kind.value, app.target_value.value = "gap", 0.5
+    assert "target" not in s.errors
+    app.slider.value = index = 0                                         # moved away from the operating point
+    app.rpd.value = 1000                                                 # the month follows the volume; the slider stays
+    assert s.index == index and s.operating["projection"]["requests_per_day"] == 1000
+    assert s.operating["projection"]["usd_per_month"] == pytest.approx(s.operating["test"]["usd_per_request"] * 30_000)
 
 
 def test_upload_an_eval_csv_with_bad_rows_counted(monday):

@@ -435,7 +435,7 @@ class CascadeSimulator(w.VBox):
             self._sync = False
         if p:
             self.slider_label.value = (
-                f"<span class='wb-stats wb-threshold-readout'>threshold <b data-testid='threshold'>{p['threshold']:.4g}"
+                f"<span class='wb-stats wb-threshold-readout' data-index='{p['index']}'>threshold <b data-testid='threshold'>{p['threshold']:.4g}"
                 f"</b> · escalated <b data-testid='escalation'>{_pct(p['escalation_rate'])}</b> · quality "
                 f"<b data-testid='quality'>{_pct(p['quality'])}</b> · <b data-testid='usd'>{_usd(p['usd'])}</b> "
                 f"for {p['n']:,} requests</span>")

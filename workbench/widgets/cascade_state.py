@@ -140,8 +140,9 @@ class CascadeSimulatorState(FieldErrors):
     def _slider(self, change=None) -> None:
         if self._hold:
             return
-        if change is not None and change["name"] == "requests_per_day" and self.target_kind == "budget":
-            self.repick()          # a budget per month means another threshold at another volume
+        if change is not None and change["name"] == "requests_per_day":
+            # the operating point's month is at this volume; a budget per month also means another threshold
+            self.repick(move=self.target_kind == "budget")
         else:
             self.evaluate()
 
@@ -270,16 +271,20 @@ class CascadeSimulatorState(FieldErrors):
         return Target(self.target_kind, self.target_value)
 
     @guarded("target")
-    def repick(self) -> None:
-        """The operating point for the target (no re-scoring); the slider moves there."""
+    def repick(self, move: bool = True) -> None:
+        """The operating point for the target (no re-scoring); with ``move`` the slider goes there."""
         s = self._scored
         if s is None or not self.grid:
             return
+        if self.target_kind in ("gap", "quality") and not 0 <= self.target_value <= 1:
+            raise ValueError(f"a {'share of the gap' if self.target_kind == 'gap' else 'mean quality'} is between "
+                             f"0 and 1 (e.g. 0.8), got {self.target_value:g}")
         op = operating_point(s, self._target(), self.requests_per_day, bootstrap=self._bootstrap)
         self._hold = True
         try:
             self.operating = op
-            self.index = int(np.argmin([abs(g - op["threshold"]) for g in self.grid]))
+            if move:
+                self.index = int(np.argmin([abs(g - op["threshold"]) for g in self.grid]))
         finally:
             self._hold = False
         self.evaluate()

@@ -78,14 +78,19 @@ class TrafficProjection:
         self.u = pd.Series(u, index=ids).reindex(f["request_id"].astype(str)).to_numpy()
         self.baseline = f["baseline_pusd"].to_numpy(np.int64)
         self.escalated = f["cost_pusd"].to_numpy(np.int64)                   # every candidate escalated
-        self.kept = np.where(self.on_strong, f["step1_keep_pusd"].fillna(0).to_numpy(np.float64).astype(np.int64),
-                             self.escalated)
+        keep = pd.array(f["step1_keep_pusd"], dtype="Int64").fillna(0).to_numpy(np.int64)   # exact, no float
+        self.kept = np.where(self.on_strong, keep, self.escalated)
         feats = f["feature"].astype(object).where(f["feature"].notna(), None)
         self.features, self.feature_code = np.unique(feats.astype(str).where(feats.notna(), "(none)"),
                                                      return_inverse=True)
         self.days = max(int(pd.to_datetime(f["ts"], utc=True).dt.floor("D").nunique()), 1)
         self.requests = int(len(f))
-        self.outcome_counts = dict(r.summary.get("outcomes") or {})
+        self.has_outcome = np.zeros(len(f), dtype=bool)     # a kept answer priced from the outcomes table
+        if outcomes is not None:
+            from workbench.core.replay.inputs import validate_outcomes
+            table = validate_outcomes(outcomes, book).to_pandas()
+            ids = set(table.loc[table["model"] == book.resolve(cheap), "request_id"].astype(str))
+            self.has_outcome = f["request_id"].astype(str).isin(ids).to_numpy() & self.on_strong
 
     def _on_strong(self, log: pd.DataFrame, book) -> np.ndarray:
         """Rows logged on ``strong`` (any alias); the replay decides on the called ones."""
@@ -184,10 +189,11 @@ def traffic_savings(log: pd.DataFrame, book, *, cheap: str, strong: str, escalat
         out["ci95"]["rate_interval"] = [lo, hi]
     else:
         out["ci95"]["rate"] = None
-    n_out = p.outcome_counts
+    kept = p.on_strong & ~p.escalate(escalation_rate)
+    with_outcome = int((kept & p.has_outcome).sum())
     out["cheap_answer_tokens"] = (
-        f"{n_out.get('outcome', 0):,} kept answers take {cheap}'s output tokens from the outcomes table; "
-        f"{n_out.get('fallback', 0):,} keep the logged answer's output tokens (no outcome: an assumption)"
+        f"{with_outcome:,} kept answers take {cheap}'s output tokens from the outcomes table; "
+        f"{int(kept.sum()) - with_outcome:,} keep the logged answer's output tokens (no outcome: an assumption)"
         if outcomes is not None else
         f"the logged ({strong}) answer's output tokens are assumed for {cheap}'s answer (no per-model outcomes given)")
     out["quality_note"] = (f"carried over from the labelled set ({labelled}), not measured on this traffic: each "
