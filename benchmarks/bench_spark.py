@@ -1,6 +1,6 @@
 """Benchmark the Spark engine beside Polars and DuckDB, and what a month of traffic would take.
 
-Run: ``python benchmarks/bench_spark.py [--rows 1000000,10000000] [--master local[2]]``
+Run: ``python benchmarks/bench_spark.py [--rows 100000,1000000,10000000] [--kernels-at 1000000] [--master local[2]] [--json-out F]``
 
 For each size, the same synthetic log as ``bench_replay.py`` (14 days, 40 tenants, the largest with
 ~44 % of rows) is written as Parquet parts, and each engine replays it **from the Parquet files**,
