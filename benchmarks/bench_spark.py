@@ -1,18 +1,24 @@
 """Benchmark the Spark engine beside Polars and DuckDB, and what a month of traffic would take.
 
-Run: ``python benchmarks/bench_spark.py [--rows 1000000,10000000] [--master local[2]]``
+Run: ``python benchmarks/bench_spark.py [--rows 100000,1000000,10000000] [--kernels-at 1000000] [--master local[2]] [--json-out F]``
 
 For each size, the same synthetic log as ``bench_replay.py`` (14 days, 40 tenants, the largest with
 ~44 % of rows) is written as Parquet parts, and each engine replays it **from the Parquet files**,
 reading them itself, in a fresh child process (so its peak memory is its own):
 
-* ``polars`` and ``duckdb`` (the strongest local peers; DuckDB without a memory limit),
+* ``polars`` and ``duckdb`` (the strongest local peers; DuckDB without a memory limit, on all
+  the machine's cores as Polars),
 * ``spark`` on ``--master`` (``local[2]`` here): the session start and a 10k-row warm-up replay
   are timed apart; the replay time is the whole ``replay()`` call; memory is the driver's Python peak RSS and the driver JVM's
   peak RSS (in local mode the JVM is also the executor).
 
-The stack is bench_replay's (route, batch, output cap, tenant quota, org daily budget). The
-stateful kernels are then timed on Spark as extra steps — ``budget_fill`` per (tenant, day) and
+Besides wall time, each replay's **CPU time** is measured: user + system seconds of the child and
+every process under it (the JVM, Spark's Python workers, reaped ones included), from /proc. On a
+shared machine the wall time moves with the others' load; the CPU seconds are the work done, and
+they are what the month estimate scales.
+
+The stack is bench_replay's (route, batch, output cap, tenant quota, org daily budget). At the
+sizes in ``--kernels-at`` (default: the smallest), the stateful kernels are then timed on Spark as extra steps — ``budget_fill`` per (tenant, day) and
 an exact TTL response cache per prompt (the test plugin) — and each kernel function alone on the
 largest partition it meets (the biggest tenant-day, the most frequent prompt), giving its
 per-partition cost.
@@ -44,6 +50,32 @@ KERNELS = {
 }
 
 
+def tree_cpu_s(pid: int | None = None) -> float:
+    """User + system CPU seconds of a process and every process under it, reaped children
+    included (Linux /proc): the work done, whatever else loads the machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0, [pid or os.getpid()]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:  # the process ended meanwhile: its parent's cutime has it
+            continue
+    return total / tick
+
+
+def timed(fn) -> tuple[object, float, float]:
+    """``fn()``, its wall seconds and its CPU seconds (this process and all under it)."""
+    c, t = tree_cpu_s(), time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t, tree_cpu_s() - c
+
+
 def _jvm_peak_mb(spark) -> float:
     pid = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
     try:
@@ -63,9 +95,9 @@ def child(args) -> dict:
     rows = args.n
     stack = make_stack(rows)
     if args.child in ("polars", "duckdb"):
-        t = time.perf_counter()
-        r = replay(args.path, stack, book, engine=args.child, bootstrap=0, per_request=False)
-        return {"seconds": time.perf_counter() - t, "peak_rss_mb": peak_rss_mb(), "replayed_pusd": r.summary["replayed_pusd"]}
+        r, wall, cpu = timed(lambda: replay(args.path, stack, book, engine=args.child, bootstrap=0, per_request=False))
+        return {"seconds": wall, "cpu_seconds": cpu, "peak_rss_mb": peak_rss_mb(),
+                "replayed_pusd": r.summary["replayed_pusd"]}
     from tests.replay import plugin_policies  # noqa: F401  (registers test_exact_cache)
     from workbench.core.replay.spark_backend import spark_session
     t = time.perf_counter()
@@ -82,21 +114,20 @@ def child(args) -> dict:
     warm = {"policies": [*stack["policies"], dict(KERNELS["budget_fill"])]}
     replay(make_frame(10_000), warm, book, engine="spark", bootstrap=0, per_request=False)
     out["warmup_seconds"] = time.perf_counter() - t
-    t = time.perf_counter()
-    r = replay(args.path, stack, book, engine="spark", bootstrap=0, per_request=False)
-    out.update(seconds=time.perf_counter() - t, replayed_pusd=r.summary["replayed_pusd"])
+    r, wall, cpu = timed(lambda: replay(args.path, stack, book, engine="spark", bootstrap=0, per_request=False))
+    out.update(seconds=wall, cpu_seconds=cpu, replayed_pusd=r.summary["replayed_pusd"])
     # the org daily budget alone (read, price, one window per UTC day): bounds what one day costs
-    t = time.perf_counter()
-    replay(args.path, {"policies": [stack["policies"][-1]]}, book, engine="spark", bootstrap=0, per_request=False)
-    out["budget_only_seconds"] = time.perf_counter() - t
-    if not args.skip_kernels:
+    _, wall, cpu = timed(lambda: replay(args.path, {"policies": [stack["policies"][-1]]}, book, engine="spark",
+                                        bootstrap=0, per_request=False))
+    out.update(budget_only_seconds=wall, budget_only_cpu_seconds=cpu)
+    if args.kernels:
         for name, policy in KERNELS.items():
             with_kernel = {"policies": [*stack["policies"], dict(policy)]}
             if name == "budget_fill":
                 with_kernel["policies"][-1]["usd"] = policy["usd"] * rows / 1_000_000
-            t = time.perf_counter()
-            replay(args.path, with_kernel, book, engine="spark", bootstrap=0, per_request=False)
-            out[f"with_{name}_seconds"] = time.perf_counter() - t
+            _, wall, cpu = timed(lambda: replay(args.path, with_kernel, book, engine="spark", bootstrap=0,
+                                                per_request=False))
+            out.update({f"with_{name}_seconds": wall, f"with_{name}_cpu_seconds": cpu})
     out.update(peak_rss_mb=peak_rss_mb(), jvm_peak_mb=_jvm_peak_mb(spark),
                partitions=spark.read.parquet(args.path).rdd.getNumPartitions())
     return out
@@ -141,24 +172,27 @@ def run_child(*extra: str) -> dict:
 def estimate(spark_runs: dict[int, dict], kc: dict, cores: int, month_rows: int = 10**9, days: int = 30) -> list[str]:
     """A 1-billion-request month on N executor cores, from the measured per-row work.
 
-    Work per row (core-seconds) is the slope between the two measured sizes times the cores that
-    did it (fixed costs — planning, job start-up — fall out of the slope). Two floors: (1) the
-    largest window partition runs on one core: the org daily budget orders each UTC day on its own
-    (1/days of the month per task), the tenant quota each (tenant, day) (the largest tenant's
-    share); (2) the ordering shuffle moves every row once per window or kernel step."""
+    Work per row (core-seconds) is the slope of the replay's CPU seconds between the smallest and
+    the largest measured size (fixed costs — planning, job start-up — fall out of the slope); the
+    CPU seconds, not the wall time, since others share this machine. Two floors: (1) the largest
+    window partition runs on one core: the org daily budget orders each UTC day on its own (1/days
+    of the month per task), the tenant quota each (tenant, day) (the largest tenant's share); (2)
+    the ordering shuffle moves every row once per window or kernel step."""
     sizes = sorted(spark_runs)
 
     def slope(key: str) -> float:
+        wall = not key.endswith("cpu_seconds")
         if len(sizes) >= 2:
             a, b = sizes[0], sizes[-1]
-            return (spark_runs[b][key] - spark_runs[a][key]) / (b - a) * cores
-        return spark_runs[sizes[0]][key] / sizes[0] * cores
+            return (spark_runs[b][key] - spark_runs[a][key]) / (b - a) * (cores if wall else 1)
+        return spark_runs[sizes[0]][key] / sizes[0] * (cores if wall else 1)
 
-    per_row, per_row_budget = slope("seconds"), slope("budget_only_seconds")
+    per_row, per_row_budget = slope("cpu_seconds"), slope("budget_only_cpu_seconds")
+    wall_row = slope("seconds")
     day_rows = month_rows / days
     tenant_day = day_rows * kc["largest_tenant_share"]
-    lines = [f"measured work: {per_row * 1e6:.1f} core-µs per request (slope over {sizes[0]:,}→{sizes[-1]:,} rows, "
-             f"{cores} cores)",
+    lines = [f"measured work: {per_row * 1e6:.1f} CPU-µs per request (slope of CPU seconds over {sizes[0]:,}→"
+             f"{sizes[-1]:,} rows; the wall-time slope × {cores} cores gives {wall_row * 1e6:.1f} µs)",
              f"1B requests in {days} days: total work {per_row * month_rows / 3600:,.0f} core-hours; "
              f"largest window partitions: a UTC day of the org budget = {day_rows / 1e6:.1f}M rows, "
              f"the largest tenant-day = {tenant_day / 1e6:.1f}M rows ({kc['largest_tenant_share']:.0%} of a day)"]
@@ -166,7 +200,7 @@ def estimate(spark_runs: dict[int, dict], kc: dict, cores: int, month_rows: int 
     # at the measured per-row work of a replay with that budget alone (read + price + window: an
     # upper bound of the window's own share)
     floor = day_rows * per_row_budget
-    lines.append(f"org daily budget alone: {per_row_budget * 1e6:.1f} core-µs per request → one UTC day "
+    lines.append(f"org daily budget alone: {per_row_budget * 1e6:.1f} CPU-µs per request → one UTC day "
                  f"({day_rows / 1e6:.1f}M rows) on one core ≤ {floor / 60:,.0f} min")
     for n in (8, 32, 128, 512):
         t = max(per_row * month_rows / n, floor)
@@ -188,8 +222,12 @@ def main() -> None:
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--driver-memory", default="4g")
     ap.add_argument("--shuffle-partitions", type=int, default=8)
-    ap.add_argument("--skip-kernels", action="store_true")
+    ap.add_argument("--kernels-at", help="comma-separated sizes at which to time the kernel steps on Spark "
+                                         "(default: the smallest of --rows)")
+    ap.add_argument("--skip-kernels", action="store_true", help="time no kernel step on Spark")
+    ap.add_argument("--json-out", help="also write every measurement to this JSON file")
     ap.add_argument("--child", choices=("polars", "duckdb", "spark"))
+    ap.add_argument("--kernels", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--path")
     ap.add_argument("--n", type=int)
     args = ap.parse_args()
@@ -197,41 +235,66 @@ def main() -> None:
         print(json.dumps(child(args)))
         return
     sizes = [int(s) for s in args.rows.split(",")]
+    kernels_at = set() if args.skip_kernels else \
+        {int(s) for s in args.kernels_at.split(",")} if args.kernels_at else {min(sizes)}
     cores = int(args.master[len("local["):-1]) if args.master.startswith("local[") and args.master[6:-1].isdigit() \
         else os.cpu_count()
     spark_runs: dict[int, dict] = {}
+    report: dict = {"master": args.master, "driver_memory": args.driver_memory, "cpu_count": os.cpu_count(),
+                    "load_before": os.getloadavg(), "sizes": {}}
     common = ["--master", args.master, "--driver-memory", args.driver_memory,
-              "--shuffle-partitions", str(args.shuffle_partitions)] + (["--skip-kernels"] if args.skip_kernels else [])
+              "--shuffle-partitions", str(args.shuffle_partitions)]
     with tempfile.TemporaryDirectory(prefix="bench-spark-") as tmp:
         for n in sizes:
             folder = Path(tmp) / f"log-{n}"
             folder.mkdir()
             write_parquet(folder, n)
-            res = {e: run_child("--child", e, "--path", str(folder), "--n", str(n), *common)
+            res = {e: run_child("--child", e, "--path", str(folder), "--n", str(n), *common,
+                                *(["--kernels"] if e == "spark" and n in kernels_at else []))
                    for e in ("polars", "duckdb", "spark")}
             spark_runs[n] = res["spark"]
+            report["sizes"][n] = {**res, "load_after": os.getloadavg()}
             same = len({r["replayed_pusd"] for r in res.values()}) == 1
-            best = min(("polars", "duckdb"), key=lambda e: res[e]["seconds"])
             s = res["spark"]
             print(f"\n{n:,} requests from Parquet ({s['partitions']} input partitions), {args.master}; "
-                  f"{'same pico-dollars on all three' if same else 'DIFFERENT totals: ' + str({e: r['replayed_pusd'] for e, r in res.items()})}")
+                  f"{'same pico-dollars on all three' if same else 'DIFFERENT totals: ' + str({e: r['replayed_pusd'] for e, r in res.items()})}"
+                  f"; load average {os.getloadavg()[1]:.1f} on {os.cpu_count()} cores")
             for e in ("polars", "duckdb"):
-                print(f"  {e:<7} {res[e]['seconds']:7.1f} s   peak {res[e]['peak_rss_mb']:6.0f} MB")
-            print(f"  spark   {s['seconds']:7.1f} s   driver Python peak {s['peak_rss_mb']:6.0f} MB, driver JVM "
-                  f"peak {s['jvm_peak_mb']:6.0f} MB   (+ {s['start_seconds']:.1f} s session start)")
-            print(f"  spark / {best}: {s['seconds'] / res[best]['seconds']:.1f}x the time")
+                print(f"  {e:<7} {res[e]['seconds']:7.1f} s  {res[e]['cpu_seconds']:7.1f} CPU-s   "
+                      f"peak {res[e]['peak_rss_mb']:6.0f} MB")
+            print(f"  spark   {s['seconds']:7.1f} s  {s['cpu_seconds']:7.1f} CPU-s   driver Python peak "
+                  f"{s['peak_rss_mb']:6.0f} MB, driver JVM peak {s['jvm_peak_mb']:6.0f} MB   "
+                  f"(+ {s['start_seconds']:.1f} s session start)")
+            for e in ("polars", "duckdb"):
+                print(f"  spark / {e}: {s['seconds'] / res[e]['seconds']:.1f}x the time, "
+                      f"{s['cpu_seconds'] / res[e]['cpu_seconds']:.1f}x the CPU")
             for name in KERNELS:
                 if f"with_{name}_seconds" in s:
                     extra = s[f"with_{name}_seconds"] - s["seconds"]
+                    extra_cpu = s[f"with_{name}_cpu_seconds"] - s["cpu_seconds"]
                     print(f"  + {name} step on spark: {s[f'with_{name}_seconds']:.1f} s "
-                          f"({extra:+.1f} s, {extra / s['seconds']:+.0%} over the stack)")
-    kc = kernel_costs(min(sizes))
+                          f"({extra:+.1f} s, {extra / s['seconds']:+.0%} over the stack; {extra_cpu:+.1f} CPU-s, "
+                          f"{extra_cpu / n * 1e6:+.2f} CPU-µs per request)")
+    at = max(kernels_at & set(sizes), default=min(sizes))
+    kc = kernel_costs(at)
+    report["kernels_alone"] = {"rows": at, **kc}
     print(f"\nkernels alone (driver, one partition): budget_fill {kc['budget_fill_us_per_row']:.2f} µs/row on the "
           f"largest tenant-day ({kc['largest_tenant_day_rows']:,} rows, {kc['budget_fill_s'] * 1e3:.1f} ms); "
           f"exact cache {kc['exact_cache_us_per_row']:.2f} µs/row on the most frequent prompt "
           f"({kc['largest_prompt_rows']:,} rows, {kc['exact_cache_s'] * 1e3:.1f} ms); "
-          f"{kc['tenant_day_partitions']} tenant-days, {kc['prompt_partitions']} prompts at {min(sizes):,} rows")
-    print("\n" + "\n".join(estimate(spark_runs, kc, cores)))
+          f"{kc['tenant_day_partitions']} tenant-days, {kc['prompt_partitions']} prompts at {at:,} rows")
+    s = spark_runs[at]
+    for name, parts in (("budget_fill", kc["tenant_day_partitions"]), ("exact_cache", kc["prompt_partitions"])):
+        if f"with_{name}_cpu_seconds" in s:  # the whole step on Spark: shuffle, sort, Arrow, kernel
+            extra = s[f"with_{name}_cpu_seconds"] - s["cpu_seconds"]
+            print(f"{name} as a Spark step at {at:,} rows: {extra:+.1f} CPU-s over the stack = "
+                  f"{extra / parts * 1e3:+.1f} CPU-ms per key partition ({parts} partitions), "
+                  f"{extra / at * 1e6:+.2f} CPU-µs per request")
+    lines = estimate(spark_runs, kc, cores)
+    report["estimate"] = lines
+    print("\n" + "\n".join(lines))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

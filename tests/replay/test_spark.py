@@ -8,6 +8,7 @@ runtime are test requirements (``./run.sh test`` installs them): a missing one f
 from __future__ import annotations
 
 import json
+import warnings
 
 import narwhals.stable.v2 as nw
 import numpy as np
@@ -250,3 +251,33 @@ def test_delta_table_without_delta_lake_says_what_is_missing(spark, frozen_book,
         replay(str(table), [], frozen_book, engine="spark", bootstrap=0)
     with pytest.raises(FileNotFoundError, match="log not found"):
         replay(str(tmp_path / "missing.parquet"), [], frozen_book, engine="spark", bootstrap=0)
+
+
+def test_pandas_3_frames_through_pyspark_both_ways(spark, frozen_book):
+    """Why pandas needs no pin below 3 (PySpark 4.3 warns that it does not fully support pandas 3):
+    a frame of pandas' own inferred dtypes (``str`` with missing values, ``datetime64[us, UTC]``)
+    goes through PySpark's pandas→Spark conversion, the replay (windows, and the budget_fill
+    kernel through ``mapInArrow``) and back through ``toPandas()``, and as a pandas input to a
+    pandas result, equal to the Polars engine per request. The one other warning allowed is
+    pandas 3 telling PySpark's ``toPandas()`` that its ``copy=`` keyword goes away in pandas 4."""
+    log = make_log(200, seed=8)
+    plain = pd.DataFrame({c: log[c].tolist() for c in log.columns})  # dtypes as pandas infers them
+    assert pd.api.types.is_string_dtype(plain["tenant"]) and plain["tenant"].isna().any()
+    fill = [{"policy": "daily_budget", "usd": 0.5}, {"policy": "budget_fill", "usd": 0.05, "scope": "tenant"}]
+    want = {name: replay(plain, stack, frozen_book, engine="polars", bootstrap=0).frame
+            for name, stack in (("full", FULL_STACK), ("fill", fill))}
+    keys = ["request_id", "replayed_model", "fate", "cost_pusd"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+        warnings.filterwarnings("ignore", message="The copy keyword is deprecated")
+        frame = spark.createDataFrame(plain)                      # PySpark's own pandas path
+        back = replay(frame, FULL_STACK, frozen_book, bootstrap=0).frame.toPandas()
+        local = replay(plain, fill, frozen_book, engine="spark", bootstrap=0).frame
+    assert isinstance(local, pd.DataFrame) and str(local["ts"].dt.tz) == "UTC"
+    for got, name in ((back, "full"), (local, "fill")):
+        assert got[keys].to_dict("list") == want[name][keys].to_dict("list"), name
+        assert got["tenant"].isna().sum() == plain["tenant"].isna().sum()
+        assert set(got["fate"]) >= {"called", "blocked"}
+    # toPandas() gives Spark's session-zone wall times (UTC here), without a zone
+    assert (back["ts"].dt.tz_localize("UTC").tolist() == want["full"]["ts"].tolist())
