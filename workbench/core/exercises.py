@@ -32,8 +32,14 @@ class Exercise:
     unit: str
     answer: Callable[[], float]
 
+    def _markdown(self) -> str:
+        return f"**Exercise `{self.key}`** — {self.question} *(answer in {self.unit})*"
+
     def _repr_markdown_(self) -> str:  # "\$": a pair of dollar signs is not mathematics
-        return f"**Exercise `{self.key}`** — {md_text(self.question)} *(answer in {self.unit})*"
+        return md_text(self._markdown())
+
+    def _repr_html_(self) -> str | None:
+        return md_html(self._markdown())
 
 
 EXERCISES: dict[str, Exercise] = {e.key: e for e in [
@@ -91,6 +97,21 @@ class AnswerCheck:
         if self.ok:
             return f"✔ `{self.key}`: {self.given:,.2f} is right."
         return f"✘ `{self.key}`: {self.given:,.2f} is off; the library computes {self.expected:,.2f}."
+
+
+def md_html(text: str) -> str | None:
+    """Markdown ``text`` (dollars as written) as HTML that math typesetting leaves alone.
+
+    JupyterLab and Voila typeset "$ … $" pairs in Markdown *and* HTML outputs; Voila's renderer
+    even pairs escaped ones ("\\$"), so "$0.02275/request and $13,650/month" lost its words
+    (seen in the browser test). MathJax skips an element of class ``tex2jax_ignore`` (MathJax 2)
+    or ``mathjax_ignore`` (MathJax 3); front ends prefer this HTML to the Markdown. None (no HTML)
+    without ``mistune`` (installed with nbconvert)."""
+    try:
+        import mistune
+    except ImportError:
+        return None
+    return f"<div class='tex2jax_ignore mathjax_ignore'>{mistune.html(text)}</div>"
 
 
 def md_text(text: str) -> str:

@@ -235,18 +235,26 @@ def all_examples() -> list[WorkedExample]:
             seed_002_price_table(), compounding(), prefix_cache(), output_multiplier()]
 
 
-def _example_markdown(ex: WorkedExample) -> str:
+def _example_markdown(ex: WorkedExample, escape: bool = True) -> str:
     rows = "\n".join(
         f"| {c.name} | {c.claimed:,.6g} | {c.computed:,.6g} | {'✔' if c.ok else '✘ wrong'} |" for c in ex.checks
     )
     inputs = ", ".join(f"{k} = {v:,}" if isinstance(v, (int, float)) else f"{k} = {v}" for k, v in ex.inputs.items())
     from workbench.core.exercises import md_text  # "$" escaped: no math typesetting in Jupyter
 
-    return md_text(f"**{ex.title}** (seed {ex.seed})  \nInputs: {inputs}\n\n"
-                   f"| figure | article says | recomputed | |\n|---|---:|---:|---|\n{rows}\n\n{ex.notes}")
+    text = (f"**{ex.title}** (seed {ex.seed})  \nInputs: {inputs}\n\n"
+            f"| figure | article says | recomputed | |\n|---|---:|---:|---|\n{rows}\n\n{ex.notes}")
+    return md_text(text) if escape else text
+
+
+def _example_html(ex: WorkedExample) -> str | None:
+    from workbench.core.exercises import md_html  # shielded from math typesetting (Lab, Voila)
+
+    return md_html(_example_markdown(ex, escape=False))
 
 
 WorkedExample._repr_markdown_ = _example_markdown  # type: ignore[attr-defined]
+WorkedExample._repr_html_ = _example_html  # type: ignore[attr-defined]
 
 
 def example(key: str) -> WorkedExample:

@@ -539,7 +539,11 @@ class SpendExplorerState(FieldErrors):
 
         if self._replay_input is None:
             drop = ["_day", "input_usd", "cached_input_usd", "cache_write_usd", "output_usd", "cost_usd"]
-            self._replay_input = pl.from_pandas(self.log.drop(columns=drop, errors="ignore"))
+            frame = self.log.drop(columns=drop, errors="ignore")
+            try:
+                self._replay_input = pl.from_pandas(frame)
+            except Exception:  # a column of Python objects a caller added: the schema's columns only
+                self._replay_input = pl.from_pandas(frame[[c.name for c in COLUMNS if c.name in frame]])
         return self._replay_input if mask.all() else self._replay_input.filter(pl.Series(mask))
 
     def _daily_cap(self, result) -> float | None:
