@@ -45,3 +45,23 @@ def test_charts_under_workbench_app_import_the_bundle_once_per_page():
     (inline, inline_loader, _), (small, loader, named) = runs
     assert int(inline) > 100_000 and inline_loader == "False"
     assert int(small) < 300 and loader == "True" and named == "True"
+
+
+def test_outside_a_kernel_the_deferred_replay_runs_at_once_even_with_an_event_loop_running():
+    """Playwright's sync API (the browser tests' session driver) leaves an asyncio loop visible as
+    running; without a kernel nothing would ever run a callback put on it, so the spend explorer
+    opened with no replay when the browser tests ran first in the suite."""
+    from playwright.sync_api import sync_playwright
+
+    from workbench.widgets._state import after_this_cell
+    from workbench.widgets.spend_explorer import make_spend_explorer
+
+    driver = sync_playwright().start()
+    try:
+        ran: list[int] = []
+        after_this_cell(lambda: ran.append(1))
+        assert ran == [1]
+        app = make_spend_explorer(query="")
+        assert app.state.replay["savings_usd"] > 0
+    finally:
+        driver.stop()

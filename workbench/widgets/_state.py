@@ -52,8 +52,12 @@ def after_this_cell(fn) -> None:
     import asyncio
 
     try:
+        from IPython import get_ipython
+        in_kernel = getattr(get_ipython(), "kernel", None) is not None
         loop = asyncio.get_running_loop()
-    except RuntimeError:
+    except (ImportError, RuntimeError):
+        in_kernel = False
+    if not in_kernel:  # a loop can run without a kernel (Playwright's sync API keeps one): run now
         fn()
         return
     loop.call_soon(fn)
