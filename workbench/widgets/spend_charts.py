@@ -62,12 +62,13 @@ def bar_chart(df: pd.DataFrame, key: str, title: str, color: str | None = None, 
     return alt.layer(bars, text).properties(width=width, height=max(60, 24 * len(d)))
 
 
-def waterfall_chart(replay: Mapping[str, Any]) -> alt.TopLevelMixin:
-    """Logged spend, each policy's saving as a floating bar, and the spend with the policies."""
+def _waterfall_rows(replay: Mapping[str, Any]) -> tuple[pd.DataFrame, list, float, float] | None:
+    """The waterfall's bars (logged spend, each step's saving, spend with the policies), their
+    order and the zoomed y range; ``None`` before a replay."""
     steps = replay.get("waterfall") or []
     base, after = replay.get("baseline_usd"), replay.get("replayed_usd")
     if base is None:
-        return alt.Chart(pd.DataFrame({"x": []})).mark_text().properties(width=CHART_WIDTH, height=240)
+        return None
     rows = [{"name": "Logged spend", "lo": 0.0, "hi": base, "kind": "total", "value": base}]
     for s in steps:
         rows.append({"name": f"{s['step']}. {s['label']}", "lo": min(s["before_usd"], s["after_usd"]),
@@ -77,10 +78,18 @@ def waterfall_chart(replay: Mapping[str, Any]) -> alt.TopLevelMixin:
     df = pd.DataFrame(rows)
     df["text"] = [f"${v:,.2f}" if k == "total" else f"{'−' if v <= 0 else '+'}${abs(v):,.2f}"
                   for v, k in zip(df["value"], df["kind"])]
-    order = list(df["name"])
     low = float(min(base, after, *(s["after_usd"] for s in steps)) if steps else min(base, after))
     top = float(max(base, after, *(s["before_usd"] for s in steps)) if steps else max(base, after)) * 1.06
     floor = max(0.0, low - 0.35 * max(top - low, 0.05 * top))  # zoom in so small savings stay visible
+    return df, list(df["name"]), floor, top
+
+
+def waterfall_chart(replay: Mapping[str, Any]) -> alt.TopLevelMixin:
+    """Logged spend, each policy's saving as a floating bar, and the spend with the policies."""
+    w = _waterfall_rows(replay)
+    if w is None:
+        return alt.Chart(pd.DataFrame({"x": []})).mark_text().properties(width=CHART_WIDTH, height=240)
+    df, order, floor, top = w
     scale = alt.Scale(domain=["total", "saving", "extra cost"], range=["#57606a", "#1a7f37", "#cf222e"])
     bars = alt.Chart(df).mark_bar(size=44).encode(
         x=alt.X("name:N", sort=order, title=None, axis=alt.Axis(labelAngle=0, labelFontSize=12, labelLimit=180)),
@@ -218,23 +227,10 @@ def bar_spec(df: pd.DataFrame, key: str, title: str, color: str | None = None, w
 
 def waterfall_spec(replay: Mapping[str, Any]) -> dict:
     """:func:`waterfall_chart` as a dict."""
-    steps = replay.get("waterfall") or []
-    base, after = replay.get("baseline_usd"), replay.get("replayed_usd")
-    if base is None:
+    w = _waterfall_rows(replay)
+    if w is None:
         return _empty_spec(CHART_WIDTH, 240)
-    rows = [{"name": "Logged spend", "lo": 0.0, "hi": base, "kind": "total", "value": base}]
-    for s in steps:
-        rows.append({"name": f"{s['step']}. {s['label']}", "lo": min(s["before_usd"], s["after_usd"]),
-                     "hi": max(s["before_usd"], s["after_usd"]),
-                     "kind": "saving" if s["savings_usd"] >= 0 else "extra cost", "value": -s["savings_usd"]})
-    rows.append({"name": "With policies", "lo": 0.0, "hi": after, "kind": "total", "value": after})
-    df = pd.DataFrame(rows)
-    df["text"] = [f"${v:,.2f}" if k == "total" else f"{'−' if v <= 0 else '+'}${abs(v):,.2f}"
-                  for v, k in zip(df["value"], df["kind"])]
-    order = list(df["name"])
-    low = float(min(base, after, *(s["after_usd"] for s in steps)) if steps else min(base, after))
-    top = float(max(base, after, *(s["before_usd"] for s in steps)) if steps else max(base, after)) * 1.06
-    floor = max(0.0, low - 0.35 * max(top - low, 0.05 * top))
+    df, order, floor, top = w
     datasets: dict = {}
     data = _named(df, datasets)
     bars = {"mark": {"type": "bar", "size": 44}, "encoding": {
