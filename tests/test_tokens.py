@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import NO_GEMINI_VOCAB, gemini_vocab_at
 from workbench.core import _bpe_cache, tokens
 from workbench.core.tokens import (
     ESTIMATORS,
@@ -237,6 +238,7 @@ def test_bad_messages_raise(messages: object, error: type, match: str) -> None:
 
 
 @pytest.mark.parametrize("tokenizer", ESTIMATE_TOKENIZERS)
+@pytest.mark.usefixtures("gemini_estimate")
 def test_estimate_messages_add_framing_and_are_labelled(tokenizer: str) -> None:
     est = ESTIMATORS[tokenizer]
     result = count_messages(COOKBOOK_MESSAGES, tokenizer=tokenizer)
@@ -305,7 +307,7 @@ def test_special_token_matches_encode_ordinary(encoding: str) -> None:
         ("pixtral-12b", "estimate:mistral"),
     ],
 )
-def test_model_table(model: str, tokenizer: str) -> None:
+def test_model_table(model: str, tokenizer: str, gemini_estimate) -> None:
     assert tokenizer_for(model) == tokenizer
     assert count_tokens("hi", model).encoding == tokenizer
 
@@ -362,6 +364,7 @@ def test_encoding_helpers() -> None:
 
 
 @pytest.mark.parametrize("tokenizer", ESTIMATE_TOKENIZERS)
+@pytest.mark.usefixtures("gemini_estimate")
 def test_estimates_are_labelled(tokenizer: str) -> None:
     result = count_tokens("The quick brown fox jumps over the lazy dog.", tokenizer=tokenizer)
     assert result.method == "estimate"
@@ -377,6 +380,7 @@ def test_exact_is_labelled_exact(tokenizer: str) -> None:
     assert "estimate" not in result.note
 
 
+@pytest.mark.usefixtures("gemini_estimate")
 def test_estimate_formulas() -> None:
     text = "Tokenizers differ between vendors, so estimates carry an error band. " * 7
     o200k = count_tokens(text, encoding="o200k_base").tokens
@@ -462,7 +466,10 @@ def test_sound_count_properties(text: str) -> None:
     assert 0 <= tekken <= utf8_len
     assert count_tokens(text, tokenizer="estimate:mistral").tokens == tekken
     weighted = 5 * len(text) + 7 * tokens.cjk_chars(text)    # Gemini: a CJK character weighs 2.4 (fifths)
-    assert count_tokens(text, tokenizer="estimate:google").tokens == -(-weighted // 20)
+    with gemini_vocab_at(NO_GEMINI_VOCAB):
+        assert count_tokens(text, tokenizer="estimate:google").tokens == -(-weighted // 20)
+    gemini = count_tokens(text, tokenizer="estimate:google")  # exact: the installed vocabulary
+    assert gemini.method == "exact" and (gemini.tokens == 0) == (text == "") and gemini.tokens <= utf8_len
     assert count_tokens(text, tokenizer="estimate:anthropic-4.7").tokens >= count_tokens(
         text, tokenizer="estimate:anthropic").tokens
 

