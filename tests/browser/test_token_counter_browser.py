@@ -36,7 +36,10 @@ def test_typing_updates_the_exact_count_and_badges(open_app, screenshot, assert_
     expect(claude.locator('[data-testid="badge"]')).to_have_text("estimate")
     anthropic = count_tokens(TEXT, tokenizer="estimate:anthropic").tokens
     expect(claude.locator('[data-testid="tokens"]')).to_have_text(f"{anthropic:,}")
-    expect(page.locator('[data-testid="family-estimate:google"] [data-testid="badge"]')).to_have_text("estimate")
+    gemini = count_tokens(TEXT, tokenizer="estimate:google")  # exact: ./run.sh test installs the vocabulary
+    assert gemini.method == "exact"
+    expect(page.locator('[data-testid="family-estimate:google"] [data-testid="badge"]')).to_have_text("exact")
+    expect(tokens_of(page, "family-estimate:google")).to_have_text(f"{gemini.tokens:,}")
     screenshot(page, "token_counter-text")
     assert_offline(page)
 
