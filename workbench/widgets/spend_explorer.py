@@ -1,9 +1,9 @@
 """Spend & budget explorer: "what did we spend yesterday, by feature and tenant?" and "what if?".
 
 The app is :class:`~workbench.widgets.spend_state.SpendExplorerState` (log, filters, results) and
-:class:`SpendExplorer`, a thin view over it built from the shared pieces: the chunked upload
-(:mod:`workbench.widgets.upload`), the policy cards (:mod:`workbench.widgets.params`) and the
-offline charts (:mod:`workbench.widgets.charts`). Charts and HTML come from
+:class:`SpendExplorer`, a thin view over it built from the shared pieces: the log source (upload,
+sample week, column mapping: :mod:`workbench.widgets.log_source`), the policy cards
+(:mod:`workbench.widgets.params`) and the offline charts (:mod:`workbench.widgets.charts`). Charts and HTML come from
 :mod:`~workbench.widgets.spend_charts` and :mod:`~workbench.widgets.spend_html`.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from workbench.widgets.address import follow
 from workbench.widgets.charts import EMBED as _EMBED, offline_chart
 from workbench.widgets.params import StackEditor
 from workbench.widgets.prices_asof import prices_as_of_frame_html
-from workbench.widgets.upload import ChunkedUpload, ProgressRow, transfer_label
+from workbench.widgets.log_source import LogSourceView
 from workbench.widgets.spend_charts import (
     bar_chart, bar_spec, spend_by_day_chart, spend_by_day_spec, timeline_chart, timeline_spec, waterfall_chart,
     waterfall_spec)
@@ -45,12 +45,10 @@ class SpendExplorer(w.VBox):
             "spend against the previous week, and stack policies to see what they would have saved."))
         self.source = w.HTML()
         self.source.add_class("wb-source-line")
-        self.upload = ChunkedUpload(self._received, description="Upload log", max_bytes=MAX_UPLOAD_BYTES,
-                                    accept=".parquet,.csv,.jsonl,.json,.ndjson,.tsv,.gz")
-        self.mapping_box = w.VBox()
-        self.mapping_box.add_class("wb-mapping")
-        self.sample_button = w.Button(description="Sample week", icon="refresh", layout=w.Layout(width="140px"))
-        self.sample_button.add_class("wb-sample")
+        self.log_view = LogSourceView(state.log_source, label=self.source)
+        lv = self.log_view
+        self.upload, self.sample_button, self.mapping_box, self.progress_row = (
+            lv.upload, lv.sample_button, lv.mapping_box, lv.progress_row)
         self.load_error = w.HTML()
         self.range = w.SelectionRangeSlider(options=[("—", None)], index=(0, 0), description="Days",
                                             continuous_update=False, layout=w.Layout(width="430px"),
@@ -82,7 +80,6 @@ class SpendExplorer(w.VBox):
         self.table.add_class("wb-attribution")
         self.policy_box = w.VBox()
         self.policy_box.add_class("wb-policies")
-        self.progress_row = ProgressRow()
 
         charts_row = w.HBox([
             w.VBox([w.HTML(_html.section("Top spenders (tenant)")), self.top_chart], layout=w.Layout(width="50%")),
@@ -91,9 +88,7 @@ class SpendExplorer(w.VBox):
         self.address_bar = follow(state, ["revision", "replay_revision", "policies", "breakdown"], state.query)
         super().__init__([
             self.header, self.address_bar,
-            w.HBox([self.source, w.HBox([self.sample_button, self.upload])],
-                   layout=w.Layout(justify_content="space-between", align_items="center", width="100%")),
-            self.load_error, self.progress_row, self.mapping_box,
+            self.log_view, self.load_error,
             w.HBox([self.range, self.feature_dd, self.tenant_dd],
                    layout=w.Layout(align_items="center", flex_flow="row wrap")),
             self.filter_error, self.kpis,
@@ -112,15 +107,11 @@ class SpendExplorer(w.VBox):
         self.feature_dd.observe(lambda c: self._set("feature", c["new"] or ""), "value")
         self.tenant_dd.observe(lambda c: self._set("tenant", c["new"] or ""), "value")
         self.breakdown.observe(lambda c: self._set("breakdown", c["new"]), "value")
-        self.upload.observe(self._show_transfer, ["received", "busy"])
-        self.upload.observe(lambda c: c["new"] and state.set_error("upload", c["new"]), "error")
-        self.sample_button.on_click(lambda _: state.load_sample())
         # state -> view
         state.observe(self._show_options, ["days", "features_available", "tenants_available", "source"])
         state.observe(self._show_results, "revision")
         state.observe(self._show_errors, "errors")
         state.observe(self._show_progress, "progress")
-        state.observe(self._show_mapping, "mapping")
         state.observe(self._show_filters, ["start", "end", "feature", "tenant", "breakdown"])
         self._build_policies()
         self._show_options()
@@ -134,47 +125,10 @@ class SpendExplorer(w.VBox):
         elif not self.upload.busy:
             self.progress_row.hide()
 
-    def _show_transfer(self, change=None) -> None:
-        u = self.upload
-        if u.busy:
-            self.state.set_error("upload", "")
-            self.progress_row.show(u.received / u.size if u.size else 0.0, transfer_label(u.name, u.received, u.size))
-        elif not self.state.progress:
-            self.progress_row.hide()
-
-    def _received(self, name: str, path) -> None:
-        """The upload widget delivered a whole file: load it (errors land in state.errors)."""
-        self.state.load_path(name, path)
-        if self.state.errors.get("upload"):
-            raise ValueError(self.state.errors["upload"])
-
-    def _show_mapping(self, change=None) -> None:
-        m = self.state.mapping
-        if not m:
-            self.mapping_box.children = ()
-            return
-        options = [("(none)", "")] + [(h, h) for h in m["header"]]
-        guess = {t: t if t in m["header"] else "" for t in m["targets"]}
-        self._map_controls = {}
-        rows = []
-        for target in m["targets"]:
-            dd = w.Dropdown(options=options, value=guess[target], layout=w.Layout(width="220px"),
-                            description=target + (" *" if target in m["required"] else ""),
-                            style={"description_width": "150px"})
-            dd.add_class(f"wb-map-{target}")
-            self._map_controls[target] = dd
-            rows.append(dd)
-        go = w.Button(description="Load with this mapping", icon="check", button_style="primary",
-                      layout=w.Layout(width="220px"))
-        go.add_class("wb-map-apply")
-        go.on_click(lambda _: self.state.load_mapped({t: dd.value for t, dd in self._map_controls.items()}))
-        self.mapping_box.children = (
-            w.HTML(f"<p data-testid='mapping-help'>Which column of <b>{escape(m['name'])}</b> holds each field? "
-                   "(* required; token counts may be left out when the file has the prompt and reply text, "
-                   "they are then counted.)</p>"),
-            w.GridBox(rows, layout=w.Layout(grid_template_columns="repeat(auto-fill, minmax(380px, 1fr))",
-                                            width="100%")),
-            go)
+    @property
+    def _map_controls(self) -> dict:
+        """The mapping form's dropdowns (canonical column -> its dropdown)."""
+        return self.log_view.map_controls
 
     # -- controls -> state -------------------------------------------------------------------
     def _set(self, name: str, value: Any) -> None:
@@ -235,8 +189,9 @@ class SpendExplorer(w.VBox):
 
     def _show_errors(self, change=None) -> None:
         e = self.state.errors
-        self.load_error.value = _html.error("  ".join(m for m in (e.get("load", ""), e.get("upload", ""),
-                                                                   e.get("query", "")) if m), "load")
+        # an upload's error is on the log source's own line
+        self.load_error.value = _html.error("  ".join(m for m in (e.get("load", ""), e.get("query", "")) if m),
+                                            "load")
         self.filter_error.value = _html.error(e.get("filters", ""), "filters")
         if hasattr(self, "policy_error"):
             self.policy_error.value = _html.error(e.get("policy", ""), "policy")

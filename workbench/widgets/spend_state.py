@@ -14,7 +14,6 @@ import contextlib
 import datetime as dt
 import json
 import math
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import parse_qs
@@ -22,20 +21,19 @@ from urllib.parse import parse_qs
 import numpy as np
 import pandas as pd
 from traitlets import Any as AnyTrait
-from traitlets import Dict, Enum, Instance, Int, List, Unicode, observe
+from traitlets import Dict, Enum, Instance, Int, List, Unicode, dlink, observe
 
 from workbench.widgets._state import FieldErrors, guarded as _guarded, one_line as _one_line
 from workbench.core import attribution as attr
 from workbench.core.frame_cost import price_frame
 from workbench.core.prices import PriceBook, PriceError
-from workbench.core.schema import COLUMNS, REQUIRED
+from workbench.core.schema import COLUMNS
 from workbench.widgets.dates import parse_date as _date
-from workbench.widgets.upload import prepare
+from workbench.widgets.log_source import MAX_UPLOAD_BYTES, LogSource, conform  # noqa: F401 (re-exported)
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_LOG = ROOT / "sample_data" / "requests.parquet"
 SAMPLE_TENANTS = ROOT / "sample_data" / "tenants.csv"
-MAX_UPLOAD_BYTES = 50_000_000
 
 #: Attribution breakdowns -> group columns.
 BREAKDOWNS: Mapping[str, tuple[str, ...]] = {
@@ -62,19 +60,6 @@ def replay_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def conform(frame: pd.DataFrame, name: str = "log") -> pd.DataFrame:
-    """A frame already in canonical columns (e.g. a parquet export) with the schema's dtypes."""
-    missing = [c for c in REQUIRED if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{name}: missing required column(s) {', '.join(missing)}; "
-                         "a parquet upload must already be in the canonical request schema")
-    out = pd.DataFrame(index=frame.index)
-    for c in COLUMNS:
-        col = frame[c.name] if c.name in frame.columns else pd.Series(None, index=frame.index, dtype=object)
-        out[c.name] = pd.to_datetime(col, utc=True) if c.dtype.startswith("datetime64") else col.astype(c.dtype)
-    return out.sort_values(["ts", "request_id"], kind="stable").reset_index(drop=True)
 
 
 # =============================================================================================
@@ -123,10 +108,13 @@ class SpendExplorerState(FieldErrors):
         self.log: pd.DataFrame = pd.DataFrame()
         self.tenants_table: pd.DataFrame | None = None
         self.replay_result = None
-        self._pending = None
         self._ready = False
         self._replay_held = self._replay_wanted = False
         super().__init__(**kwargs)
+        # uploads and the sample week: the shared log source; its mapping and errors show here too
+        self.log_source = LogSource(self.set_log, book=prices, sample=self.load_sample)
+        dlink((self.log_source, "mapping"), (self, "mapping"))
+        self.log_source.observe(lambda c: self.set_error("upload", c["new"].get("upload", "")), "errors")
         self._ready = True
 
     # -- loading -----------------------------------------------------------------------------
@@ -182,94 +170,14 @@ class SpendExplorerState(FieldErrors):
             return pd.concat(parts).sort_values(["ts", "request_id"], kind="stable").reset_index(drop=True)
 
     def load_file(self, name: str, content: bytes) -> str | None:
-        """Load an uploaded log held in memory (see :meth:`load_path`)."""
-        if len(content) > MAX_UPLOAD_BYTES:  # checked before anything is written
-            self.set_error("upload", f"{name}: {len(content):,} bytes is over the {MAX_UPLOAD_BYTES:,}-byte "
-                                     "upload limit; use the CLI (workbench ingest) for large logs. Nothing changed.")
-            return None
-        with tempfile.TemporaryDirectory(prefix="wb-upload-") as tmp:
-            path = Path(tmp) / "received"
-            path.write_bytes(bytes(content))
-            return self.load_path(name, path)
+        """Load an uploaded log held in memory (see :meth:`LogSource.load_path`)."""
+        return self.log_source.load_file(name, content)
 
-    @_guarded("upload")
-    def load_path(self, name: str, path: Path, column_map: Mapping[str, str] | None = None) -> str:
-        """Load an uploaded log file: canonical parquet, or any format ``workbench.io.traffic`` reads
-        (gzip is decompressed). A CSV whose columns the loaders cannot place keeps its header in
-        ``mapping`` so the page can offer the column mapping; ``column_map`` is that mapping."""
-        self.mapping = {}
-        self._drop_pending()
-        work = tempfile.TemporaryDirectory(prefix="wb-log-")
-        try:
-            note = self._load_path(name, Path(path), Path(work.name), column_map)
-        except _NeedsMapping as e:  # keep the file: the page asks for the mapping
-            self._pending = work
-            self.mapping = {"name": name, "header": e.header, "message": str(e), "path": str(e.path),
-                            "targets": list(_MAP_TARGETS), "required": list(_MAP_REQUIRED)}
-            raise ValueError(str(e)) from None
-        except Exception:
-            work.cleanup()
-            raise
-        finally:
-            self.progress = {}
-        work.cleanup()
-        return note
+    def load_path(self, name: str, path: Path, column_map: Mapping[str, str] | None = None) -> str | None:
+        return self.log_source.load_path(name, path, column_map)
 
     def load_mapped(self, column_map: Mapping[str, str]) -> str | None:
-        """Read the CSV that needed a mapping again with ``column_map`` (canonical -> file column)."""
-        m = dict(self.mapping)
-        if not m:
-            self.set_error("upload", "no upload is waiting for a column mapping")
-            return None
-        mapping = {k: v for k, v in column_map.items() if v}
-        pending, self._pending = self._pending, None  # keep the file alive while it is read
-        try:
-            return self.load_path(m["name"], Path(m["path"]), mapping)
-        finally:
-            if pending is not None and not self.mapping:
-                pending.cleanup()
-            elif pending is not None:
-                self._drop_pending()
-                self._pending = pending
-
-    def _drop_pending(self) -> None:
-        pending, self._pending = getattr(self, "_pending", None), None
-        if pending is not None:
-            pending.cleanup()
-
-    def _load_path(self, name: str, path: Path, work: Path, column_map) -> str:
-        size = path.stat().st_size
-        path, kind = prepare(name, path, work, max_bytes=MAX_UPLOAD_BYTES if size > MAX_UPLOAD_BYTES else None)
-        if kind == "parquet":
-            try:
-                raw = pd.read_parquet(path)
-            except Exception as e:
-                why = _one_line(e).replace(str(path), name)
-                raise ValueError(f"{name} is not a readable parquet file ({why}); nothing changed") from None
-            frame = conform(raw, name)
-            note = f"{len(frame):,} rows (canonical parquet)"
-        else:
-            from workbench.io.traffic import load_log
-
-            is_csv = path.suffix in (".csv", ".tsv")
-            try:
-                result = load_log(path, format="csv" if column_map else None, column_map=column_map or None,
-                                  book=self.prices, progress=self._report(f"reading {name}"))
-            except Exception as e:  # name the upload, not the temporary file
-                message = _one_line(e).replace(str(path), name)
-                header = _csv_header(path) if is_csv else []
-                if header:
-                    raise _NeedsMapping(f"{name}: {_plain(message)}", header, path) from None
-                raise ValueError(f"{name}: {message}" if name not in message else message) from None
-            frame = result.frame
-            note = result.summary().replace(str(path), name)
-            if result.rejected:
-                first = "; ".join(str(r).replace(str(path), name) for r in result.rejected[:3])
-                note += f" (first rejected: {first})"
-        if len(frame) == 0:
-            raise ValueError(f"{name}: no usable rows ({note}); nothing changed")
-        self.set_log(frame, f"Uploaded {name}: {note}")
-        return note
+        return self.log_source.load_mapped(column_map)
 
     # -- inputs ------------------------------------------------------------------------------
     @observe("start", "end", "feature", "tenant", "breakdown")
@@ -712,39 +620,6 @@ def _dominant(flags: pd.DataFrame, total_usd: float, days: int) -> pd.DataFrame:
     dominant = (share >= DOMINANT_SHARE) & (days >= 2) & ~flags["anomaly"].astype(bool)
     return flags.assign(share=share, reason=np.where(flags["anomaly"], "ratio", np.where(dominant, "dominant", "")),
                         anomaly=flags["anomaly"].astype(bool) | dominant)
-
-
-class _NeedsMapping(ValueError):
-    def __init__(self, message: str, header: list[str], path: Path):
-        super().__init__(message)
-        self.header, self.path = header, path
-
-
-#: Canonical columns the page offers to map, the required ones first.
-_MAP_REQUIRED = ("ts", "model", "input_tokens", "output_tokens")
-_MAP_TARGETS = (*_MAP_REQUIRED, "request_id", "tenant", "feature", "user", "cached_input_tokens", "status",
-                "attempt", "prompt", "completion")
-
-
-def _csv_header(path: Path) -> list[str]:
-    import csv
-
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            first = f.readline()
-        dialect = "excel-tab" if first.count("\t") > first.count(",") else "excel"
-        return [h.strip() for h in next(csv.reader([first], dialect=dialect), []) if h.strip()]
-    except (OSError, UnicodeDecodeError):
-        return []
-
-
-def _plain(message: str) -> str:
-    """A loader message without the Python-API / CLI advice (the page offers the mapping instead)."""
-    import re
-
-    message = re.sub(r":? ?map one with column_map=\{[^}]*\} \(--map [^)]*\);?", ";", message)
-    message = re.sub(r"\s*\(?(--map|column_map=)[^;)]*\)?", "", message)
-    return message.replace(";;", ";").strip(" ;") + ". Choose the columns below."
 
 
 def _round2(x: float) -> float:
