@@ -6,12 +6,15 @@ State (:class:`CacheReplayState`, traitlets) holds the settings and calls
 only shows what the state computed. Settings come from the URL
 (``?kind=semantic&threshold=0.9&ttl=3600&namespaces=tenant,model&share=1&context=last_message&sample=1000&provider=anthropic``).
 A semantic replay embeds prompts offline, so it runs on the first ``sample`` requests (time order).
+The log is the sample week or one the engineer uploads (:mod:`workbench.widgets.log_source`); a
+log must record prompt texts, since every kind of cache compares them.
 """
 from __future__ import annotations
 
 import json
 import os
 from html import escape
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import altair as alt
@@ -24,9 +27,19 @@ from workbench.core.cache.keys import NAMESPACE_COLUMNS
 from workbench.widgets import _html
 from workbench.widgets._state import one_line
 from workbench.widgets.charts import AFTER, PALETTE, chart_widget, empty_chart
+from workbench.widgets.log_source import LogSource, LogSourceView, sample_label
 from workbench.widgets.prices_asof import prices_as_of_frame_html
 
 KINDS = ("exact", "normalized", "semantic")
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
+#: What an uploaded log must have for this app, and why.
+NEEDS = {"prompt": "the cache replay compares prompt texts, and the log records none"}
+
+
+def sample_week() -> tuple[pd.DataFrame, dict[str, int]]:
+    """The bundled sample week and its system prompts' lengths (hash -> tokens; the texts are not logged)."""
+    sp = pd.read_csv(SAMPLE_DIR / "system_prompts.csv")
+    return pd.read_parquet(SAMPLE_DIR / "requests.parquet"), dict(zip(sp["system_prompt_hash"], sp["tokens"]))
 
 
 def _intent(tags) -> str | None:
@@ -67,6 +80,29 @@ class CacheReplayState(HasTraits):
         self.observe(lambda _: self.run_prefix(), ["provider"])
         self.run()
         self.run_prefix()
+        self.log_source = LogSource(self.set_log, book=book, sample=self.load_sample, required=NEEDS)
+
+    def set_log(self, frame: pd.DataFrame, source: str, system_prompts=None) -> None:
+        """Replay on ``frame`` (canonical columns) from now on; if the replay fails on it, the
+        previous log stays and the error is raised (``source`` is the log source's label)."""
+        before = self.log, self.system_prompts, self._prefix_cache, self.result
+        log = frame.sort_values(["ts", "request_id"], kind="stable").reset_index(drop=True)
+        if "tags" in log and "intent" not in log:
+            log["intent"] = log["tags"].map(_intent)
+        self.log, self.system_prompts, self._prefix_cache, self.result = log, system_prompts, {}, None
+        self.run()
+        if self.result is None:
+            self.log, self.system_prompts, self._prefix_cache, self.result = before
+            error, self.error = self.error, ""
+            self.version += 1
+            raise ValueError(f"{error}; nothing changed")
+        self.run_prefix()
+
+    def load_sample(self) -> str:
+        """Back to the bundled sample week; returns its label."""
+        log, system_prompts = sample_week()
+        self.set_log(log, sample_label(log), system_prompts)
+        return sample_label(log)
 
     def apply_query(self, query: str) -> None:
         q = {k: v[-1] for k, v in parse_qs(query or "").items()}
@@ -155,6 +191,7 @@ class CacheReplayApp(w.VBox):
         self.sample.observe(lambda c: self._set(sample=c["new"]), "value")
         self.provider.observe(lambda c: self._set(provider=c["new"]), "value")
         self.head = w.HTML()
+        self.log_view = LogSourceView(s.log_source)
         self.kpis = w.HTML()
         self.chart = chart_widget(empty_chart(), "wb-chart-hits")
         self.tenants = w.HTML()
@@ -163,7 +200,7 @@ class CacheReplayApp(w.VBox):
         self.err = w.HTML()
         controls = w.VBox([w.HBox([self.kind, self.threshold, self.ttl]),
                            w.HBox([self.ns, w.VBox([self.share, self.context, self.sample])])])
-        super().__init__([self.head, controls, self.err, self.kpis, self.chart, self.tenants, self.pairs,
+        super().__init__([self.head, self.log_view, controls, self.err, self.kpis, self.chart, self.tenants, self.pairs,
                           w.HTML(_html.section("Provider prefix caching (what-if)")), self.provider, self.prefix])
         self.add_class("wb-cache")
         self.add_class("wb-cache-replay")
@@ -257,14 +294,11 @@ def make_cache_replay(log: pd.DataFrame | None = None, book=None, query: str | N
         if book is None:
             from workbench.io.pricesheets import load_prices
             book = load_prices()
-        system_prompts = None
+        system_prompts, source = None, "" if log is None else f"Given log: {len(log):,} requests"
         if log is None:
-            from pathlib import Path
-            sample = Path(__file__).resolve().parents[2] / "sample_data"
-            log = pd.read_parquet(sample / "requests.parquet")
-            sp = pd.read_csv(sample / "system_prompts.csv")   # hash → tokens (the texts are not logged)
-            system_prompts = dict(zip(sp["system_prompt_hash"], sp["tokens"]))
+            log, system_prompts = sample_week()
         state = CacheReplayState(log, book, query=query, embed=embed, system_prompts=system_prompts)
+        state.log_source.source = source or sample_label(log)
     except Exception as e:
         view = w.HTML(STYLE + "<div class='wb-cache'>" + _html.error(f"The cache replay could not start: {one_line(e)}")
                       + "</div>")
