@@ -21,6 +21,7 @@ import pandas as pd
 from workbench.widgets import _html
 from workbench.widgets.cascade_state import DATASETS, MAX_UPLOAD_BYTES, TARGET_KINDS, UPLOAD, CascadeSimulatorState
 from workbench.widgets.charts import PALETTE, chart_widget, usd_axis
+from workbench.widgets.log_source import LogSourceView
 from workbench.widgets.prices_asof import prices_as_of_html
 from workbench.widgets.upload import ChunkedUpload, ProgressRow, transfer_label
 
@@ -279,6 +280,7 @@ class CascadeSimulator(w.VBox):
         self.operating = w.HTML()
         self.traffic_dd = [w.Dropdown(description=d, layout=w.Layout(width="330px")) for d in ("cheap", "strong")]
         self.traffic = w.HTML()
+        self.log_view = LogSourceView(state.log_source, description="Upload traffic log")
         for name, ctrl in (("dataset", self.dataset), ("signal", self.signal), ("rpd", self.rpd),
                            ("slider", self.slider), ("upload", self.upload), ("target-kind", self.target_kind),
                            ("target-value", self.target_value), ("traffic-cheap", self.traffic_dd[0]),
@@ -318,9 +320,8 @@ class CascadeSimulator(w.VBox):
                           self.operating,
                           w.HTML(_html.section("Frontier: quality against dollars")), self.slider, self.slider_label,
                           self.chart, self.table, self.projection, self.routes,
-                          w.HTML(_html.section("On your traffic: this threshold replayed over "
-                                               + ("the sample week" if state._traffic_log is None
-                                                  else "the given log"))),
+                          w.HTML(_html.section("On your traffic: this threshold replayed over a traffic log")),
+                          self.log_view,
                           w.HBox(self.traffic_dd, layout=w.Layout(flex_flow="row wrap")), self.traffic,
                           w.HTML(_html.section("Trusted and wrong: the cheap answer was kept, a later tier did better")),
                           self.examples, self.notes])

@@ -8,7 +8,8 @@ projection, the projection on the traffic log (one replay per traffic tier pair,
 selection: :class:`~workbench.core.cascade.traffic.TrafficProjection`) and the examples follow the
 slider at once. A target (share of the quality gap, mean quality, or a monthly budget) picks the
 calibrated operating point without re-scoring. A team's own evaluation CSV (long or wide) can be
-uploaded; its rejected rows are counted and named.
+uploaded; its rejected rows are counted and named. The traffic log is the sample week, or one the
+engineer uploads (:mod:`workbench.widgets.log_source`, handed to :meth:`CascadeSimulatorState.set_log`).
 URL query: ``?dataset=routellm-gsm8k&tiers=mixtral,gpt-4&signal=valid&price=gpt-4=10/30&index=50&rpd=20000``
 ``&target=budget:500&traffic=gpt-4.1-mini,gpt-4.1``.
 """
@@ -28,6 +29,7 @@ from workbench.core.cascade.metrics import bootstrap_weights, interval
 from workbench.core.cascade.signals import query_classes  # noqa: F401  (re-exported for views)
 from workbench.core.cascade.sweep import threshold_grid
 from workbench.widgets._state import FieldErrors, guarded
+from workbench.widgets.log_source import LogSource, sample_label
 
 DATASETS = {"routellm-mmlu": "RouteLLM MMLU (14,042 questions)", "routellm-gsm8k": "RouteLLM GSM8K (1,319 problems)",
             "routellm-mtbench": "RouteLLM MT-Bench (80 questions, judge scores)"}
@@ -77,6 +79,8 @@ class CascadeSimulatorState(FieldErrors):
         self._hold = True
         super().__init__(**kwargs)
         self._hold = False
+        given = None if traffic_log is None else f"Given log: {len(traffic_log):,} requests"
+        self.log_source = LogSource(self.set_log, book=book, source=given or sample_label(self._log()))
 
     # -- inputs ------------------------------------------------------------------------------
     def apply_query(self, query: str) -> None:
@@ -300,6 +304,21 @@ class CascadeSimulatorState(FieldErrors):
             self.traffic_models = names
         return self._log_frame
 
+    def set_log(self, frame, source: str) -> None:
+        """Project onto ``frame`` (canonical request columns) from now on (``source``: its label).
+        The traffic tiers stay when the log has requests on the strong one; otherwise they become
+        the log's cheapest and dearest priced models."""
+        self._traffic_log, self._log_frame, self._projections = frame, None, {}
+        self._log()
+        pair = _traffic_pair(frame, self._book_or_load(), list(self.traffic_tiers))
+        self._hold = True
+        try:
+            self.traffic_tiers = pair
+        finally:
+            self._hold = False
+        self._warm_traffic()
+        self.evaluate()
+
     def projection(self):
         """The traffic projection for the current traffic tiers (one replay, then cached)."""
         from workbench.core.cascade.traffic import TrafficProjection
@@ -368,6 +387,25 @@ class CascadeSimulatorState(FieldErrors):
         with self.hold_trait_notifications():
             self.traffic = traffic
             self.point = point
+
+
+def _traffic_pair(log, book, pair: list[str]) -> list[str]:
+    """``pair`` (cheap, strong) if the log has requests on its strong model, else the log's cheapest
+    and dearest models by input + output price per 1M on the log's last day (``pair`` if fewer than two)."""
+    import pandas as pd
+    day = pd.Timestamp(log["ts"].max()).date()
+    models = {book.resolve(m) for m in log["model"].dropna().unique() if m in book}
+    if len(pair) == 2 and pair[1] in book and book.resolve(pair[1]) in models:
+        return pair
+    priced = []
+    for m in models:
+        try:
+            p = book.price_on(m, day)
+        except Exception:  # no price on that day: not a candidate
+            continue
+        priced.append((p.input + p.output, m))
+    priced.sort()
+    return [priced[0][1], priced[-1][1]] if len(priced) >= 2 and priced[0][0] < priced[-1][0] else pair
 
 
 def _default_tiers(es) -> list[str]:
