@@ -109,6 +109,8 @@ def test_the_cascade_is_projected_onto_an_uploaded_log(real_book, tmp_path):
     frame = read(tmp_path, "ours.csv", content, real_book)
     mine = TrafficProjection(frame, real_book, cheap="gpt-4.1-mini", strong="gpt-4.1")
     strong_q = s._scored.td.quality[:, -1].mean()
+    at_once = mine.at(s.point["escalation_rate"])["saved_usd_per_month"]   # the point did not move
+    assert f"data-testid='traffic-month'>{_usd(abs(at_once))}<" in app.traffic.value
     for i in (0, len(s.grid) // 2, len(s.grid) - 1):
         app.slider.value = i
         t, p = s.traffic, s.point

@@ -306,6 +306,7 @@ class CascadeSimulator(w.VBox):
         state.observe(self._config, ["models", "signals", "tiers", "signal", "result", "upload_name",
                                      "traffic_models", "traffic_tiers"])
         state.observe(self._point, ["point"])
+        state.observe(self._traffic, ["traffic"])      # a new traffic log: the same point, another projection
         state.observe(self._operating, ["operating"])
         state.observe(self._errors, ["errors", "status"])
         state.observe(lambda _: setattr(self.load_report, "value", load_html(state.load_report, state.upload_name)),
@@ -453,6 +454,9 @@ class CascadeSimulator(w.VBox):
         self.examples.value = examples_html(r, p)
         self.traffic.value = traffic_html(s.traffic, list(s.traffic_tiers))
         self.notes.value = notes_html(r) + prices_as_of_html(self.state._book_or_load(), [t["model"] for t in (r or {}).get("tiers", [])], self.state._day)
+
+    def _traffic(self, _=None) -> None:
+        self.traffic.value = traffic_html(self.state.traffic, list(self.state.traffic_tiers))
 
     def _errors(self, _=None) -> None:
         errs = "".join(_html.error(m, f) for f, m in self.state.errors.items())

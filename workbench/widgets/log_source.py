@@ -188,7 +188,9 @@ class LogSource(FieldErrors):
                       "first_rejected": [str(r).replace(str(path), name) for r in result.rejected[:5]]}
         note = _note(report)
         if len(frame) == 0:
-            raise ValueError(f"{name}: no usable rows ({note}); nothing changed")
+            first = "; ".join(report["first_rejected"][:3])
+            raise ValueError(f"{name}: no usable rows ({note}{f'; first rejected: {first}' if first else ''}); "
+                             "nothing changed")
         for column, why in self.required.items():
             if column not in frame or not frame[column].notna().any():
                 raise ValueError(f"{name}: no row has {column!r} ({why}); nothing changed")
@@ -201,12 +203,9 @@ class LogSource(FieldErrors):
 
 
 def _note(report: Mapping) -> str:
-    """'read 240 rows (format csv): 230 kept, 10 rejected (first rejected: x.csv:3: ts: …)'."""
-    note = (f"read {report['rows_read']:,} rows (format {report['format']}): {report['kept']:,} kept, "
+    """'read 240 rows (format csv): 230 kept, 10 rejected'."""
+    return (f"read {report['rows_read']:,} rows (format {report['format']}): {report['kept']:,} kept, "
             f"{report['rejected']:,} rejected")
-    if report["first_rejected"]:
-        note += f" (first rejected: {'; '.join(report['first_rejected'][:3])})"
-    return note
 
 
 class _NeedsMapping(ValueError):
@@ -244,7 +243,7 @@ class LogSourceView(w.VBox):
     def __init__(self, source: LogSource, *, label: w.Widget | None = None, description: str = "Upload log"):
         self.source = source
         self._own_label = label is None
-        self.label = w.HTML() if label is None else label
+        self.label = w.HTML(layout=w.Layout(flex="1 1 auto")) if label is None else label
         self.sample_button = w.Button(description="Sample week", icon="refresh", layout=w.Layout(width="140px"))
         self.sample_button.add_class("wb-sample")
         self.upload = ChunkedUpload(self._received, description=description, max_bytes=source.max_bytes,
@@ -257,7 +256,7 @@ class LogSourceView(w.VBox):
         self.mapping_box.add_class("wb-mapping")
         self.map_controls: dict[str, w.Dropdown] = {}
         super().__init__([
-            w.HBox([self.label, w.HBox([self.sample_button, self.upload])],
+            w.HBox([self.label, w.HBox([self.sample_button, self.upload], layout=w.Layout(flex="0 0 auto"))],
                    layout=w.Layout(justify_content="space-between", align_items="center", width="100%")),
             self.error, self.summary, self.progress_row, self.mapping_box], layout=w.Layout(width="100%"))
         self.add_class("wb-log-source")
@@ -299,17 +298,16 @@ class LogSourceView(w.VBox):
         s = self.source
         if self._own_label:
             self.label.value = f"<div class='wb-sub' data-testid='log-source'>{escape(s.source)}</div>"
-        r = s.report
-        if not r:
+        r = s.report  # the label has the counts; the rows left out are named here
+        if not r or not r["rejected"]:
             self.summary.value = ""
             return
         bad = "".join(f"<li>{escape(line)}</li>" for line in r["first_rejected"])
         more = r["rejected"] - len(r["first_rejected"])
         self.summary.value = (
-            f"<div class='wb-sub wb-log-report' data-testid='log-report'>{escape(r['name'])}: "
-            f"<b data-testid='log-read'>{r['rows_read']:,}</b> rows read ({escape(r['format'])}), "
-            f"<b data-testid='log-kept'>{r['kept']:,}</b> kept, <b data-testid='log-rejected'>{r['rejected']:,}"
-            "</b> rejected" + (f"<ul class='wb-rejected'>{bad}</ul>" if bad else "")
+            f"<div class='wb-sub wb-log-report' data-testid='log-report'><b data-testid='log-rejected'>"
+            f"{r['rejected']:,}</b> of the {r['rows_read']:,} rows of {escape(r['name'])} rejected and left out "
+            f"(file:line: field: reason):<ul class='wb-rejected'>{bad}</ul>"
             + (f"<span>… and {more:,} more</span>" if more > 0 else "") + "</div>")
 
     def _show_mapping(self, change=None) -> None:
