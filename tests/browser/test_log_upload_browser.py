@@ -14,6 +14,13 @@ pytestmark = pytest.mark.browser
 BUTTON = ".wb-log-upload .wb-upload"
 
 
+def buttons_in_view(page) -> None:
+    """At 1024 px the row's buttons are whole and inside the page (never squeezed or cut off)."""
+    for css in (".wb-log-source .wb-sample", BUTTON):
+        box = page.locator(css).bounding_box()
+        assert box["x"] + box["width"] <= 1024 and box["width"] >= 100, (css, box)
+
+
 def log_csv(n: int, bad_lines: int = 0) -> bytes:
     """Four questions asked again and again by three tenants over two days, half on gpt-4.1."""
     rows = ["request_id,ts,tenant,feature,model,prompt,input_tokens,output_tokens,status"]
@@ -46,6 +53,7 @@ def test_cache_replay_on_an_uploaded_log(server, browser_context, screenshot, up
     path, frame = uploaded
     want = replay_cache(frame, CacheConfig(kind="exact", ttl_s=3600), real_book).summary
     page = browser_context.new_page()
+    page.set_viewport_size({"width": 1024, "height": 900})
     net = NetworkRecorder(page)
     page.goto(server.app_url("cache_replay", "kind=exact&ttl=3600"))
     wait_rendered(page, ".wb-cache-replay", 120_000)
@@ -53,6 +61,7 @@ def test_cache_replay_on_an_uploaded_log(server, browser_context, screenshot, up
     expect(hits).not_to_have_text("", timeout=60_000)
     week = hits.inner_text()
     expect(page.locator("[data-testid='log-source']")).to_contain_text("Sample week")
+    buttons_in_view(page)
     upload(page, BUTTON, [{"name": "helpdesk.csv", "mimeType": "text/csv", "buffer": path.read_bytes()}])
     expect(page.locator("[data-testid='log-source']")).to_contain_text("Uploaded helpdesk.csv", timeout=60_000)
     expect(hits).to_have_text(f"{want['cache_hits']:,}")
@@ -77,6 +86,7 @@ def test_cascade_projected_onto_an_uploaded_log(server, browser_context, screens
     from workbench.widgets.cascade import _usd
     path, frame = uploaded
     page = browser_context.new_page()
+    page.set_viewport_size({"width": 1024, "height": 900})
     net = NetworkRecorder(page)
     page.goto(server.app_url("cascade_simulator", "dataset=routellm-gsm8k&signal=rules&index=0"))
     wait_rendered(page, ".wb-frontier", 180_000)
@@ -84,6 +94,7 @@ def test_cascade_projected_onto_an_uploaded_log(server, browser_context, screens
     month = page.locator("[data-testid='traffic-month']")
     expect(month).not_to_have_text("", timeout=60_000)
     week = month.inner_text()
+    buttons_in_view(page)
     upload(page, BUTTON, [{"name": "helpdesk.csv", "mimeType": "text/csv", "buffer": path.read_bytes()}])
     expect(page.locator("[data-testid='log-source']")).to_contain_text("Uploaded helpdesk.csv", timeout=60_000)
     want = TrafficProjection(frame, real_book, cheap="gpt-4.1-mini", strong="gpt-4.1").at(0.0)
