@@ -16,7 +16,7 @@ import pandas as pd
 
 from workbench.core.prices import STANDARD_TIERS, PriceBook, PriceError
 from workbench.core.replay.backends import Backend, caller_kind, make_backend
-from workbench.core.replay.bootstrap import bootstrap_ci, bootstrap_quality
+from workbench.core.replay.bootstrap import bootstrap_ci
 from workbench.core.replay.context import ORD, StageContext, price_into
 from workbench.core.replay.params import PolicyError
 from workbench.core.replay.inputs import attached_columns, pivot_outcomes, validate_outcomes
@@ -466,9 +466,8 @@ class _Run:
         fates = {name: int(groups[f"fate{j}"].sum()) if len(groups) else 0 for j, name in enumerate(FATES)}
         events.sort(key=lambda e: (e["ts"], e["step"]))
         budget = {"events": events, "by_tenant": breakdown}
-        ci = bootstrap_ci(groups, "f_c0", f"f_c{k_last}", n_boot, seed) if n_boot else None
-        if ci is not None and self.has_quality:
-            ci["quality"] = bootstrap_quality(groups, "0", str(k_last), n_boot, seed)
+        ci = bootstrap_ci(groups, "f_c0", f"f_c{k_last}", n_boot, seed,
+                          quality=("0", str(k_last)) if self.has_quality else None) if n_boot else None
         summary = {
             "requests": self.n_rows,
             "baseline_pusd": totals[0], "replayed_pusd": totals[-1],
