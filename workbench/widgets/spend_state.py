@@ -150,6 +150,7 @@ class SpendExplorerState(FieldErrors):
         self.log = priced
         # computed once per log: the attribution work frame, and the columns filters compare
         self._work = attr.work_frame(priced)
+        self._rows = attr.WorkRows(self._work)  # tables of any filter's rows, no frame built per change
         self._day_ns = priced["_day"].to_numpy(dtype="datetime64[ns]")
         # filters compare integer codes, not strings: (codes, {value: code})
         self._feature_col = _codes(priced["feature"])
@@ -391,10 +392,7 @@ class SpendExplorerState(FieldErrors):
         baseline only looks back, so one scan per filter serves every date range."""
         key = (self.feature, self.tenant, by)
         if key not in self._flag_cache:
-            rows = self._work[self._mask(dates=False, end=False)]
-            self._flag_cache[key] = attr.anomalies(rows, by=by) if len(rows) else pd.DataFrame(
-                columns=[*([by] if isinstance(by, str) else by), "day", "spend_usd", "baseline_usd", "ratio",
-                         "anomaly"])
+            self._flag_cache[key] = self._rows.anomalies(self._mask(dates=False, end=False), by=by)
         flags = self._flag_cache[key]
         return flags[flags["day"] <= pd.Timestamp(self.end)] if self.end is not None and len(flags) else flags
 
@@ -402,10 +400,11 @@ class SpendExplorerState(FieldErrors):
     def recompute(self) -> None:
         if self.start and self.end and self.start > self.end:
             raise ValueError(f"the range starts ({self.start}) after it ends ({self.end})")
-        view = self._work[self._mask()]
+        mask = self._mask()
+        rows = self._rows
         start = pd.Timestamp(self.start) if self.start else None
-        kpis = attr.totals(view)
-        kpis["days"] = int(view["day"].nunique()) if len(view) else 0
+        kpis = rows.totals(mask)
+        kpis["days"] = rows.distinct(mask, "day")
         kpis["cached_share"] = (kpis["cached_input_tokens"] / kpis["input_tokens"]) if kpis["input_tokens"] else 0.0
         flags_f, flags_t = self._flags("feature"), self._flags("tenant")
         in_range = {dim: (fl[fl["day"] >= start] if start is not None else fl) for dim, fl in
@@ -419,17 +418,17 @@ class SpendExplorerState(FieldErrors):
                  for dim, fl in in_range.items() if len(fl)]
         flags_df = pd.concat(flags, ignore_index=True)[cols] if flags else pd.DataFrame(columns=cols)
         yesterday = self._yesterday(self._mask(dates=False), flags_f, flags_t)
-        top = attr.top_spenders(view, by="tenant", n=12) if len(view) else pd.DataFrame()
+        any_rows = bool(mask.any())
+        top = rows.top_spenders(mask, by="tenant", n=12) if any_rows else pd.DataFrame()
         plans = self._plans()
         if len(top) and plans:
             top["plan"] = [plans.get(str(t), "(unknown)") for t in top["tenant"]]
-        by_model = attr.top_spenders(view, by="model", n=50) if len(view) else pd.DataFrame()
-        table = (attr.spend_by(view, by=BREAKDOWNS[self.breakdown], period=None)
+        by_model = rows.top_spenders(mask, by="model", n=50) if any_rows else pd.DataFrame()
+        table = (rows.spend_by(mask, by=BREAKDOWNS[self.breakdown])
                  .sort_values("spend_usd", ascending=False, kind="stable").reset_index(drop=True)
-                 if len(view) else pd.DataFrame())
+                 if any_rows else pd.DataFrame())
         judged = flags_f.loc[flags_f["baseline_usd"].notna(), "day"] if len(flags_f) else pd.Series([], dtype=object)
-        check = {"features": int(view["feature"].nunique()) if len(view) else 0,
-                 "tenants": int(view["tenant"].nunique()) if len(view) else 0,
+        check = {"features": rows.distinct(mask, "feature"), "tenants": rows.distinct(mask, "tenant"),
                  "days": kpis["days"], "factor": 2.0, "window_days": 7, "min_history": 3,
                  "dominant_share": DOMINANT_SHARE,
                  "first_judged": pd.Timestamp(judged.min()).date().isoformat() if len(judged) else None}
@@ -457,14 +456,13 @@ class SpendExplorerState(FieldErrors):
         if not history.any() or self.end is None:
             return {}
         day = pd.Timestamp(self.end)
-        history = self._work[history & (self._day_ns == np.datetime64(self.end, "ns"))]
-        total = attr.day_summary(history, by=(), day=day, flags=self._flags(()))
+        total = self._rows.day_summary(history, (), day, self._flags(()))
         if not len(total):
             return {"day": self.end.isoformat(), "total": None, "by_feature": [], "by_tenant": []}
         keep = ["spend_usd", "requests", "retry_amplification", "cost_per_success_usd", "baseline_usd",
                 "change", "anomaly", "share"]
-        feats = attr.day_summary(history, by="feature", day=day, flags=flags_f)
-        tens = attr.day_summary(history, by="tenant", day=day, flags=flags_t)
+        feats = self._rows.day_summary(history, "feature", day, flags_f)
+        tens = self._rows.day_summary(history, "tenant", day, flags_t)
         return {
             "day": self.end.isoformat(),
             "total": _records(total[keep])[0],
