@@ -144,7 +144,7 @@ class SpendExplorerState(FieldErrors):
         """Price ``frame`` (canonical columns) and make it the log; filters reset to everything."""
         priced = self._price(frame)
         priced["_day"] = attr.period_start(priced["ts"], "day")
-        days = sorted({d.date() for d in priced["_day"]})
+        days = [pd.Timestamp(d).date() for d in np.unique(priced["_day"].dropna().to_numpy())]
         if not days:
             raise ValueError("the log has no rows")
         self.log = priced
