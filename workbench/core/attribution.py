@@ -183,17 +183,30 @@ def _combine(codes: list[np.ndarray], uniques: list[np.ndarray], keys: list[str]
     return inverse, {k: u[c] for k, u, c in zip(keys, uniques, parts)}, len(seen)
 
 
+def _value_order(values: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """The rows in value order, NaN left out, from each row's place ``pos`` in the value order of
+    a larger frame (a work frame's ``_RANKED`` column): placed in linear time when the rows are
+    many, their few places sorted otherwise (the same order: places are distinct)."""
+    top = int(pos.max()) + 1
+    if len(pos) * 8 >= top:
+        slot = np.full(top, -1, dtype=np.int64)
+        slot[pos] = np.arange(len(pos))
+        by_value = slot[slot >= 0]
+    else:
+        by_value = np.argsort(pos, kind="stable")
+    return by_value[~np.isnan(values[by_value])]
+
+
 def _group_quantiles(inverse: np.ndarray, values: np.ndarray, n: int, qs: Sequence[float],
-                     pos: np.ndarray | None = None) -> list[np.ndarray]:
+                     pos: np.ndarray | None = None, by_value: np.ndarray | None = None) -> list[np.ndarray]:
     """Per-group quantiles (linear interpolation, NaN skipped), as pandas' groupby quantile.
 
     ``pos``: each row's place in a value order of a larger frame the rows come from (a work
-    frame's ``_RANKED`` column): the rows are then put in order in linear time, with no sort."""
-    if pos is not None and len(pos):
-        slot = np.full(int(pos.max()) + 1, -1, dtype=np.int64)
-        slot[pos] = np.arange(len(pos))
-        by_value = slot[slot >= 0]  # the rows in value order
-        by_value = by_value[~np.isnan(values[by_value])]
+    frame's ``_RANKED`` column): the rows are then put in order with no sort of their values.
+    ``by_value``: that order already computed (:func:`_value_order`)."""
+    if by_value is None and pos is not None and len(pos):
+        by_value = _value_order(values, pos)
+    if by_value is not None:
         g_small = inverse[by_value].astype(np.int16 if n < (1 << 15) else np.int64)
         order = by_value[np.argsort(g_small, kind="stable")]  # radix sort by group, values stay in order
         g, v = inverse[order], values[order]
@@ -244,8 +257,9 @@ def _key_columns(work: pd.DataFrame, keys: list[str], key_values: dict) -> dict[
     return cols
 
 
-def _sums(column, inverse: np.ndarray, n: int) -> dict[str, Any]:
-    """``column(name)``: the rows' values of a work-frame column (None when it is absent)."""
+def _sums(column, inverse: np.ndarray, n: int, order=None) -> dict[str, Any]:
+    """``column(name)``: the rows' values of a work-frame column (None when it is absent);
+    ``order(name)``: the rows in that column's value order (see :func:`_value_order`), or None."""
     def total(col: str) -> np.ndarray:
         return np.bincount(inverse, weights=np.asarray(column(col), dtype=np.float64), minlength=n)
 
@@ -257,7 +271,7 @@ def _sums(column, inverse: np.ndarray, n: int) -> dict[str, Any]:
         cols[name] = np.rint(total(col))
     for col, src in (("input", "_in_ok"), ("output", "_out_ok")):
         p50, p95 = _group_quantiles(inverse, np.asarray(column(src), dtype=np.float64), n, (0.5, 0.95),
-                                    column(_RANKED[src]))
+                                    column(_RANKED[src]), order(src) if order is not None else None)
         cols[f"p50_{col}_tokens"] = p50
         cols[f"p95_{col}_tokens"] = p95
     return cols
@@ -510,28 +524,21 @@ class WorkRows:
         """How many values of ``key`` (e.g. "day", "feature") ``work[mask]`` has: its ``nunique()``."""
         return int(np.count_nonzero(np.bincount(self._key(key)[0][mask], minlength=1)))
 
+    def select(self, mask: np.ndarray) -> "Selection":
+        """The rows of ``mask``, for several tables of the same rows (columns taken once)."""
+        return Selection(self, mask)
+
     def spend_by(self, mask: np.ndarray, by: str | Sequence[str] | None = ("feature",)) -> pd.DataFrame:
         """:func:`spend_by` of ``work[mask]`` with ``period=None``."""
-        rows = np.flatnonzero(mask)
-        keys = _keys(by) or [_ALL]
-        inverse, key_values, n = self._groups(rows, keys)
-        cols: dict[str, Any] = _key_columns(self.work, keys, key_values)
-        cols.update(_sums(lambda c: self._columns[c][rows] if c in self._columns else None, inverse, n))
-        return _finish(cols, keys, pd.Series(self._columns["_cost"][rows]).sum())
+        return self.select(mask).spend_by(by)
 
     def totals(self, mask: np.ndarray) -> dict[str, float]:
         """:func:`totals` of ``work[mask]``."""
-        if not mask.any():
-            return {c: 0 for c in SPEND_COLUMNS}
-        table = self.spend_by(mask, by=())
-        return {c: table[c].iloc[0].item() for c in SPEND_COLUMNS}
+        return self.select(mask).totals()
 
     def top_spenders(self, mask: np.ndarray, by: str | Sequence[str] = "tenant", n: int = 10) -> pd.DataFrame:
         """:func:`top_spenders` of ``work[mask]``."""
-        table = self.spend_by(mask, by=by)
-        table = table.sort_values("spend_usd", ascending=False, kind="stable").head(n).reset_index(drop=True)
-        table.insert(0, "rank", np.arange(1, len(table) + 1))
-        return table
+        return self.select(mask).top_spenders(by, n)
 
     def anomalies(self, mask: np.ndarray, by: str | Sequence[str] | None = "feature", factor: float = 2.0,
                   window_days: int = 7, *, min_history: int = 3, min_spend_usd: float = 0.0) -> pd.DataFrame:
@@ -572,3 +579,50 @@ class WorkRows:
         if not mask.any():
             return pd.DataFrame(columns=[*group, *SPEND_COLUMNS, "baseline_usd", "change", "anomaly"])
         return _against_baseline(self.spend_by(mask, by=group), flags, group, day)
+
+
+class Selection:
+    """Rows of a :class:`WorkRows` (a boolean mask): :meth:`spend_by`, :meth:`totals` and
+    :meth:`top_spenders` of them, each column and each percentile order taken once for all."""
+
+    def __init__(self, owner: WorkRows, mask: np.ndarray):
+        self.owner = owner
+        self.rows = np.flatnonzero(mask)
+        self._taken: dict[str, np.ndarray] = {}
+        self._orders: dict[str, np.ndarray] = {}
+
+    def column(self, name: str) -> np.ndarray | None:
+        if name not in self._taken:
+            source = self.owner._columns.get(name)
+            if source is None:
+                return None
+            self._taken[name] = source[self.rows]
+        return self._taken[name]
+
+    def order(self, src: str) -> np.ndarray | None:
+        """The rows in the value order of percentile column ``src`` (NaN left out)."""
+        pos = self.column(_RANKED[src])
+        if pos is None or not len(pos):
+            return None
+        if src not in self._orders:
+            self._orders[src] = _value_order(np.asarray(self.column(src), dtype=np.float64), pos)
+        return self._orders[src]
+
+    def spend_by(self, by: str | Sequence[str] | None = ("feature",)) -> pd.DataFrame:
+        keys = _keys(by) or [_ALL]
+        inverse, key_values, n = self.owner._groups(self.rows, keys)
+        cols: dict[str, Any] = _key_columns(self.owner.work, keys, key_values)
+        cols.update(_sums(self.column, inverse, n, self.order))
+        return _finish(cols, keys, pd.Series(self.column("_cost")).sum())
+
+    def totals(self) -> dict[str, float]:
+        if not len(self.rows):
+            return {c: 0 for c in SPEND_COLUMNS}
+        table = self.spend_by(by=())
+        return {c: table[c].iloc[0].item() for c in SPEND_COLUMNS}
+
+    def top_spenders(self, by: str | Sequence[str] = "tenant", n: int = 10) -> pd.DataFrame:
+        table = self.spend_by(by=by)
+        table = table.sort_values("spend_usd", ascending=False, kind="stable").head(n).reset_index(drop=True)
+        table.insert(0, "rank", np.arange(1, len(table) + 1))
+        return table

@@ -77,6 +77,18 @@ def conform(frame: pd.DataFrame, name: str = "log") -> pd.DataFrame:
     return out.sort_values(["ts", "request_id"], kind="stable").reset_index(drop=True)
 
 
+class _Frame(AnyTrait):
+    """A DataFrame result: a new frame notifies without being compared cell by cell with the old
+    one (traitlets compares old == new on every assignment; for frames that is a whole
+    elementwise pass whose answer is then thrown away)."""
+
+    def set(self, obj, value):
+        old = obj._trait_values.get(self.name, self.default_value)
+        obj._trait_values[self.name] = value
+        if old is not value:
+            obj._notify_trait(self.name, old, value)
+
+
 # =============================================================================================
 # State
 # =============================================================================================
@@ -98,11 +110,11 @@ class SpendExplorerState(FieldErrors):
     tenants_available = List(Unicode())
     kpis = Dict(help="totals of the filtered log (attribution.totals) + days, cached share")
     yesterday = Dict(help="day, total, by_feature, by_tenant (records) of the last day shown")
-    by_day = AnyTrait(help="DataFrame: feature, day, spend_usd, anomaly (the stacked bars)")
-    top = AnyTrait(help="DataFrame: top spenders by tenant (attribution.top_spenders)")
-    by_model = AnyTrait(help="DataFrame: spend by model")
-    flags = AnyTrait(help="DataFrame: flagged days by feature and by tenant in the range")
-    table = AnyTrait(help="DataFrame: attribution by the chosen breakdown over the range")
+    by_day = _Frame(help="DataFrame: feature, day, spend_usd, anomaly (the stacked bars)")
+    top = _Frame(help="DataFrame: top spenders by tenant (attribution.top_spenders)")
+    by_model = _Frame(help="DataFrame: spend by model")
+    flags = _Frame(help="DataFrame: flagged days by feature and by tenant in the range")
+    table = _Frame(help="DataFrame: attribution by the chosen breakdown over the range")
     replay = Dict(help="baseline_usd, replayed_usd, waterfall, events, timeline (records)")
     errors = Dict(help="field -> one-line message ('load', 'upload', 'filters', 'query', 'policy')")
     revision = Int(0, help="bumped after each recompute (views observe it)")
@@ -403,7 +415,8 @@ class SpendExplorerState(FieldErrors):
         mask = self._mask()
         rows = self._rows
         start = pd.Timestamp(self.start) if self.start else None
-        kpis = rows.totals(mask)
+        view = rows.select(mask)  # the rows in view: totals, top spenders, models, the table
+        kpis = view.totals()
         kpis["days"] = rows.distinct(mask, "day")
         kpis["cached_share"] = (kpis["cached_input_tokens"] / kpis["input_tokens"]) if kpis["input_tokens"] else 0.0
         flags_f, flags_t = self._flags("feature"), self._flags("tenant")
@@ -419,12 +432,12 @@ class SpendExplorerState(FieldErrors):
         flags_df = pd.concat(flags, ignore_index=True)[cols] if flags else pd.DataFrame(columns=cols)
         yesterday = self._yesterday(self._mask(dates=False), flags_f, flags_t)
         any_rows = bool(mask.any())
-        top = rows.top_spenders(mask, by="tenant", n=12) if any_rows else pd.DataFrame()
+        top = view.top_spenders(by="tenant", n=12) if any_rows else pd.DataFrame()
         plans = self._plans()
         if len(top) and plans:
             top["plan"] = [plans.get(str(t), "(unknown)") for t in top["tenant"]]
-        by_model = rows.top_spenders(mask, by="model", n=50) if any_rows else pd.DataFrame()
-        table = (rows.spend_by(mask, by=BREAKDOWNS[self.breakdown])
+        by_model = view.top_spenders(by="model", n=50) if any_rows else pd.DataFrame()
+        table = (view.spend_by(by=BREAKDOWNS[self.breakdown])
                  .sort_values("spend_usd", ascending=False, kind="stable").reset_index(drop=True)
                  if any_rows else pd.DataFrame())
         judged = flags_f.loc[flags_f["baseline_usd"].notna(), "day"] if len(flags_f) else pd.Series([], dtype=object)
