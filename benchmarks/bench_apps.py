@@ -265,9 +265,14 @@ def kernel_measure(rows: int, repeat: int, apps: list[str] | None = None) -> dic
     return out
 
 
+#: What the explorer keeps per view seen (results, anomaly scans, replays): emptied for a first visit.
+COLD_CACHES = ("_result_cache", "_replay_cache", "_flag_cache")
+
+
 def _explorer_changes(s, repeat: int) -> dict:
     """Filter changes of the explorer ``s`` (feature x tenant), each timed through the app; cold:
-    the replay and anomaly caches emptied first; also the recompute and the replay apart (cold)."""
+    every per-view cache emptied first (:data:`COLD_CACHES`); also the recompute and the replay
+    apart (cold)."""
     features = ["rag_answer", "support_chat", ""]
     tenants = s.tenants_available[:3] + [""]
     combos = [(f, t) for t in tenants for f in features]
@@ -279,12 +284,12 @@ def _explorer_changes(s, repeat: int) -> dict:
         s._ready = False
         s.tenant = t_
         s._ready = True
-        for cache in ("_replay_cache", "_flag_cache"):
+        for cache in COLD_CACHES:
             getattr(s, cache, {}).clear()
         t = time.perf_counter()
         s.feature = f  # the observers recompute, replay and redraw
         cold.append((time.perf_counter() - t) * 1000)
-        for cache in ("_replay_cache", "_flag_cache"):
+        for cache in COLD_CACHES:
             getattr(s, cache, {}).clear()
         t = time.perf_counter()
         s.recompute()

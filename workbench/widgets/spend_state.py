@@ -168,6 +168,7 @@ class SpendExplorerState(FieldErrors):
         self._feature_col = _codes(priced["feature"])
         self._tenant_col = _codes(priced["tenant"])
         self._flag_cache: dict = {}
+        self._result_cache: dict = {}  # (start, end, feature, tenant, breakdown) -> results, see recompute
         self._replay_input = None  # the log as the replay engine reads it (Polars), made on first replay
         self._replay_cache: dict = {}
         self.tenants_table = tenants
@@ -412,6 +413,20 @@ class SpendExplorerState(FieldErrors):
     def recompute(self) -> None:
         if self.start and self.end and self.start > self.end:
             raise ValueError(f"the range starts ({self.start}) after it ends ({self.end})")
+        key = (self.start, self.end, self.feature, self.tenant, self.breakdown)
+        hit = self._result_cache.pop(key, None)
+        if hit is None:  # a view not seen before (the same filters give the same results)
+            hit = self._results()
+        self._result_cache[key] = hit  # most recently used last
+        while len(self._result_cache) > RESULT_CACHE:
+            self._result_cache.pop(next(iter(self._result_cache)))
+        with self.hold_trait_notifications():
+            (self.kpis, self.by_day, self.flags, self.anomaly_check, self.yesterday, self.top, self.by_model,
+             self.table) = hit
+            self.revision += 1
+
+    def _results(self) -> tuple:
+        """kpis, by_day, flags, anomaly_check, yesterday, top, by_model, table of the filters now."""
         mask = self._mask()
         rows = self._rows
         start = pd.Timestamp(self.start) if self.start else None
@@ -445,16 +460,7 @@ class SpendExplorerState(FieldErrors):
                  "days": kpis["days"], "factor": 2.0, "window_days": 7, "min_history": 3,
                  "dominant_share": DOMINANT_SHARE,
                  "first_judged": pd.Timestamp(judged.min()).date().isoformat() if len(judged) else None}
-        with self.hold_trait_notifications():
-            self.kpis = kpis
-            self.by_day = by_day
-            self.flags = flags_df
-            self.anomaly_check = check
-            self.yesterday = yesterday
-            self.top = top
-            self.by_model = by_model
-            self.table = table
-            self.revision += 1
+        return kpis, by_day, flags_df, check, yesterday, top, by_model, table
 
     def _plans(self) -> dict[str, str]:
         t = self.tenants_table
@@ -662,6 +668,8 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 #: Replays kept (filters x stack) so that going back to a view does not replay it again.
 REPLAY_CACHE = 32
+#: Attribution results kept (filters x breakdown): going back to a view recomputes nothing.
+RESULT_CACHE = 32
 
 
 def _timeline(frame) -> pd.DataFrame:
