@@ -486,11 +486,12 @@ def _against_baseline(table: pd.DataFrame, flags: pd.DataFrame, group: list[str]
 
     ratio = column("ratio", np.nan).astype(np.float64)
     order = np.argsort(-table["spend_usd"].to_numpy(), kind="stable")  # highest first, ties in order
-    cols = {c: table[c].to_numpy()[order] if isinstance(table[c].dtype, np.dtype) else table[c].array.take(order)
-            for c in table.columns}
-    cols.update(baseline_usd=column("baseline_usd", np.nan).astype(np.float64)[order],
-                anomaly=column("anomaly", False).astype(bool)[order], change=(ratio - 1.0)[order])
-    return pd.DataFrame(cols)
+    out = table.take(order)
+    out.index = pd.RangeIndex(len(out))
+    out["baseline_usd"] = column("baseline_usd", np.nan).astype(np.float64)[order]
+    out["anomaly"] = column("anomaly", False).astype(bool)[order]
+    out["change"] = (ratio - 1.0)[order]
+    return out
 
 
 class WorkRows:
@@ -571,14 +572,12 @@ class WorkRows:
     def day_summary(self, mask: np.ndarray, by: str | Sequence[str] | None, day: str | pd.Timestamp,
                     flags: pd.DataFrame) -> pd.DataFrame:
         """:func:`day_summary` of ``work[mask]`` on ``day``, with the caller's :meth:`anomalies`."""
-        group = _keys(by)
-        day = _naive_day(day)
+        return self.select(mask & self.on_day(day)).day_summary(by, day, flags)
+
+    def on_day(self, day: str | pd.Timestamp) -> np.ndarray:
+        """The rows of one UTC day (a mask)."""
         day_code, days = self._key("day")
-        on_day = np.flatnonzero(days == np.datetime64(day, "ns"))
-        mask = mask & np.isin(day_code, on_day) if len(on_day) else np.zeros_like(mask)
-        if not mask.any():
-            return pd.DataFrame(columns=[*group, *SPEND_COLUMNS, "baseline_usd", "change", "anomaly"])
-        return _against_baseline(self.spend_by(mask, by=group), flags, group, day)
+        return np.isin(day_code, np.flatnonzero(days == np.datetime64(_naive_day(day), "ns")))
 
 
 class Selection:
@@ -620,6 +619,14 @@ class Selection:
             return {c: 0 for c in SPEND_COLUMNS}
         table = self.spend_by(by=())
         return {c: table[c].iloc[0].item() for c in SPEND_COLUMNS}
+
+    def day_summary(self, by: str | Sequence[str] | None, day: str | pd.Timestamp,
+                    flags: pd.DataFrame) -> pd.DataFrame:
+        """:meth:`WorkRows.day_summary` of these rows, all on ``day`` (see :meth:`WorkRows.on_day`)."""
+        group = _keys(by)
+        if not len(self.rows):
+            return pd.DataFrame(columns=[*group, *SPEND_COLUMNS, "baseline_usd", "change", "anomaly"])
+        return _against_baseline(self.spend_by(by=group), flags, group, _naive_day(day))
 
     def top_spenders(self, by: str | Sequence[str] = "tenant", n: int = 10) -> pd.DataFrame:
         table = self.spend_by(by=by)

@@ -475,18 +475,19 @@ class SpendExplorerState(FieldErrors):
         if not history.any() or self.end is None:
             return {}
         day = pd.Timestamp(self.end)
-        total = self._rows.day_summary(history, (), day, self._flags(()))
+        rows = self._rows.select(history & self._rows.on_day(day))  # the day's rows, taken once
+        total = rows.day_summary((), day, self._flags(()))
         if not len(total):
             return {"day": self.end.isoformat(), "total": None, "by_feature": [], "by_tenant": []}
         keep = ["spend_usd", "requests", "retry_amplification", "cost_per_success_usd", "baseline_usd",
                 "change", "anomaly", "share"]
-        feats = self._rows.day_summary(history, "feature", day, flags_f)
-        tens = self._rows.day_summary(history, "tenant", day, flags_t)
+        feats = rows.day_summary("feature", day, flags_f)
+        tens = rows.day_summary("tenant", day, flags_t)
         return {
             "day": self.end.isoformat(),
-            "total": _records(total[keep])[0],
-            "by_feature": _records(feats[["feature", *keep]]),
-            "by_tenant": _records(tens[["tenant", *keep]]),
+            "total": _records(total, keep)[0],
+            "by_feature": _records(feats, ["feature", *keep]),
+            "by_tenant": _records(tens, ["tenant", *keep]),
         }
 
     def hold_replay(self) -> None:
@@ -646,23 +647,28 @@ def _codes(column: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
     return codes, {str(u): i for i, u in enumerate(uniques)}
 
 
-def _records(df: pd.DataFrame) -> list[dict]:
+def _records(df: pd.DataFrame, columns: list[str] | None = None) -> list[dict]:
+    """``df[columns].to_dict("records")`` with plain JSON-ready values (NaN and NA as None,
+    timestamps as ISO strings), built column by column."""
+    names = list(df.columns) if columns is None else columns
+    return [dict(zip(names, row)) for row in zip(*(_plain_values(df[c].tolist()) for c in names))] \
+        if names else [{} for _ in range(len(df))]
+
+
+def _plain_values(values: list) -> list:
     out = []
-    for row in df.to_dict("records"):
-        clean = {}
-        for k, v in row.items():
-            if isinstance(v, pd.Timestamp):
-                v = v.isoformat()
-            elif isinstance(v, (np.integer,)):
-                v = int(v)
-            elif isinstance(v, (np.floating, float)):
-                v = None if math.isnan(v) else float(v)
-            elif isinstance(v, np.bool_):
-                v = bool(v)
-            elif v is pd.NA:
-                v = None
-            clean[k] = v
-        out.append(clean)
+    for v in values:
+        if isinstance(v, pd.Timestamp):
+            v = v.isoformat()
+        elif isinstance(v, (np.integer,)):
+            v = int(v)
+        elif isinstance(v, (np.floating, float)):
+            v = None if math.isnan(v) else float(v)
+        elif isinstance(v, np.bool_):
+            v = bool(v)
+        elif v is pd.NA:
+            v = None
+        out.append(v)
     return out
 
 
