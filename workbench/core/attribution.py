@@ -96,7 +96,7 @@ def work_frame(frame: pd.DataFrame, *, book: PriceBook | None = None,
     work = _work_frame(f, keys, "day", success_quality)
     for k in keys:
         work[k] = work[k].astype("category")
-    work["ts"] = _utc(f["ts"]).to_numpy()
+    work["ts"] = _utc(f["ts"]).array  # tz-aware datetimes (to_numpy() would box every one)
     for src in _RANKED:  # each row's place in the whole frame's value order (NaN last): rows of the
         order = np.argsort(work[src].to_numpy(), kind="stable")  # work frame get percentiles with no sort
         pos = np.empty(len(work), dtype=np.int64)
