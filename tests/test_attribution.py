@@ -269,3 +269,46 @@ def test_work_frame_percentiles_on_a_larger_random_subset():
         cols = list(attr.SPEND_COLUMNS)
         pd.testing.assert_frame_equal(attr.spend_by(work[keep], by=by, period=None)[cols],
                                       attr.spend_by(df[keep], by=by, period=None)[cols], check_exact=True)
+
+
+def merged_day(view: pd.DataFrame, by, day, flags: pd.DataFrame) -> pd.DataFrame:
+    """A day summary as plain pandas writes it: the day's table, left-merged with its flags."""
+    group = [by] if isinstance(by, str) else list(by)
+    table = attr.spend_by(view[view["day"] == day], by=group, period=None)
+    flags = flags[flags["day"] == day][[*group, "baseline_usd", "ratio", "anomaly"]]
+    table = table.merge(flags, on=group, how="left") if group else table.assign(**flags.iloc[0].to_dict())
+    table["change"] = table["ratio"] - 1.0
+    table["anomaly"] = table["anomaly"].fillna(False).astype(bool)
+    table = table.drop(columns="ratio")
+    return table.sort_values("spend_usd", ascending=False, kind="stable").reset_index(drop=True)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("ABC"), st.sampled_from(["t1", "t2", "t3"]), st.sampled_from(["ok", "error"]),
+                          st.integers(0, 12), st.integers(0, 40), st.floats(0, 5), st.booleans()),
+                min_size=1, max_size=80))
+def test_work_rows_give_the_tables_of_the_filtered_frame(rows):
+    """WorkRows aggregates rows of a work frame by mask without building the frame: every table,
+    anomaly scan and day summary must equal the plain functions' on ``work[mask]``, float for float."""
+    df = frame([(pd.Timestamp(D1) + pd.Timedelta(days=d, minutes=i), f, t, 1 + i % 2, s, np.nan, cost, i, 3)
+                for i, (f, t, s, d, _, cost, _) in enumerate(rows)])
+    keep = np.array([k for *_, k in rows])
+    work = attr.work_frame(df)
+    fast = attr.WorkRows(work)
+    view = work[keep]
+    for by in ("feature", ("feature", "tenant"), ()):
+        pd.testing.assert_frame_equal(fast.spend_by(keep, by), attr.spend_by(view, by=by, period=None),
+                                      check_exact=True)
+        flags = attr.anomalies(view, by=by)
+        pd.testing.assert_frame_equal(fast.anomalies(keep, by), flags, check_exact=True)
+        if len(view):
+            day = view["day"].max()
+            got = fast.day_summary(keep, by, day, flags)
+            pd.testing.assert_frame_equal(got, attr.day_summary(view, by=by, day=day, flags=flags), check_exact=True)
+            pd.testing.assert_frame_equal(got, merged_day(view, by, day, flags), check_exact=True)
+    for key in ("feature", "tenant", "day"):
+        assert fast.distinct(keep, key) == view[key].nunique()
+    got, want = fast.totals(keep), attr.totals(view)
+    assert list(got) == list(want) and all(got[k] == want[k] or (got[k] != got[k] and want[k] != want[k]) for k in got)
+    pd.testing.assert_frame_equal(fast.top_spenders(keep, "tenant", 2), attr.top_spenders(view, "tenant", 2),
+                                  check_exact=True)

@@ -465,3 +465,24 @@ def test_in_a_kernel_the_app_shows_before_its_replay_runs():
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
     outs = ["".join(o.get("text", "") for o in c.outputs).strip() for c in nb.cells]
     assert outs == ["True True", "True"], outs
+
+
+def test_chart_values_are_altairs_for_every_column_kind():
+    """The explorer's charts turn frames into Vega values without Altair's sanitizer; each kind of
+    column a frame can hold comes out as Altair makes it (missing values, NaN and inf as null)."""
+    import altair as alt
+
+    from workbench.widgets.spend_charts import vega_values
+
+    df = pd.DataFrame({
+        "f": [1.5, np.nan, np.inf, -0.0], "i": np.array([1, 2, 3, 4], dtype=np.int32), "b": [True, False, True, False],
+        "s": pd.array(["a", None, "c", "d"], dtype="string"), "c": pd.Categorical(["x", "y", None, "x"]),
+        "o": ["p", None, 3, np.array([1, 2])], "n": pd.array([1, None, 3, 4], dtype="Int64"),
+        "d": pd.to_datetime(["2025-11-03 00:00:00", None, "2025-11-04 10:30:00.5", "2025-11-05 00:00:00"], format="ISO8601"),
+        "z": pd.to_datetime(["2025-11-03 01:00", "2025-11-03 02:00", None, "2025-11-04 00:00"]).tz_localize("UTC"),
+        "bn": pd.array([True, None, False, True], dtype="boolean"), "u": np.array([1, 2, 3, 4], dtype=np.uint8)})
+    want = alt.data_transformers.get()(df)["values"]
+    got = vega_values(df)
+    assert json.dumps(got) == json.dumps(want)
+    assert [type(v) for v in got[0].values()] == [type(v) for v in want[0].values()]
+    assert vega_values(df.iloc[:0]) == [] == alt.data_transformers.get()(df.iloc[:0])["values"]

@@ -96,7 +96,7 @@ def work_frame(frame: pd.DataFrame, *, book: PriceBook | None = None,
     work = _work_frame(f, keys, "day", success_quality)
     for k in keys:
         work[k] = work[k].astype("category")
-    work["ts"] = _utc(f["ts"]).to_numpy()
+    work["ts"] = _utc(f["ts"]).array  # tz-aware datetimes (to_numpy() would box every one)
     for src in _RANKED:  # each row's place in the whole frame's value order (NaN last): rows of the
         order = np.argsort(work[src].to_numpy(), kind="stable")  # work frame get percentiles with no sort
         pos = np.empty(len(work), dtype=np.int64)
@@ -147,24 +147,29 @@ def _work_frame(frame: pd.DataFrame, keys: list[str], period: str | None, succes
 
 def _group_codes(work: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
     """Each row's group number (groups in sorted key order) and each group's key values."""
-    codes, uniques = [], []
-    for k in keys:
-        if k == _ALL and k not in work.columns:  # one group of every row (no copy of the frame)
-            codes.append(np.zeros(len(work), dtype=np.int64))
-            uniques.append(np.array(["total"], dtype=object))
-            continue
-        col = work[k]
-        if isinstance(col.dtype, pd.CategoricalDtype):
-            cats = col.cat.categories
-            order = np.argsort(np.asarray(cats, dtype=object if cats.dtype == object else None), kind="stable")
-            rank = np.empty(len(cats), dtype=np.int64)
-            rank[order] = np.arange(len(cats))
-            codes.append(rank[col.cat.codes.to_numpy()])
-            uniques.append(cats.to_numpy(dtype=object)[order] if cats.dtype == object else cats.to_numpy()[order])
-        else:
-            c, u = pd.factorize(col, sort=True, use_na_sentinel=False)
-            codes.append(c)
-            uniques.append(np.asarray(u))
+    codes, uniques = zip(*(_key_codes(work, k) for k in keys))
+    return _combine(list(codes), list(uniques), keys)
+
+
+def _key_codes(work: pd.DataFrame, k: str) -> tuple[np.ndarray, np.ndarray]:
+    """One key column as integer codes that sort as its values, and the values of the codes."""
+    if k == _ALL and k not in work.columns:  # one group of every row (no copy of the frame)
+        return np.zeros(len(work), dtype=np.int64), np.array(["total"], dtype=object)
+    col = work[k]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cats = col.cat.categories
+        order = np.argsort(np.asarray(cats, dtype=object if cats.dtype == object else None), kind="stable")
+        rank = np.empty(len(cats), dtype=np.int64)
+        rank[order] = np.arange(len(cats))
+        return (rank[col.cat.codes.to_numpy()],
+                cats.to_numpy(dtype=object)[order] if cats.dtype == object else cats.to_numpy()[order])
+    c, u = pd.factorize(col, sort=True, use_na_sentinel=False)
+    return c, np.asarray(u)
+
+
+def _combine(codes: list[np.ndarray], uniques: list[np.ndarray], keys: list[str]
+             ) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
+    """Rows' group numbers from their per-key codes: only the key combinations present, sorted."""
     dims = [max(len(u), 1) for u in uniques]
     flat = np.ravel_multi_index(codes, dims) if len(codes) > 1 else codes[0]
     space = int(np.prod(dims, dtype=np.float64))
@@ -178,17 +183,30 @@ def _group_codes(work: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, dict[
     return inverse, {k: u[c] for k, u, c in zip(keys, uniques, parts)}, len(seen)
 
 
+def _value_order(values: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """The rows in value order, NaN left out, from each row's place ``pos`` in the value order of
+    a larger frame (a work frame's ``_RANKED`` column): placed in linear time when the rows are
+    many, their few places sorted otherwise (the same order: places are distinct)."""
+    top = int(pos.max()) + 1
+    if len(pos) * 8 >= top:
+        slot = np.full(top, -1, dtype=np.int64)
+        slot[pos] = np.arange(len(pos))
+        by_value = slot[slot >= 0]
+    else:
+        by_value = np.argsort(pos, kind="stable")
+    return by_value[~np.isnan(values[by_value])]
+
+
 def _group_quantiles(inverse: np.ndarray, values: np.ndarray, n: int, qs: Sequence[float],
-                     pos: np.ndarray | None = None) -> list[np.ndarray]:
+                     pos: np.ndarray | None = None, by_value: np.ndarray | None = None) -> list[np.ndarray]:
     """Per-group quantiles (linear interpolation, NaN skipped), as pandas' groupby quantile.
 
     ``pos``: each row's place in a value order of a larger frame the rows come from (a work
-    frame's ``_RANKED`` column): the rows are then put in order in linear time, with no sort."""
-    if pos is not None and len(pos):
-        slot = np.full(int(pos.max()) + 1, -1, dtype=np.int64)
-        slot[pos] = np.arange(len(pos))
-        by_value = slot[slot >= 0]  # the rows in value order
-        by_value = by_value[~np.isnan(values[by_value])]
+    frame's ``_RANKED`` column): the rows are then put in order with no sort of their values.
+    ``by_value``: that order already computed (:func:`_value_order`)."""
+    if by_value is None and pos is not None and len(pos):
+        by_value = _value_order(values, pos)
+    if by_value is not None:
         g_small = inverse[by_value].astype(np.int16 if n < (1 << 15) else np.int64)
         order = by_value[np.argsort(g_small, kind="stable")]  # radix sort by group, values stay in order
         g, v = inverse[order], values[order]
@@ -217,12 +235,12 @@ def _group_quantiles(inverse: np.ndarray, values: np.ndarray, n: int, qs: Sequen
     return out
 
 
-def _grouped(work: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def _grouped(work: pd.DataFrame, keys: list[str]) -> dict[str, Any]:
     """Sums, counts and token percentiles per group, sorted by the keys (numpy, one pass each)."""
     inverse, key_values, n = _group_codes(work, keys)
     cols: dict[str, Any] = _key_columns(work, keys, key_values)
-    cols.update(_sums(work, inverse, n))
-    return pd.DataFrame(cols)
+    cols.update(_sums(lambda c: work[c].to_numpy() if c in work.columns else None, inverse, n))
+    return cols
 
 
 def _key_columns(work: pd.DataFrame, keys: list[str], key_values: dict) -> dict[str, Any]:
@@ -239,9 +257,11 @@ def _key_columns(work: pd.DataFrame, keys: list[str], key_values: dict) -> dict[
     return cols
 
 
-def _sums(work: pd.DataFrame, inverse: np.ndarray, n: int) -> dict[str, Any]:
+def _sums(column, inverse: np.ndarray, n: int, order=None) -> dict[str, Any]:
+    """``column(name)``: the rows' values of a work-frame column (None when it is absent);
+    ``order(name)``: the rows in that column's value order (see :func:`_value_order`), or None."""
     def total(col: str) -> np.ndarray:
-        return np.bincount(inverse, weights=np.asarray(work[col], dtype=np.float64), minlength=n)
+        return np.bincount(inverse, weights=np.asarray(column(col), dtype=np.float64), minlength=n)
 
     cols: dict[str, Any] = {}
     cols["spend_usd"] = total("_cost")
@@ -250,8 +270,8 @@ def _sums(work: pd.DataFrame, inverse: np.ndarray, n: int) -> dict[str, Any]:
                       ("input_tokens", "_in"), ("cached_input_tokens", "_cached"), ("output_tokens", "_out")):
         cols[name] = np.rint(total(col))
     for col, src in (("input", "_in_ok"), ("output", "_out_ok")):
-        pos = work[_RANKED[src]].to_numpy() if _RANKED[src] in work.columns else None
-        p50, p95 = _group_quantiles(inverse, np.asarray(work[src], dtype=np.float64), n, (0.5, 0.95), pos)
+        p50, p95 = _group_quantiles(inverse, np.asarray(column(src), dtype=np.float64), n, (0.5, 0.95),
+                                    column(_RANKED[src]), order(src) if order is not None else None)
         cols[f"p50_{col}_tokens"] = p50
         cols[f"p95_{col}_tokens"] = p95
     return cols
@@ -278,23 +298,24 @@ def spend_by(
     work = _work_frame(f, group, period, success_quality)
     if not keys:
         keys = [_ALL]
-    out = _grouped(work, keys)
-    total = work["_cost"].sum()
-    out["share"] = out["spend_usd"] / total if total > 0 else np.nan
+    return _finish(_grouped(work, keys), keys, work["_cost"].sum())
+
+
+def _finish(cols: dict[str, Any], keys: list[str], total: float) -> pd.DataFrame:
+    """The table of grouped sums ``cols``: shares, integer counts, ratios; :data:`SPEND_COLUMNS` in order."""
+    spend = cols["spend_usd"]
+    cols["share"] = spend / total if total > 0 else np.full(len(spend), np.nan)
     for c in ("requests", "logical_requests", "failed", "successful", "input_tokens",
               "cached_input_tokens", "output_tokens"):
-        out[c] = out[c].astype(np.int64)
+        cols[c] = cols[c].astype(np.int64)
+    requests, logical, successful = cols["requests"], cols["logical_requests"], cols["successful"]
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["retry_amplification"] = np.where(out["logical_requests"] > 0,
-                                              out["requests"] / out["logical_requests"], np.nan)
-        out["success_rate"] = np.where(out["logical_requests"] > 0,
-                                       out["successful"] / out["logical_requests"], np.nan)
-        out["cost_per_success_usd"] = np.where(out["successful"] > 0,
-                                               out["spend_usd"] / out["successful"], np.nan)
-    if keys == ["_all"]:
-        out = out.drop(columns="_all")
+        cols["retry_amplification"] = np.where(logical > 0, requests / logical, np.nan)
+        cols["success_rate"] = np.where(logical > 0, successful / logical, np.nan)
+        cols["cost_per_success_usd"] = np.where(successful > 0, spend / successful, np.nan)
+    if keys == [_ALL]:
         keys = []
-    return out[[*keys, *SPEND_COLUMNS]]
+    return pd.DataFrame({c: cols[c] for c in [*keys, *SPEND_COLUMNS]})
 
 
 def totals(frame: pd.DataFrame, *, book: PriceBook | None = None,
@@ -444,9 +465,171 @@ def day_summary(
     table = spend_by(on_day, by=group, period=None)
     if flags is None:
         flags = anomalies(f, by=group, factor=factor, window_days=window_days, min_history=min_history)
-    flags = flags[flags["day"] == day][[*group, "baseline_usd", "ratio", "anomaly"]]
-    table = table.merge(flags, on=group, how="left") if group else table.assign(**flags.iloc[0].to_dict())
-    table["change"] = table["ratio"] - 1.0
-    table["anomaly"] = table["anomaly"].fillna(False).astype(bool)
-    table = table.drop(columns="ratio")
-    return table.sort_values("spend_usd", ascending=False, kind="stable").reset_index(drop=True)
+    return _against_baseline(table, flags, group, day)
+
+
+def _against_baseline(table: pd.DataFrame, flags: pd.DataFrame, group: list[str], day: pd.Timestamp) -> pd.DataFrame:
+    """A day's :func:`spend_by` table with its baseline, change and anomaly from ``flags`` (the
+    group's row of that day; none: no baseline, no anomaly), highest spend first."""
+    flags = flags[(flags["day"] == day).to_numpy()]
+    if group:  # the flags row of each table row's group
+        where = {key: i for i, key in enumerate(zip(*(flags[k].tolist() for k in group)))}
+        pos = np.array([where.get(key, -1) for key in zip(*(table[k].tolist() for k in group))], dtype=np.int64)
+    else:  # the total's row
+        pos = np.zeros(len(table), dtype=np.int64) if len(flags) else np.full(len(table), -1)
+    found = pos >= 0
+    pick = np.where(found, pos, 0)
+
+    def column(name: str, missing: Any) -> np.ndarray:
+        values = flags[name].to_numpy()
+        return np.where(found, values[pick], missing) if len(values) else np.full(len(table), missing)
+
+    ratio = column("ratio", np.nan).astype(np.float64)
+    order = np.argsort(-table["spend_usd"].to_numpy(), kind="stable")  # highest first, ties in order
+    out = table.take(order)
+    out.index = pd.RangeIndex(len(out))
+    out["baseline_usd"] = column("baseline_usd", np.nan).astype(np.float64)[order]
+    out["anomaly"] = column("anomaly", False).astype(bool)[order]
+    out["change"] = (ratio - 1.0)[order]
+    return out
+
+
+class WorkRows:
+    """A :func:`work_frame` kept as numpy columns, its group columns as integer codes in sorted order.
+
+    :meth:`spend_by`, :meth:`totals`, :meth:`top_spenders`, :meth:`anomalies` and :meth:`day_summary`
+    of any rows of it (a boolean mask) give exactly what the functions of the same names give for
+    ``work[mask]`` (same sums in the same order, so the same floats), without building that frame:
+    a dashboard that filters one log again and again pays a few numpy passes per change."""
+
+    def __init__(self, work: pd.DataFrame):
+        if _WORK not in work.columns:
+            raise ValueError("WorkRows needs a work_frame(log)")
+        self.work = work
+        self._columns = {c: work[c].to_numpy() for c in (
+            "_cost", "_first", "_failed", "_success", "_in", "_cached", "_out", "_in_ok", "_out_ok",
+            *(c for c in _RANKED.values() if c in work.columns))}
+        self._codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.day_values = self._key("day")[1]  # the log's days, sorted
+
+    def _key(self, k: str) -> tuple[np.ndarray, np.ndarray]:
+        if k not in self._codes:
+            self._codes[k] = _key_codes(self.work, k)
+        return self._codes[k]
+
+    def _groups(self, rows: np.ndarray, keys: list[str]):
+        codes, uniques = zip(*((c[rows], u) for c, u in (self._key(k) for k in keys)))
+        return _combine(list(codes), list(uniques), keys)
+
+    def distinct(self, mask: np.ndarray, key: str) -> int:
+        """How many values of ``key`` (e.g. "day", "feature") ``work[mask]`` has: its ``nunique()``."""
+        return int(np.count_nonzero(np.bincount(self._key(key)[0][mask], minlength=1)))
+
+    def select(self, mask: np.ndarray) -> "Selection":
+        """The rows of ``mask``, for several tables of the same rows (columns taken once)."""
+        return Selection(self, mask)
+
+    def spend_by(self, mask: np.ndarray, by: str | Sequence[str] | None = ("feature",)) -> pd.DataFrame:
+        """:func:`spend_by` of ``work[mask]`` with ``period=None``."""
+        return self.select(mask).spend_by(by)
+
+    def totals(self, mask: np.ndarray) -> dict[str, float]:
+        """:func:`totals` of ``work[mask]``."""
+        return self.select(mask).totals()
+
+    def top_spenders(self, mask: np.ndarray, by: str | Sequence[str] = "tenant", n: int = 10) -> pd.DataFrame:
+        """:func:`top_spenders` of ``work[mask]``."""
+        return self.select(mask).top_spenders(by, n)
+
+    def anomalies(self, mask: np.ndarray, by: str | Sequence[str] | None = "feature", factor: float = 2.0,
+                  window_days: int = 7, *, min_history: int = 3, min_spend_usd: float = 0.0) -> pd.DataFrame:
+        """:func:`anomalies` of ``work[mask]`` (without ``dominant_share``): the daily spend of each
+        group as a (group x calendar day) matrix and the rolling median of its previous days."""
+        group = _keys(by)
+        rows = np.flatnonzero(mask)
+        if not len(rows):
+            return pd.DataFrame(columns=[*group, "day", "spend_usd", "baseline_usd", "ratio", "anomaly"])
+        inverse, key_values, n_groups = self._groups(rows, group or [_ALL])
+        day_code, days = self._key("day")
+        seen = np.unique(day_code[rows])
+        calendar = pd.date_range(days[seen[0]], days[seen[-1]], freq="D", name="day")
+        n_days = len(calendar)
+        offset = ((days - days[seen[0]]) // np.timedelta64(1, "D")).astype(np.int64)  # a log day's column
+        spend = np.bincount(inverse * n_days + offset[day_code[rows]], weights=self._columns["_cost"][rows],
+                            minlength=n_groups * n_days).reshape(n_groups, n_days)
+        baseline = np.full_like(spend, np.nan)
+        for j in range(min_history, n_days):  # the median of the previous window_days days, as rolling()
+            baseline[:, j] = np.median(spend[:, max(0, j - window_days):j], axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(baseline > 0, spend / baseline, np.nan)
+        anomaly = (baseline > 0) & (spend >= factor * baseline) & (spend >= min_spend_usd)
+        cols: dict[str, Any] = {k: np.repeat(v, n_days) for k, v in
+                                _key_columns(self.work, group, key_values).items()}
+        cols.update(day=np.tile(calendar.to_numpy(), n_groups), spend_usd=spend.ravel(),
+                    baseline_usd=baseline.ravel(), ratio=ratio.ravel(), anomaly=anomaly.ravel())
+        return pd.DataFrame(cols)
+
+    def day_summary(self, mask: np.ndarray, by: str | Sequence[str] | None, day: str | pd.Timestamp,
+                    flags: pd.DataFrame) -> pd.DataFrame:
+        """:func:`day_summary` of ``work[mask]`` on ``day``, with the caller's :meth:`anomalies`."""
+        return self.select(mask & self.on_day(day)).day_summary(by, day, flags)
+
+    def on_day(self, day: str | pd.Timestamp) -> np.ndarray:
+        """The rows of one UTC day (a mask)."""
+        day_code, days = self._key("day")
+        return np.isin(day_code, np.flatnonzero(days == np.datetime64(_naive_day(day), "ns")))
+
+
+class Selection:
+    """Rows of a :class:`WorkRows` (a boolean mask): :meth:`spend_by`, :meth:`totals` and
+    :meth:`top_spenders` of them, each column and each percentile order taken once for all."""
+
+    def __init__(self, owner: WorkRows, mask: np.ndarray):
+        self.owner = owner
+        self.rows = np.flatnonzero(mask)
+        self._taken: dict[str, np.ndarray] = {}
+        self._orders: dict[str, np.ndarray] = {}
+
+    def column(self, name: str) -> np.ndarray | None:
+        if name not in self._taken:
+            source = self.owner._columns.get(name)
+            if source is None:
+                return None
+            self._taken[name] = source[self.rows]
+        return self._taken[name]
+
+    def order(self, src: str) -> np.ndarray | None:
+        """The rows in the value order of percentile column ``src`` (NaN left out)."""
+        pos = self.column(_RANKED[src])
+        if pos is None or not len(pos):
+            return None
+        if src not in self._orders:
+            self._orders[src] = _value_order(np.asarray(self.column(src), dtype=np.float64), pos)
+        return self._orders[src]
+
+    def spend_by(self, by: str | Sequence[str] | None = ("feature",)) -> pd.DataFrame:
+        keys = _keys(by) or [_ALL]
+        inverse, key_values, n = self.owner._groups(self.rows, keys)
+        cols: dict[str, Any] = _key_columns(self.owner.work, keys, key_values)
+        cols.update(_sums(self.column, inverse, n, self.order))
+        return _finish(cols, keys, pd.Series(self.column("_cost")).sum())
+
+    def totals(self) -> dict[str, float]:
+        if not len(self.rows):
+            return {c: 0 for c in SPEND_COLUMNS}
+        table = self.spend_by(by=())
+        return {c: table[c].iloc[0].item() for c in SPEND_COLUMNS}
+
+    def day_summary(self, by: str | Sequence[str] | None, day: str | pd.Timestamp,
+                    flags: pd.DataFrame) -> pd.DataFrame:
+        """:meth:`WorkRows.day_summary` of these rows, all on ``day`` (see :meth:`WorkRows.on_day`)."""
+        group = _keys(by)
+        if not len(self.rows):
+            return pd.DataFrame(columns=[*group, *SPEND_COLUMNS, "baseline_usd", "change", "anomaly"])
+        return _against_baseline(self.spend_by(by=group), flags, group, _naive_day(day))
+
+    def top_spenders(self, by: str | Sequence[str] = "tenant", n: int = 10) -> pd.DataFrame:
+        table = self.spend_by(by=by)
+        table = table.sort_values("spend_usd", ascending=False, kind="stable").head(n).reset_index(drop=True)
+        table.insert(0, "rank", np.arange(1, len(table) + 1))
+        return table

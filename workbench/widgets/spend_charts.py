@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 from workbench.widgets.charts import PALETTE as _PALETTE, day_label as _day_label, usd_axis as _usd_axis
@@ -146,10 +147,52 @@ def _named(df: pd.DataFrame, datasets: dict) -> dict:
     """Altair's named dataset for ``df`` (same values, same content-hash name), added to ``datasets``."""
     from altair.vegalite.v6.api import _dataset_name
 
-    values = alt.data_transformers.get()(df)["values"]
+    values = vega_values(df)
     name = _dataset_name(values)
     datasets[name] = values
     return {"name": name}
+
+
+def vega_values(df: pd.DataFrame) -> list[dict]:
+    """The records Altair's default data transformer makes of ``df`` (``sanitize_pandas_dataframe``
+    then ``to_dict("records")``), built column by column from numpy: a tenth of the time."""
+    if len(df) > 5000:  # Altair's row limit, same error
+        return alt.data_transformers.get()(df)["values"]
+    names, columns = [], []
+    for name, col in df.items():
+        if not isinstance(name, str):
+            raise ValueError(f"Dataframe contains invalid column name: {name!r}. Column names must be strings")
+        names.append(name)
+        columns.append(_json_column(col))
+    return [dict(zip(names, row)) for row in zip(*columns)] if names else [{} for _ in range(len(df))]
+
+
+def _json_column(col: pd.Series) -> list:
+    kind = str(col.dtype)
+    if kind.startswith(("datetime", "timestamp")):
+        return ["" if v is pd.NaT else v.isoformat() for v in col]
+    if kind.startswith("timedelta"):
+        raise ValueError(f"Field {col.name!r} has type {kind!r} which is not supported by Altair")
+    numpy = isinstance(col.dtype, np.dtype)
+    if numpy and col.dtype.kind in "biu":  # numpy bool / int: Python values
+        return col.to_numpy().tolist()
+    if numpy and col.dtype.kind == "f":  # numpy float: NaN and inf -> None
+        values = col.to_numpy()
+        out = values.tolist()
+        bad = ~np.isfinite(values)
+        if bad.any():
+            for i in np.flatnonzero(bad):
+                out[i] = None
+        return out
+    values = col.astype(object)  # strings, categories, nullable dtypes, objects: missing -> None
+    missing = values.isna().to_numpy()
+    out = values.tolist()
+    if missing.any():
+        for i in np.flatnonzero(missing):
+            out[i] = None
+    if kind == "object":
+        out = [v.tolist() if isinstance(v, np.ndarray) else v for v in out]
+    return out
 
 
 def _top(datasets: dict, width: int, height: int, **spec) -> dict:

@@ -39,6 +39,7 @@ class SpendExplorer(w.VBox):
         self.state = state
         self._debounce_ms = debounce_ms
         self._building = False
+        self._specs: dict = {}  # (chart, id of its result) -> (result, spec), see _spec
         self.header = w.HTML(_html.STYLE + _STYLE + _html.header(
             "Spend & budget explorer",
             "What did we spend, on which feature, tenant and model? Filter the log, read yesterday's "
@@ -182,10 +183,25 @@ class SpendExplorer(w.VBox):
             self.flags.value = flags_html(s.flags, s.anomaly_check)
             self.table.value = attribution_html(s.table, BREAKDOWNS[s.breakdown])
             # the same specs as the Altair charts above, built directly (a filter change redraws five)
-            self.day_chart.show(spend_by_day_spec(s.by_day))
-            self.top_chart.show(bar_spec(s.top, "tenant", "Spend (USD)", width=370,
-                                         color="plan" if s.top is not None and "plan" in s.top else None))
-            self.model_chart.show(bar_spec(s.by_model, "model", "Spend (USD)", width=260))
+            self.day_chart.show(self._spec(spend_by_day_spec, s.by_day))
+            self.top_chart.show(self._spec(lambda top: bar_spec(
+                top, "tenant", "Spend (USD)", width=370, color="plan" if top is not None and "plan" in top else None),
+                s.top, "top"))
+            self.model_chart.show(self._spec(lambda m: bar_spec(m, "model", "Spend (USD)", width=260), s.by_model,
+                                             "model"))
+
+    def _spec(self, build, result, name: str = "") -> dict:
+        """``build(result)``, once per result object: the state hands back the very objects of a
+        view seen before (its caches), so going back to a view rebuilds no chart. The results are
+        kept with their specs (an id is not reused while its object lives)."""
+        key = (name or build.__name__, id(result))
+        hit = self._specs.pop(key, None)
+        if hit is None or hit[0] is not result:
+            hit = (result, build(result))
+        self._specs[key] = hit
+        while len(self._specs) > 5 * 32:  # five charts, as many views as the state keeps
+            self._specs.pop(next(iter(self._specs)))
+        return hit[1]
 
     def _show_errors(self, change=None) -> None:
         e = self.state.errors
@@ -234,8 +250,8 @@ class SpendExplorer(w.VBox):
         r = self.state.replay
         with self.hold_sync():
             self.replay_summary.value = replay_summary_html(r)
-            self.waterfall.show(waterfall_spec(r))
-            self.timeline.show(timeline_spec(r))
+            self.waterfall.show(self._spec(waterfall_spec, r))
+            self.timeline.show(self._spec(timeline_spec, r))
 
 
 def make_spend_explorer(prices: PriceBook | None = None, *, query: str | None = None,

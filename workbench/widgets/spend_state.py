@@ -62,6 +62,18 @@ def replay_available() -> bool:
     return True
 
 
+class _Frame(AnyTrait):
+    """A DataFrame result: a new frame notifies without being compared cell by cell with the old
+    one (traitlets compares old == new on every assignment; for frames that is a whole
+    elementwise pass whose answer is then thrown away)."""
+
+    def set(self, obj, value):
+        old = obj._trait_values.get(self.name, self.default_value)
+        obj._trait_values[self.name] = value
+        if old is not value:
+            obj._notify_trait(self.name, old, value)
+
+
 # =============================================================================================
 # State
 # =============================================================================================
@@ -83,11 +95,11 @@ class SpendExplorerState(FieldErrors):
     tenants_available = List(Unicode())
     kpis = Dict(help="totals of the filtered log (attribution.totals) + days, cached share")
     yesterday = Dict(help="day, total, by_feature, by_tenant (records) of the last day shown")
-    by_day = AnyTrait(help="DataFrame: feature, day, spend_usd, anomaly (the stacked bars)")
-    top = AnyTrait(help="DataFrame: top spenders by tenant (attribution.top_spenders)")
-    by_model = AnyTrait(help="DataFrame: spend by model")
-    flags = AnyTrait(help="DataFrame: flagged days by feature and by tenant in the range")
-    table = AnyTrait(help="DataFrame: attribution by the chosen breakdown over the range")
+    by_day = _Frame(help="DataFrame: feature, day, spend_usd, anomaly (the stacked bars)")
+    top = _Frame(help="DataFrame: top spenders by tenant (attribution.top_spenders)")
+    by_model = _Frame(help="DataFrame: spend by model")
+    flags = _Frame(help="DataFrame: flagged days by feature and by tenant in the range")
+    table = _Frame(help="DataFrame: attribution by the chosen breakdown over the range")
     replay = Dict(help="baseline_usd, replayed_usd, waterfall, events, timeline (records)")
     errors = Dict(help="field -> one-line message ('load', 'upload', 'filters', 'query', 'policy')")
     revision = Int(0, help="bumped after each recompute (views observe it)")
@@ -132,17 +144,19 @@ class SpendExplorerState(FieldErrors):
         """Price ``frame`` (canonical columns) and make it the log; filters reset to everything."""
         priced = self._price(frame)
         priced["_day"] = attr.period_start(priced["ts"], "day")
-        days = sorted({d.date() for d in priced["_day"]})
+        days = [pd.Timestamp(d).date() for d in np.unique(priced["_day"].dropna().to_numpy())]
         if not days:
             raise ValueError("the log has no rows")
         self.log = priced
         # computed once per log: the attribution work frame, and the columns filters compare
         self._work = attr.work_frame(priced)
+        self._rows = attr.WorkRows(self._work)  # tables of any filter's rows, no frame built per change
         self._day_ns = priced["_day"].to_numpy(dtype="datetime64[ns]")
         # filters compare integer codes, not strings: (codes, {value: code})
         self._feature_col = _codes(priced["feature"])
         self._tenant_col = _codes(priced["tenant"])
         self._flag_cache: dict = {}
+        self._result_cache: dict = {}  # (start, end, feature, tenant, breakdown) -> results, see recompute
         self._replay_input = None  # the log as the replay engine reads it (Polars), made on first replay
         self._replay_cache: dict = {}
         self.tenants_table = tenants
@@ -299,10 +313,7 @@ class SpendExplorerState(FieldErrors):
         baseline only looks back, so one scan per filter serves every date range."""
         key = (self.feature, self.tenant, by)
         if key not in self._flag_cache:
-            rows = self._work[self._mask(dates=False, end=False)]
-            self._flag_cache[key] = attr.anomalies(rows, by=by) if len(rows) else pd.DataFrame(
-                columns=[*([by] if isinstance(by, str) else by), "day", "spend_usd", "baseline_usd", "ratio",
-                         "anomaly"])
+            self._flag_cache[key] = self._rows.anomalies(self._mask(dates=False, end=False), by=by)
         flags = self._flag_cache[key]
         return flags[flags["day"] <= pd.Timestamp(self.end)] if self.end is not None and len(flags) else flags
 
@@ -310,10 +321,26 @@ class SpendExplorerState(FieldErrors):
     def recompute(self) -> None:
         if self.start and self.end and self.start > self.end:
             raise ValueError(f"the range starts ({self.start}) after it ends ({self.end})")
-        view = self._work[self._mask()]
+        key = (self.start, self.end, self.feature, self.tenant, self.breakdown)
+        hit = self._result_cache.pop(key, None)
+        if hit is None:  # a view not seen before (the same filters give the same results)
+            hit = self._results()
+        self._result_cache[key] = hit  # most recently used last
+        while len(self._result_cache) > RESULT_CACHE:
+            self._result_cache.pop(next(iter(self._result_cache)))
+        with self.hold_trait_notifications():
+            (self.kpis, self.by_day, self.flags, self.anomaly_check, self.yesterday, self.top, self.by_model,
+             self.table) = hit
+            self.revision += 1
+
+    def _results(self) -> tuple:
+        """kpis, by_day, flags, anomaly_check, yesterday, top, by_model, table of the filters now."""
+        mask = self._mask()
+        rows = self._rows
         start = pd.Timestamp(self.start) if self.start else None
-        kpis = attr.totals(view)
-        kpis["days"] = int(view["day"].nunique()) if len(view) else 0
+        view = rows.select(mask)  # the rows in view: totals, top spenders, models, the table
+        kpis = view.totals()
+        kpis["days"] = rows.distinct(mask, "day")
         kpis["cached_share"] = (kpis["cached_input_tokens"] / kpis["input_tokens"]) if kpis["input_tokens"] else 0.0
         flags_f, flags_t = self._flags("feature"), self._flags("tenant")
         in_range = {dim: (fl[fl["day"] >= start] if start is not None else fl) for dim, fl in
@@ -327,30 +354,21 @@ class SpendExplorerState(FieldErrors):
                  for dim, fl in in_range.items() if len(fl)]
         flags_df = pd.concat(flags, ignore_index=True)[cols] if flags else pd.DataFrame(columns=cols)
         yesterday = self._yesterday(self._mask(dates=False), flags_f, flags_t)
-        top = attr.top_spenders(view, by="tenant", n=12) if len(view) else pd.DataFrame()
+        any_rows = bool(mask.any())
+        top = view.top_spenders(by="tenant", n=12) if any_rows else pd.DataFrame()
         plans = self._plans()
         if len(top) and plans:
             top["plan"] = [plans.get(str(t), "(unknown)") for t in top["tenant"]]
-        by_model = attr.top_spenders(view, by="model", n=50) if len(view) else pd.DataFrame()
-        table = (attr.spend_by(view, by=BREAKDOWNS[self.breakdown], period=None)
+        by_model = view.top_spenders(by="model", n=50) if any_rows else pd.DataFrame()
+        table = (view.spend_by(by=BREAKDOWNS[self.breakdown])
                  .sort_values("spend_usd", ascending=False, kind="stable").reset_index(drop=True)
-                 if len(view) else pd.DataFrame())
+                 if any_rows else pd.DataFrame())
         judged = flags_f.loc[flags_f["baseline_usd"].notna(), "day"] if len(flags_f) else pd.Series([], dtype=object)
-        check = {"features": int(view["feature"].nunique()) if len(view) else 0,
-                 "tenants": int(view["tenant"].nunique()) if len(view) else 0,
+        check = {"features": rows.distinct(mask, "feature"), "tenants": rows.distinct(mask, "tenant"),
                  "days": kpis["days"], "factor": 2.0, "window_days": 7, "min_history": 3,
                  "dominant_share": DOMINANT_SHARE,
                  "first_judged": pd.Timestamp(judged.min()).date().isoformat() if len(judged) else None}
-        with self.hold_trait_notifications():
-            self.kpis = kpis
-            self.by_day = by_day
-            self.flags = flags_df
-            self.anomaly_check = check
-            self.yesterday = yesterday
-            self.top = top
-            self.by_model = by_model
-            self.table = table
-            self.revision += 1
+        return kpis, by_day, flags_df, check, yesterday, top, by_model, table
 
     def _plans(self) -> dict[str, str]:
         t = self.tenants_table
@@ -365,19 +383,19 @@ class SpendExplorerState(FieldErrors):
         if not history.any() or self.end is None:
             return {}
         day = pd.Timestamp(self.end)
-        history = self._work[history & (self._day_ns == np.datetime64(self.end, "ns"))]
-        total = attr.day_summary(history, by=(), day=day, flags=self._flags(()))
+        rows = self._rows.select(history & self._rows.on_day(day))  # the day's rows, taken once
+        total = rows.day_summary((), day, self._flags(()))
         if not len(total):
             return {"day": self.end.isoformat(), "total": None, "by_feature": [], "by_tenant": []}
         keep = ["spend_usd", "requests", "retry_amplification", "cost_per_success_usd", "baseline_usd",
                 "change", "anomaly", "share"]
-        feats = attr.day_summary(history, by="feature", day=day, flags=flags_f)
-        tens = attr.day_summary(history, by="tenant", day=day, flags=flags_t)
+        feats = rows.day_summary("feature", day, flags_f)
+        tens = rows.day_summary("tenant", day, flags_t)
         return {
             "day": self.end.isoformat(),
-            "total": _records(total[keep])[0],
-            "by_feature": _records(feats[["feature", *keep]]),
-            "by_tenant": _records(tens[["tenant", *keep]]),
+            "total": _records(total, keep)[0],
+            "by_feature": _records(feats, ["feature", *keep]),
+            "by_tenant": _records(tens, ["tenant", *keep]),
         }
 
     def hold_replay(self) -> None:
@@ -537,28 +555,35 @@ def _codes(column: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
     return codes, {str(u): i for i, u in enumerate(uniques)}
 
 
-def _records(df: pd.DataFrame) -> list[dict]:
+def _records(df: pd.DataFrame, columns: list[str] | None = None) -> list[dict]:
+    """``df[columns].to_dict("records")`` with plain JSON-ready values (NaN and NA as None,
+    timestamps as ISO strings), built column by column."""
+    names = list(df.columns) if columns is None else columns
+    return [dict(zip(names, row)) for row in zip(*(_plain_values(df[c].tolist()) for c in names))] \
+        if names else [{} for _ in range(len(df))]
+
+
+def _plain_values(values: list) -> list:
     out = []
-    for row in df.to_dict("records"):
-        clean = {}
-        for k, v in row.items():
-            if isinstance(v, pd.Timestamp):
-                v = v.isoformat()
-            elif isinstance(v, (np.integer,)):
-                v = int(v)
-            elif isinstance(v, (np.floating, float)):
-                v = None if math.isnan(v) else float(v)
-            elif isinstance(v, np.bool_):
-                v = bool(v)
-            elif v is pd.NA:
-                v = None
-            clean[k] = v
-        out.append(clean)
+    for v in values:
+        if isinstance(v, pd.Timestamp):
+            v = v.isoformat()
+        elif isinstance(v, (np.integer,)):
+            v = int(v)
+        elif isinstance(v, (np.floating, float)):
+            v = None if math.isnan(v) else float(v)
+        elif isinstance(v, np.bool_):
+            v = bool(v)
+        elif v is pd.NA:
+            v = None
+        out.append(v)
     return out
 
 
 #: Replays kept (filters x stack) so that going back to a view does not replay it again.
 REPLAY_CACHE = 32
+#: Attribution results kept (filters x breakdown): going back to a view recomputes nothing.
+RESULT_CACHE = 32
 
 
 def _timeline(frame) -> pd.DataFrame:

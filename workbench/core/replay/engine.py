@@ -16,7 +16,7 @@ import pandas as pd
 
 from workbench.core.prices import STANDARD_TIERS, PriceBook, PriceError
 from workbench.core.replay.backends import Backend, caller_kind, make_backend
-from workbench.core.replay.bootstrap import bootstrap_ci, bootstrap_quality
+from workbench.core.replay.bootstrap import bootstrap_ci
 from workbench.core.replay.context import ORD, StageContext, price_into
 from workbench.core.replay.params import PolicyError
 from workbench.core.replay.inputs import attached_columns, pivot_outcomes, validate_outcomes
@@ -423,12 +423,7 @@ class _Run:
         aggs += [nw.col(c).sum() for c in cols if not c.startswith("f_")]
         raw = self.backend.collect(frame.select("tenant", "feature", DAY, *costs, **cols)
                                    .group_by("tenant", "feature", DAY).agg(*aggs)).to_dict(as_series=False)
-        groups = pd.DataFrame({k: (vals if k in ("tenant", "feature", DAY) or k.startswith("f_")
-                                   else np.array([int(v) for v in vals], dtype=object))
-                               for k, vals in raw.items()})
-        for k in groups.columns:  # counts fit int64; money sums stay Python ints (object)
-            if not k.startswith(("s_", "f_", "min_")) and k not in ("tenant", "feature"):
-                groups[k] = groups[k].astype("int64")
+        groups = pd.DataFrame({k: _group_column(k, vals) for k, vals in raw.items()})
         self._check_costs(frame, groups, costs)
         totals = [sum(int(v) for v in groups[f"s{c}"]) if len(groups) else 0 for c in costs]
         quality = self._quality_totals(groups, k_last)
@@ -466,9 +461,8 @@ class _Run:
         fates = {name: int(groups[f"fate{j}"].sum()) if len(groups) else 0 for j, name in enumerate(FATES)}
         events.sort(key=lambda e: (e["ts"], e["step"]))
         budget = {"events": events, "by_tenant": breakdown}
-        ci = bootstrap_ci(groups, "f_c0", f"f_c{k_last}", n_boot, seed) if n_boot else None
-        if ci is not None and self.has_quality:
-            ci["quality"] = bootstrap_quality(groups, "0", str(k_last), n_boot, seed)
+        ci = bootstrap_ci(groups, "f_c0", f"f_c{k_last}", n_boot, seed,
+                          quality=("0", str(k_last)) if self.has_quality else None) if n_boot else None
         summary = {
             "requests": self.n_rows,
             "baseline_pusd": totals[0], "replayed_pusd": totals[-1],
@@ -597,6 +591,16 @@ class _Run:
         return frame.select(*cols) if self.backend.keeps_order else frame.sort(*self.order_by).select(*cols)
 
 
+def _group_column(name: str, values: list) -> Any:
+    """A column of the summary's groups: money sums and minima stay exact Python ints (object),
+    counts and the day are int64, keys and float sums as they come."""
+    if name in ("tenant", "feature") or name.startswith("f_"):
+        return values
+    if name.startswith(("s_", "min_")):
+        return np.array([int(v) for v in values], dtype=object)
+    return np.asarray(values, dtype=np.int64)
+
+
 def _tier_name(col: nw.Expr) -> nw.Expr:
     """A logged service tier, normalised as ``price_frame`` does (null → standard, lower case)."""
     return col.cast(nw.String).fill_null("standard").str.strip_chars().str.to_lowercase()
@@ -611,17 +615,18 @@ def _rollup(groups: pd.DataFrame, key: str, base: str, final: str, k_last: int |
     no request of the group carries a label)."""
     if not len(groups):
         return []
-    g = groups.groupby(groups[key].fillna("(none)").astype(str), sort=True)
-    out = pd.DataFrame({"requests": g["n"].sum(), "baseline": g[f"f{base}"].sum(), "replayed": g[f"f{final}"].sum()})
-    if k_last is not None:
-        for name, k in (("bq", 0), ("rq", k_last)):
-            out[f"{name}s"], out[f"{name}n"] = g[f"qs{k}"].sum(), g[f"qn{k}"].sum()
+    names = ["n", f"f{base}", f"f{final}"] + ([] if k_last is None else ["qs0", "qn0", f"qs{k_last}", f"qn{k_last}"])
+    sums = groups.groupby(groups[key].fillna("(none)").astype(str), sort=True)[list(dict.fromkeys(names))].sum()
+    # one float64 row per group (as iterrows() gave): the same arithmetic as before
+    col = {c: sums[c].to_numpy(dtype=np.float64).tolist() for c in sums.columns}
     rows = []
-    for idx, r in out.iterrows():
-        row = {key: idx, "requests": int(r.requests), "baseline_usd": units_to_usd(r.baseline),
-               "replayed_usd": units_to_usd(r.replayed), "savings_usd": units_to_usd(r.baseline - r.replayed)}
+    for i, name in enumerate(sums.index):
+        baseline, replayed = col[f"f{base}"][i], col[f"f{final}"][i]
+        row = {key: name, "requests": int(col["n"][i]), "baseline_usd": units_to_usd(baseline),
+               "replayed_usd": units_to_usd(replayed), "savings_usd": units_to_usd(baseline - replayed)}
         if k_last is not None:
-            row["baseline_quality"] = float(r.bqs / QUALITY_UNITS / r.bqn) if r.bqn else None
-            row["replayed_quality"] = float(r.rqs / QUALITY_UNITS / r.rqn) if r.rqn else None
+            for label, k in (("baseline_quality", 0), ("replayed_quality", k_last)):
+                qs, qn = col[f"qs{k}"][i], col[f"qn{k}"][i]
+                row[label] = float(qs / QUALITY_UNITS / qn) if qn else None
         rows.append(row)
     return rows
