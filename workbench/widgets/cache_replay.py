@@ -30,6 +30,7 @@ from workbench.core.cache.keys import NAMESPACE_COLUMNS
 from workbench.widgets import _html
 from workbench.widgets._state import one_line
 from workbench.widgets.address import follow
+from workbench.widgets.painted import after_paint
 from workbench.widgets.charts import AFTER, PALETTE, chart_widget, empty_chart
 from workbench.widgets.prices_asof import prices_as_of_frame_html
 
@@ -74,6 +75,7 @@ class CacheReplayState(HasTraits):
     summary = Dict()
     prefix = Dict()
     error = Unicode("")
+    query_error = Unicode("", help="URL settings that could not be used (shown until the next query)")
     version = Int(0)
 
     def __init__(self, log: pd.DataFrame, book, query: str = "", embed=None, system_prompts=None,
@@ -117,8 +119,7 @@ class CacheReplayState(HasTraits):
                         apply(q[name])
                     except ValueError as e:
                         problems.append(f"{name}: {one_line(e)}")
-        if problems:
-            self.error = "URL setting ignored: " + "; ".join(problems)
+        self.query_error = "URL setting ignored: " + "; ".join(problems) if problems else ""
 
     def query(self) -> str:
         """The URL query that reproduces these settings (the defaults left out)."""
@@ -271,7 +272,7 @@ class CacheReplayApp(w.VBox):
         self.head.value = STYLE + _html.header(
             "Cache replay", f"{len(s.log):,} logged requests; a response cache replayed in time order "
             "(TTL, namespaces tenant + prompt version + model by default)") + prices_as_of_frame_html(s.book, s.log)
-        self.err.value = _html.error(s.error) if s.error else ""
+        self.err.value = "".join(_html.error(m) for m in (s.query_error, s.error) if m)
         if r is None:
             return
         m = r.summary
@@ -361,8 +362,8 @@ def make_cache_replay(log: pd.DataFrame | None = None, book=None, query: str | N
         view.state = None
         return view
     app = CacheReplayApp(state)
-    if loop is not None:  # the what-if (tokenising every prompt) once the page is shown
-        loop.call_soon(state.run_prefix_in_background, loop)
+    if loop is not None:  # the what-if (tokenising every prompt) once the page has drawn the app
+        app.children = (*app.children, after_paint(lambda: state.run_prefix_in_background(loop), loop))
     return app
 
 
