@@ -98,3 +98,27 @@ def test_a_bad_url_value_is_named_and_the_others_still_apply(log, frozen_book):
     assert "ttl" in s.query_error and "sample" in s.query_error and "URL setting ignored" in app.err.value
     assert s.kind == "normalized" and s.threshold == 1.0 and s.ttl_s == 3600.0 and s.result is not None
     assert app.threshold.value == s.threshold            # the control shows what the state uses
+
+
+def test_intents_read_fast_equal_the_json_reading():
+    """The vectorised reading of the intent tag gives what ``json`` gives, for every shape of tags."""
+    from pathlib import Path
+
+    from workbench.widgets.cache_replay import _intent, intents
+
+    tags = pd.Series([
+        '{"logical_id":"a-1","intent":"refund","client":"web"}', '{"intent":"x"}', '{"intent":""}',
+        '{"intent":"café ☕"}', '{"intent":5}', '{"intent":true}', '{"intent":null}', '{"intent":-0}',
+        '{"intent":1.5}', '{"intent":"a","intent":"b"}', '{"my_intent":"no"}', '{"a":"intent","b":1}',
+        '{"meta":{"intent":"nested"}}', '{"intent": "spaced"}', '{"intent":"esc\\"aped"}',
+        '{"intent":"tab\\there"}', '{"intent":"line\nbreak"}', '{"intent\\u0020":"k"}', '{"int\\u0065nt":"u"}',
+        '["intent"]', 'intent', '{"intent":"unterminated', '{"intent":"x"}\n', ' {"intent":"lead"}', '{}',
+        '{"intent":01}', None, '{"a":[1,{"intent":"in-list"}],"intent":"top"}'], dtype="object")
+    want = tags.map(_intent)
+    got = intents(tags)
+    pd.testing.assert_series_equal(got, want)
+    pd.testing.assert_series_equal(intents(tags.astype("string")), tags.astype("string").map(_intent))
+    assert want.notna().sum() >= 8 and want.isna().sum() >= 8          # both kinds of rows were tried
+    week = pd.read_parquet(Path(__file__).resolve().parents[2] / "sample_data" / "requests.parquet")["tags"]
+    pd.testing.assert_series_equal(intents(week), week.map(_intent))
+    pd.testing.assert_series_equal(intents(week.astype("object")), week.astype("object").map(_intent))
