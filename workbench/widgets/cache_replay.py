@@ -30,8 +30,8 @@ from workbench.core.cache.keys import NAMESPACE_COLUMNS
 from workbench.widgets import _html
 from workbench.widgets._state import one_line
 from workbench.widgets.address import follow
-from workbench.widgets.painted import after_paint
 from workbench.widgets.charts import AFTER, PALETTE, chart_widget, empty_chart
+from workbench.widgets.painted import after_paint
 from workbench.widgets.prices_asof import prices_as_of_frame_html
 
 KINDS = ("exact", "normalized", "semantic")
@@ -131,7 +131,7 @@ class CacheReplayState(HasTraits):
 
     def apply_query(self, query: str) -> None:
         """Settings from a URL query (the inverse of :meth:`query`); a bad value is named in
-        ``error`` and the other settings still apply."""
+        ``query_error`` and the other settings still apply."""
         q = {k: v[-1] for k, v in parse_qs(query or "", keep_blank_values=True).items()}
         problems = []
         with self.hold_trait_notifications():
