@@ -122,6 +122,7 @@ class CacheReplayState(HasTraits):
         self._replayers: dict = {}      # sample size (None: the whole log) -> CacheReplayer
         self._prefix_cache: dict = {}
         self._prefix_lock = threading.Lock()
+        self._prefix_memo: dict = {}    # tokens and boundaries, shared by the layouts and providers
         self.apply_query(query)
         self.observe(lambda _: self.run(), REPLAY_SETTINGS)
         self.observe(lambda _: self.run_prefix(), ["provider"])
@@ -201,7 +202,7 @@ class CacheReplayState(HasTraits):
         safe to call from a thread."""
         with self._prefix_lock:
             if provider not in self._prefix_cache:
-                kw = {"system_prompts": self.system_prompts}
+                kw = {"system_prompts": self.system_prompts, "memo": self._prefix_memo}
                 self._prefix_cache[provider] = {
                     "as_logged": prefix_replay(self.log, provider, self.book, **kw).summary,
                     "static_first": prefix_replay(self.log, provider, self.book, static_first=True, **kw).summary}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -192,13 +193,16 @@ def _rates(book, model: str, day: dt.date, provider: str, rule: dict, ttl: str) 
 
 
 def prefix_replay(log: pd.DataFrame, provider: str, book, *, ttl: str | None = None,
-                  static_first: bool = False, system_prompts: dict | None = None) -> PrefixReplay:
+                  static_first: bool = False, system_prompts: dict | None = None,
+                  memo: dict | None = None) -> PrefixReplay:
     """Prefix-cache what-if for a text log (columns ``ts``, ``model``, ``prompt``, ``input_tokens``).
 
     Tokens are counted with ``o200k_base`` (exact for OpenAI models, an estimate for others — the
     summary says which). ``static_first`` reorders each prompt's parts so parts seen in other
     requests come first (the "static content first" what-if). ``system_prompts`` maps a
-    ``system_prompt_hash`` to its length in tokens: that system prompt is then the first part."""
+    ``system_prompt_hash`` to its length in tokens: that system prompt is then the first part.
+    ``memo``: one dict passed to several calls on the same log keeps each text's tokens and each
+    prompt's boundaries between them (both layouts, both providers: tokenised once)."""
     if provider not in PROVIDERS:
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}, got {provider!r}")
     rule = provider_rule(provider)
@@ -213,17 +217,16 @@ def prefix_replay(log: pd.DataFrame, provider: str, book, *, ttl: str | None = N
         sph = f["system_prompt_hash"].astype("object").tolist()
         parts = [([(h, system_prompts[h])] if h in system_prompts else []) + ps for h, ps in zip(sph, parts)]
     if static_first:
-        counts = pd.Series([q for ps in parts for q in set(ps)]).value_counts()
+        counts = Counter(q for ps in parts for q in set(ps))     # requests each part appears in
         parts = [sorted(ps, key=lambda q: (counts.get(q, 0) <= 1)) for ps in parts]
     models = f["model"].astype(str).tolist()
-    memo: dict = {}
-    seen: dict = {}                                       # equal prompts of one model: equal boundaries
+    memo = {} if memo is None else memo                   # text -> tokens; equal prompts -> equal boundaries
     bounds = []
     for ps, m in zip(parts, models):
-        key = (m, *ps)
-        b = seen.get(key)
+        key = ("bounds", provider, m, *ps)
+        b = memo.get(key)
         if b is None:
-            b = seen[key] = token_boundaries(ps, provider, m, enc, rule, memo)
+            b = memo[key] = token_boundaries(ps, provider, m, enc, rule, memo)
         bounds.append(b)
     t_us = f["ts"].astype("datetime64[us, UTC]").astype("int64").to_numpy()
     cached, written = replay_boundaries(t_us, models, bounds, int(ttl_s * 1e6), bool(rule.get("ttl_refreshed_on_hit")))
