@@ -23,11 +23,13 @@ def expected():
     own = replay_cache(log, CacheConfig(kind="exact", ttl_s=3600), book).summary
     shared = replay_cache(log, CacheConfig(kind="exact", ttl_s=3600, namespaces=("model",), share_tenants=True),
                           book).summary
-    return own, shared
+    short = replay_cache(log, CacheConfig(kind="exact", ttl_s=600, namespaces=("model",), share_tenants=True),
+                         book).summary
+    return own, shared, short
 
 
 def test_hits_chart_tenants_prefix_and_sharing(open_app, screenshot, assert_offline, expected):
-    own, shared = expected
+    own, shared, short = expected
     page = open_app("cache_replay", query="kind=exact&ttl=3600", wait_for=READY, timeout_ms=120_000)
     hits = page.locator("[data-testid='hits']")
     expect(hits).to_have_text(f"{own['cache_hits']:,}", timeout=60_000)
@@ -35,7 +37,9 @@ def test_hits_chart_tenants_prefix_and_sharing(open_app, screenshot, assert_offl
     # the chart really rendered (an SVG with marks), offline
     page.wait_for_selector(".wb-chart-hits svg .mark-line path", state="attached", timeout=60_000)
     assert page.locator("[data-testid^='tenant-']").count() >= 10
-    expect(page.locator("[data-testid='prefix-logged']")).to_be_visible()
+    # the prefix what-if is computed after the first screen and appears without user action
+    expect(page.locator("[data-testid='prefix-logged']")).to_be_visible(timeout=90_000)
+    expect(page.locator("[data-testid='prefix-pending']")).to_have_count(0)
     assert page.locator("[data-testid='shared']").count() == 0          # namespaces on: nothing shared
     screenshot(page, "cache_replay-default")
 
@@ -46,4 +50,23 @@ def test_hits_chart_tenants_prefix_and_sharing(open_app, screenshot, assert_offl
                                                                    timeout=60_000)
     expect(hits).to_have_text(f"{shared['cache_hits']:,}")
     screenshot(page, "cache_replay-shared")
+    assert_offline(page)
+
+    # the address bar follows the controls; that address opens the same settings and figures
+    page.wait_for_function("() => window.location.search.includes('share=1')")
+    ttl = page.locator(".wb-in-ttl input")
+    ttl.fill("600")
+    ttl.press("Enter")
+    expect(hits).to_have_text(f"{short['cache_hits']:,}", timeout=60_000)
+    page.wait_for_function("() => window.location.search.includes('ttl=600')")
+    search = page.evaluate("window.location.search")
+    assert "namespaces=model" in search and "share=1" in search and "kind=" not in search   # defaults left out
+    page.reload(wait_until="commit")
+    page.wait_for_selector(READY, state="visible", timeout=120_000)
+    expect(hits).to_have_text(f"{short['cache_hits']:,}", timeout=60_000)
+    assert page.evaluate("window.location.search") == search
+    assert float(page.locator(".wb-in-ttl input").input_value()) == 600
+    assert page.locator(".wb-in-share input").is_checked()
+    assert page.locator(".wb-in-namespaces select").evaluate(
+        "s => Array.from(s.selectedOptions).map(o => o.value)") == ["model"]
     assert_offline(page)

@@ -50,5 +50,75 @@ def test_false_hits_shown_side_by_side(log, frozen_book):
 
 def test_bad_url_settings_do_not_break_the_app(log, frozen_book):
     app = make_cache_replay(log, frozen_book, query="threshold=abc&kind=nope")
-    assert "URL setting ignored" in app.state.error or app.state.error == ""
+    assert "threshold" in app.state.query_error and "URL setting ignored" in app.err.value
     assert app.state.kind == "exact" and app.state.result is not None
+
+
+SETTINGS = ("kind", "threshold", "ttl_s", "namespaces", "share_tenants", "context", "sample", "provider")
+
+
+def _settings(state) -> dict:
+    return {k: getattr(state, k) for k in SETTINGS}
+
+
+@pytest.mark.parametrize("changes", [
+    {}, {"kind": "normalized"}, {"kind": "semantic"}, {"threshold": 0.87}, {"threshold": 0.5}, {"ttl_s": 600.0},
+    {"ttl_s": 12.5}, {"namespaces": ["tenant", "model"]}, {"namespaces": ["model"], "share_tenants": True},
+    {"namespaces": [], "share_tenants": True}, {"share_tenants": True}, {"context": "last_message"},
+    {"sample": 250}, {"provider": "anthropic"},
+    {"kind": "semantic", "threshold": 0.93, "ttl_s": 86400.0, "namespaces": ["prompt_version", "tenant"],
+     "share_tenants": True, "context": "last_message", "sample": 5000, "provider": "anthropic"},
+])
+def test_the_url_query_gives_back_every_setting(log, frozen_book, changes):
+    from workbench.widgets.cache_replay import CacheReplayState
+
+    state = CacheReplayState(log, frozen_book, prefix_later=True)
+    with state.hold_trait_notifications():
+        for k, v in changes.items():
+            setattr(state, k, v)
+    query = state.query()
+    assert (query == "") == (not changes)            # the defaults are left out
+    again = CacheReplayState(log, frozen_book, query=query, prefix_later=True)
+    assert _settings(again) == _settings(state) and again.query_error == ""
+    assert again.query() == query
+
+
+def test_the_address_bar_follows_the_controls(log, frozen_book):
+    app = make_cache_replay(log, frozen_book, query="")
+    assert app.address_bar.query == ""
+    app.ttl.value = 600
+    app.kind.value = "normalized"
+    app.provider.value = "anthropic"
+    assert app.address_bar.query == "kind=normalized&ttl=600&provider=anthropic" == app.state.query()
+
+
+def test_a_bad_url_value_is_named_and_the_others_still_apply(log, frozen_book):
+    app = make_cache_replay(log, frozen_book, query="ttl=soon&kind=normalized&threshold=2&sample=x")
+    s = app.state
+    assert "ttl" in s.query_error and "sample" in s.query_error and "URL setting ignored" in app.err.value
+    assert s.kind == "normalized" and s.threshold == 1.0 and s.ttl_s == 3600.0 and s.result is not None
+    assert app.threshold.value == s.threshold            # the control shows what the state uses
+
+
+def test_intents_read_fast_equal_the_json_reading():
+    """The vectorised reading of the intent tag gives what ``json`` gives, for every shape of tags."""
+    from pathlib import Path
+
+    from workbench.widgets.cache_replay import _intent, intents
+
+    tags = pd.Series([
+        '{"logical_id":"a-1","intent":"refund","client":"web"}', '{"intent":"x"}', '{"intent":""}',
+        '{"intent":"café ☕"}', '{"intent":5}', '{"intent":true}', '{"intent":null}', '{"intent":-0}',
+        '{"intent":1.5}', '{"intent":"a","intent":"b"}', '{"my_intent":"no"}', '{"a":"intent","b":1}',
+        '{"meta":{"intent":"nested"}}', '{"intent": "spaced"}', '{"intent":"esc\\"aped"}',
+        '{"intent":"tab\\there"}', '{"intent":"line\nbreak"}', '{"intent\\u0020":"k"}', '{"int\\u0065nt":"u"}',
+        '["intent"]', 'intent', '{"intent":"unterminated', '{"intent":"x"}\n', ' {"intent":"lead"}', '{}',
+        '{"intent":01}', None, '{"a":[1,{"intent":"in-list"}],"intent":"top"}'], dtype="object")
+    want = tags.map(_intent)
+    got = intents(tags)
+    pd.testing.assert_series_equal(got, want)
+    pd.testing.assert_series_equal(intents(tags.astype("string")), tags.astype("string").map(_intent))
+    assert want.notna().sum() >= 8 and want.isna().sum() >= 8          # both kinds of rows were tried
+    week = pd.read_parquet(Path(__file__).resolve().parents[2] / "sample_data" / "requests.parquet")["tags"]
+    pd.testing.assert_series_equal(intents(week), week.map(_intent))
+    pd.testing.assert_series_equal(intents(week.astype("object")), week.astype("object").map(_intent))

@@ -2,35 +2,50 @@
 would have saved on a traffic log — and which answers it would have served wrongly.
 
 State (:class:`CacheReplayState`, traitlets) holds the settings and calls
-:func:`workbench.core.cache.replay_cache` / :func:`~workbench.core.cache.prefix_replay`; the view
-only shows what the state computed. Settings come from the URL
-(``?kind=semantic&threshold=0.9&ttl=3600&namespaces=tenant,model&share=1&context=last_message&sample=1000&provider=anthropic``).
+:class:`workbench.core.cache.CacheReplayer` (what a setting does not change is computed once per
+log) and :func:`~workbench.core.cache.prefix_replay`; the view only shows what the state computed.
+Settings come from the URL and the address bar follows them
+(``?kind=semantic&threshold=0.9&ttl=3600&namespaces=tenant,model&share=1&context=last_message&sample=1000&provider=anthropic``;
+:meth:`CacheReplayState.query` writes only what differs from the defaults).
 A semantic replay embeds prompts offline, so it runs on the first ``sample`` requests (time order).
+In a kernel, the provider prefix what-if (every prompt tokenised) is computed on a thread once the
+page is shown and appears without user action.
 The log is the sample week or one the engineer uploads (:mod:`workbench.widgets.log_source`); a
 log must record prompt texts, since every kind of cache compares them.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import threading
 from html import escape
 from pathlib import Path
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import altair as alt
 import ipywidgets as w
 import pandas as pd
 from traitlets import Bool, Dict, Float, HasTraits, Int, List, Unicode
 
-from workbench.core.cache import CacheConfig, prefix_replay, replay_cache
+from workbench.core.cache import CacheConfig, CacheReplayer, prefix_replay
 from workbench.core.cache.keys import NAMESPACE_COLUMNS
 from workbench.widgets import _html
 from workbench.widgets._state import one_line
+from workbench.widgets.address import follow
 from workbench.widgets.charts import AFTER, PALETTE, chart_widget, empty_chart
 from workbench.widgets.log_source import LogSource, LogSourceView, sample_label
+from workbench.widgets.painted import after_paint
 from workbench.widgets.prices_asof import prices_as_of_frame_html
 
 KINDS = ("exact", "normalized", "semantic")
+CONTEXTS = ("conversation", "last_message")
+PROVIDERS = ("openai", "anthropic")
+THRESHOLD = (0.5, 1.0)          # the slider's range; a URL value outside it is brought inside
+TTL_S = (1.0, 30 * 86400.0)
+SAMPLE = (10, 1_000_000)
+#: settings that replay the response cache (the provider only changes the prefix what-if)
+REPLAY_SETTINGS = ["kind", "threshold", "ttl_s", "namespaces", "share_tenants", "context", "sample"]
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
 #: What an uploaded log must have for this app, and why.
 NEEDS = {"prompt": "the cache replay compares prompt texts, and the log records none"}
@@ -52,6 +67,46 @@ def _intent(tags) -> str | None:
     return None if v is None else str(v)
 
 
+_STR = r'"[^"\\\x00-\x1f]*"'          # a JSON string without escapes or control characters
+_FLAT = (rf'^\{{{_STR}:(?:{_STR}|-?(?:0|[1-9][0-9]*)|true|false|null)'
+         rf'(?:,{_STR}:(?:{_STR}|-?(?:0|[1-9][0-9]*)|true|false|null))*\}}$')
+
+
+def intents(tags: pd.Series) -> pd.Series:
+    """:func:`_intent` of every row. Flat JSON objects without spaces, escapes or nesting (how logs
+    write tags) are read by vectorised patterns, where the text between the quotes after
+    ``"intent":`` is the value itself; any other row goes through ``json``."""
+    import polars as pl
+
+    from workbench.core.cache.keys import _as_polars_strings
+
+    s = _as_polars_strings(tags)
+    if s is None:
+        return tags.map(_intent)
+    frame = pl.DataFrame({"t": s}).select(
+        flat=pl.col("t").str.contains(_FLAT).fill_null(False),
+        keys=pl.col("t").str.count_matches('"intent":').fill_null(0),
+        value=pl.col("t").str.extract(r'"intent":"([^"]*)"', 1))
+    flat, keys = frame["flat"].to_numpy(), frame["keys"].to_numpy()
+    value = frame["value"].to_numpy().astype(object)
+    out = pd.Series(value, index=tags.index, dtype=object)
+    out[flat & (keys == 0)] = None
+    other = ~(flat & ((keys == 0) | ((keys == 1) & frame["value"].is_not_null().to_numpy())))
+    if other.any():                                   # nested, spaced, escaped, repeated or not a string
+        out[other] = tags[other].map(_intent).to_numpy()
+    out = pd.Series(out.tolist(), index=tags.index, name=tags.name)    # as map(_intent) gives it
+    return out.astype(tags.dtype) if isinstance(tags.dtype, pd.StringDtype) else out
+
+
+def _clamp(x, bounds):
+    return min(bounds[1], max(bounds[0], x))
+
+
+def _num(x: float) -> str:
+    """A number for the URL: ``3600`` rather than ``3600.0``; exact (``float(_num(x)) == x``)."""
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
 class CacheReplayState(HasTraits):
     kind = Unicode("exact")
     threshold = Float(0.9)
@@ -64,35 +119,47 @@ class CacheReplayState(HasTraits):
     summary = Dict()
     prefix = Dict()
     error = Unicode("")
+    query_error = Unicode("", help="URL settings that could not be used (shown until the next query)")
     version = Int(0)
 
-    def __init__(self, log: pd.DataFrame, book, query: str = "", embed=None, system_prompts=None, **kw):
+    def __init__(self, log: pd.DataFrame, book, query: str = "", embed=None, system_prompts=None,
+                 prefix_later: bool = False, **kw):
+        """``prefix_later``: leave the prefix what-if to :meth:`run_prefix` (the app calls it once
+        the page is shown); else it is computed here."""
         super().__init__(**kw)
         self.book, self.embed, self.system_prompts = book, embed, system_prompts
         self.log = log.sort_values(["ts", "request_id"], kind="stable").reset_index(drop=True)
         if "tags" in self.log and "intent" not in self.log:
-            self.log["intent"] = self.log["tags"].map(_intent)
+            self.log["intent"] = intents(self.log["tags"])
         self.result = None
+        self._replayers: dict = {}      # sample size (None: the whole log) -> CacheReplayer
         self._prefix_cache: dict = {}
+        self._prefix_lock = threading.Lock()
+        self._prefix_memo: dict = {}    # tokens and boundaries, shared by the layouts and providers
         self.apply_query(query)
-        self.observe(lambda _: self.run(), ["kind", "threshold", "ttl_s", "namespaces", "share_tenants",
-                                              "context", "sample"])
+        self.observe(lambda _: self.run(), REPLAY_SETTINGS)
         self.observe(lambda _: self.run_prefix(), ["provider"])
         self.run()
-        self.run_prefix()
+        if not prefix_later:
+            self.run_prefix()
         self.log_source = LogSource(self.set_log, book=book, sample=self.load_sample, required=NEEDS)
 
     def set_log(self, frame: pd.DataFrame, source: str, system_prompts=None) -> None:
         """Replay on ``frame`` (canonical columns) from now on; if the replay fails on it, the
         previous log stays and the error is raised (``source`` is the log source's label)."""
-        before = self.log, self.system_prompts, self._prefix_cache, self.result
         log = frame.sort_values(["ts", "request_id"], kind="stable").reset_index(drop=True)
         if "tags" in log and "intent" not in log:
-            log["intent"] = log["tags"].map(_intent)
-        self.log, self.system_prompts, self._prefix_cache, self.result = log, system_prompts, {}, None
+            log["intent"] = intents(log["tags"])
+        with self._prefix_lock:   # a prefix thread still on the old log finishes first
+            before = (self.log, self.system_prompts, self._prefix_cache, self._prefix_memo, self._replayers,
+                      self.result)
+            (self.log, self.system_prompts, self._prefix_cache, self._prefix_memo, self._replayers,
+             self.result) = log, system_prompts, {}, {}, {}, None
         self.run()
         if self.result is None:
-            self.log, self.system_prompts, self._prefix_cache, self.result = before
+            with self._prefix_lock:
+                (self.log, self.system_prompts, self._prefix_cache, self._prefix_memo, self._replayers,
+                 self.result) = before
             error, self.error = self.error, ""
             self.version += 1
             raise ValueError(f"{error}; nothing changed")
@@ -105,27 +172,42 @@ class CacheReplayState(HasTraits):
         return sample_label(log)
 
     def apply_query(self, query: str) -> None:
-        q = {k: v[-1] for k, v in parse_qs(query or "").items()}
-        try:
-            with self.hold_trait_notifications():
-                if q.get("kind") in KINDS:
-                    self.kind = q["kind"]
-                if "threshold" in q:
-                    self.threshold = min(1.0, max(0.0, float(q["threshold"])))
-                if "ttl" in q:
-                    self.ttl_s = max(1.0, float(q["ttl"]))
-                if "namespaces" in q:
-                    self.namespaces = [n for n in q["namespaces"].split(",") if n in NAMESPACE_COLUMNS]
-                if "share" in q:
-                    self.share_tenants = q["share"] in ("1", "true", "yes")
-                if q.get("context") in ("conversation", "last_message"):
-                    self.context = q["context"]
-                if "sample" in q:
-                    self.sample = max(10, int(q["sample"]))
-                if q.get("provider") in ("openai", "anthropic"):
-                    self.provider = q["provider"]
-        except ValueError as e:
-            self.error = f"URL setting ignored: {one_line(e)}"
+        """Settings from a URL query (the inverse of :meth:`query`); a bad value is named in
+        ``query_error`` and the other settings still apply."""
+        q = {k: v[-1] for k, v in parse_qs(query or "", keep_blank_values=True).items()}
+        problems = []
+        with self.hold_trait_notifications():
+            for name, apply in (
+                    ("kind", lambda v: setattr(self, "kind", v) if v in KINDS else None),
+                    ("threshold", lambda v: setattr(self, "threshold", _clamp(float(v), THRESHOLD))),
+                    ("ttl", lambda v: setattr(self, "ttl_s", _clamp(float(v), TTL_S))),
+                    ("namespaces", lambda v: setattr(self, "namespaces",
+                                                     [n for n in v.split(",") if n in NAMESPACE_COLUMNS])),
+                    ("share", lambda v: setattr(self, "share_tenants", v in ("1", "true", "yes"))),
+                    ("context", lambda v: setattr(self, "context", v) if v in CONTEXTS else None),
+                    ("sample", lambda v: setattr(self, "sample", _clamp(int(v), SAMPLE))),
+                    ("provider", lambda v: setattr(self, "provider", v) if v in PROVIDERS else None)):
+                if name in q and (q[name] or name == "namespaces"):   # namespaces= is "none"
+                    try:
+                        apply(q[name])
+                    except ValueError as e:
+                        problems.append(f"{name}: {one_line(e)}")
+        self.query_error = "URL setting ignored: " + "; ".join(problems) if problems else ""
+
+    def query(self) -> str:
+        """The URL query that reproduces these settings (the defaults left out)."""
+        d = {t: self.trait_defaults(t) for t in ("kind", "threshold", "ttl_s", "namespaces", "share_tenants",
+                                                   "context", "sample", "provider")}
+        q: dict[str, str] = {}
+        for key, name, text in (("kind", "kind", str), ("threshold", "threshold", _num), ("ttl", "ttl_s", _num),
+                                ("namespaces", "namespaces", ",".join),
+                                ("share", "share_tenants", lambda v: "1" if v else "0"),
+                                ("context", "context", str), ("sample", "sample", str),
+                                ("provider", "provider", str)):
+            value = getattr(self, name)
+            if value != d[name]:
+                q[key] = text(value)
+        return urlencode(q, safe=",")
 
     @property
     def config(self) -> CacheConfig:
@@ -135,27 +217,67 @@ class CacheReplayState(HasTraits):
     def frame_for_run(self) -> pd.DataFrame:
         return self.log.head(self.sample) if self.kind == "semantic" else self.log
 
+    def replayer(self) -> CacheReplayer:
+        """The log's :class:`CacheReplayer` (a semantic replay: the sample's), kept across changes so
+        a new TTL or threshold only reruns the scan."""
+        at = self.sample if self.kind == "semantic" else None
+        if at not in self._replayers:
+            if len(self._replayers) > 4:          # a few sample sizes at most
+                self._replayers.pop(next(k for k in self._replayers if k is not None))
+            label = "intent" if "intent" in self.log else None
+            self._replayers[at] = CacheReplayer(self.frame_for_run(), self.book, embed=self.embed, label=label)
+        return self._replayers[at]
+
     def run(self) -> None:
         try:
             cfg = self.config
-            label = "intent" if "intent" in self.log else None
-            self.result = replay_cache(self.frame_for_run(), cfg, self.book, embed=self.embed, label=label)
+            self.result = self.replayer().replay(cfg)
             self.error = ""
             self.summary = dict(self.result.summary, sampled=self.kind == "semantic")
         except Exception as e:  # shown inline, the last good result stays
             self.error = one_line(e)
         self.version += 1
 
+    def prefix_summaries(self, provider: str) -> dict:
+        """The prefix what-if of ``provider`` (as logged, static content first), computed once;
+        safe to call from a thread."""
+        with self._prefix_lock:
+            if provider not in self._prefix_cache:
+                kw = {"system_prompts": self.system_prompts, "memo": self._prefix_memo}
+                self._prefix_cache[provider] = {
+                    "as_logged": prefix_replay(self.log, provider, self.book, **kw).summary,
+                    "static_first": prefix_replay(self.log, provider, self.book, static_first=True, **kw).summary}
+            return self._prefix_cache[provider]
+
     def run_prefix(self) -> None:
         try:
-            if self.provider not in self._prefix_cache:
-                kw = {"system_prompts": self.system_prompts}
-                self._prefix_cache[self.provider] = {
-                    "as_logged": prefix_replay(self.log, self.provider, self.book, **kw).summary,
-                    "static_first": prefix_replay(self.log, self.provider, self.book, static_first=True, **kw).summary}
-            self.prefix = self._prefix_cache[self.provider]
+            self.prefix = self.prefix_summaries(self.provider)
         except Exception as e:
             self.error = f"prefix cache: {one_line(e)}"
+
+    def run_prefix_in_background(self, loop) -> threading.Thread:
+        """Compute the prefix what-if on a thread, then show it from ``loop`` (the kernel's), so
+        the page and its controls answer meanwhile."""
+        def work():
+            try:
+                self.prefix_summaries(self.provider)
+            except Exception:  # run_prefix reports it
+                pass
+            loop.call_soon_threadsafe(self.run_prefix)
+        thread = threading.Thread(target=work, name="wb-cache-prefix", daemon=True)
+        thread.start()
+        return thread
+
+
+def _kernel_loop():
+    """The running kernel's event loop, or ``None`` outside a kernel."""
+    try:
+        from IPython import get_ipython
+        if getattr(get_ipython(), "kernel", None) is None:
+            return None
+        return asyncio.get_running_loop()
+    except (ImportError, RuntimeError):
+        return None
 
 
 STYLE = """<style>
@@ -170,15 +292,15 @@ class CacheReplayApp(w.VBox):
         self.state = state
         s = state
         self.kind = w.Dropdown(options=KINDS, value=s.kind, description="cache")
-        self.threshold = w.FloatSlider(value=s.threshold, min=0.5, max=1.0, step=0.01, description="threshold",
-                                       continuous_update=False)
-        self.ttl = w.BoundedFloatText(value=s.ttl_s, min=1, max=30 * 86400, description="TTL (s)")
+        self.threshold = w.FloatSlider(value=s.threshold, min=THRESHOLD[0], max=THRESHOLD[1], step=0.01,
+                                       description="threshold", continuous_update=False)
+        self.ttl = w.BoundedFloatText(value=s.ttl_s, min=TTL_S[0], max=TTL_S[1], description="TTL (s)")
         self.ns = w.SelectMultiple(options=list(NAMESPACE_COLUMNS), value=tuple(s.namespaces), description="namespaces",
                                    rows=3)
         self.share = w.Checkbox(value=s.share_tenants, description="share across tenants", indent=False)
-        self.context = w.Dropdown(options=["conversation", "last_message"], value=s.context, description="context")
-        self.sample = w.BoundedIntText(value=s.sample, min=10, max=1_000_000, description="semantic sample")
-        self.provider = w.Dropdown(options=["openai", "anthropic"], value=s.provider, description="provider")
+        self.context = w.Dropdown(options=CONTEXTS, value=s.context, description="context")
+        self.sample = w.BoundedIntText(value=s.sample, min=SAMPLE[0], max=SAMPLE[1], description="semantic sample")
+        self.provider = w.Dropdown(options=PROVIDERS, value=s.provider, description="provider")
         for ctrl in (self.kind, self.threshold, self.ttl, self.ns, self.share, self.context, self.sample,
                      self.provider):
             ctrl.add_class("wb-in-" + ctrl.description.split()[0].replace("(", "").lower())
@@ -191,16 +313,18 @@ class CacheReplayApp(w.VBox):
         self.sample.observe(lambda c: self._set(sample=c["new"]), "value")
         self.provider.observe(lambda c: self._set(provider=c["new"]), "value")
         self.head = w.HTML()
-        self.log_view = LogSourceView(s.log_source)
         self.kpis = w.HTML()
         self.chart = chart_widget(empty_chart(), "wb-chart-hits")
         self.tenants = w.HTML()
         self.pairs = w.HTML()
         self.prefix = w.HTML()
         self.err = w.HTML()
+        self.log_view = LogSourceView(s.log_source)
+        # the address bar shows the current settings, so the page can be shared
+        self.address_bar = follow(s, [*REPLAY_SETTINGS, "provider"], s.query)
         controls = w.VBox([w.HBox([self.kind, self.threshold, self.ttl]),
                            w.HBox([self.ns, w.VBox([self.share, self.context, self.sample])])])
-        super().__init__([self.head, self.log_view, controls, self.err, self.kpis, self.chart, self.tenants, self.pairs,
+        super().__init__([self.head, self.address_bar, self.log_view, controls, self.err, self.kpis, self.chart, self.tenants, self.pairs,
                           w.HTML(_html.section("Provider prefix caching (what-if)")), self.provider, self.prefix])
         self.add_class("wb-cache")
         self.add_class("wb-cache-replay")
@@ -222,7 +346,7 @@ class CacheReplayApp(w.VBox):
         self.head.value = STYLE + _html.header(
             "Cache replay", f"{len(s.log):,} logged requests; a response cache replayed in time order "
             "(TTL, namespaces tenant + prompt version + model by default)") + prices_as_of_frame_html(s.book, s.log)
-        self.err.value = _html.error(s.error) if s.error else ""
+        self.err.value = "".join(_html.error(m) for m in (s.query_error, s.error) if m)
         if r is None:
             return
         m = r.summary
@@ -273,6 +397,8 @@ class CacheReplayApp(w.VBox):
     def render_prefix(self) -> None:
         p = self.state.prefix
         if not p:
+            self.prefix.value = ("<div data-testid='prefix-pending'>Replaying the provider's prompt cache on every "
+                                 "request: the table appears here in a few seconds.</div>")
             return
         a, b = p["as_logged"], p["static_first"]
         row = lambda name, x, key: (  # noqa: E731
@@ -297,14 +423,19 @@ def make_cache_replay(log: pd.DataFrame | None = None, book=None, query: str | N
         system_prompts, source = None, "" if log is None else f"Given log: {len(log):,} requests"
         if log is None:
             log, system_prompts = sample_week()
-        state = CacheReplayState(log, book, query=query, embed=embed, system_prompts=system_prompts)
+        loop = _kernel_loop()
+        state = CacheReplayState(log, book, query=query, embed=embed, system_prompts=system_prompts,
+                                 prefix_later=loop is not None)
         state.log_source.source = source or sample_label(log)
     except Exception as e:
         view = w.HTML(STYLE + "<div class='wb-cache'>" + _html.error(f"The cache replay could not start: {one_line(e)}")
                       + "</div>")
         view.state = None
         return view
-    return CacheReplayApp(state)
+    app = CacheReplayApp(state)
+    if loop is not None:  # the what-if (tokenising every prompt) once the page has drawn the app
+        app.children = (*app.children, after_paint(lambda: state.run_prefix_in_background(loop), loop))
+    return app
 
 
 __all__ = ["CacheReplayApp", "CacheReplayState", "make_cache_replay", "PALETTE"]

@@ -136,7 +136,8 @@ def prompt_version(frame: pd.DataFrame) -> pd.Series:
         codes, uniq = pd.factorize(frame["tags"].astype("object"), use_na_sentinel=True)
 
         def pv(t):
-            if not isinstance(t, str) or not t.startswith("{"):
+            # a JSON object has the key only if its text holds the name, or a \\uXXXX escape that could spell it
+            if not isinstance(t, str) or not t.startswith("{") or ("prompt_version" not in t and "\\u" not in t):
                 return None
             try:
                 v = json.loads(t).get("prompt_version")

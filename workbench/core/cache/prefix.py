@@ -13,12 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
+from workbench.core.cache.keys import first_rows
 from workbench.core.cache.rules import min_cacheable, provider_rule
 
 PROVIDERS = ("anthropic", "openai")
@@ -96,32 +98,76 @@ def _encoder():
 def token_boundaries(parts: list, provider: str, model: str, enc, rule: dict, memo: dict | None = None) -> list[tuple[int, int]]:
     """Cacheable prefix boundaries ``(hash, tokens)`` of one prompt under a provider's rule. A part
     is text, or ``(identity, n_tokens)`` for content known only by its hash and length (a system
-    prompt logged as ``system_prompt_hash``)."""
-    ids: list[int] = []
+    prompt logged as ``system_prompt_hash``): ``n_tokens`` copies of one negative id.
+
+    Two boundaries have equal hashes when their models and token ids up to the boundary are equal.
+    Each segment between boundaries is hashed in a compact form that is equal exactly when the
+    token ids are: a run of one known-content id is written ``(id, count)``, text tokens as they are
+    (they are ≥ 0, the run ids < 0, so the form cannot be ambiguous)."""
+    pieces: list[list] = []     # [is_run, run id or token list, length]
     ends: list[int] = []
+    total = 0
     for p in parts:
         if isinstance(p, tuple):
-            ids.extend([-1 - (zlib.crc32(str(p[0]).encode()) & 0x7FFFFFFF)] * int(p[1]))
-        elif memo is not None:
-            t = memo.get(p)
-            if t is None:
-                t = memo[p] = enc.encode_ordinary(p)
-            ids.extend(t)
+            v, n = -1 - (zlib.crc32(str(p[0]).encode()) & 0x7FFFFFFF), max(0, int(p[1]))
+            if n and pieces and pieces[-1][0] and pieces[-1][1] == v:
+                pieces[-1][2] += n                      # one maximal run
+            elif n:
+                pieces.append([True, v, n])
         else:
-            ids.extend(enc.encode_ordinary(p))
-        ends.append(len(ids))
+            t = memo.get(p) if memo is not None else None
+            if t is None:
+                t = enc.encode_ordinary(p)
+                if memo is not None:
+                    memo[p] = t
+            n = len(t)
+            if n:
+                pieces.append([False, t, n])
+        total += n
+        ends.append(total)
     minimum = min_cacheable(rule, model)
+    out, h, prev = [], zlib.crc32(model.encode()), 0
     if provider == "openai":
         step = int(rule.get("step_tokens", 128))
-        cuts = list(range(minimum, len(ids) + 1, step))
+        cuts = range(minimum, total + 1, step)
+        if memo is not None and parts and ends[0] >= minimum:
+            # the boundaries inside the first part (a shared system prompt) depend on it alone
+            head_at = ("head", provider, model, parts[0])
+            if head_at not in memo:
+                memo[head_at] = _chain(pieces, [c for c in cuts if c <= ends[0]], h, 0)
+            out = list(memo[head_at])
+            h, prev = out[-1]
+            cuts = range(prev + step, total + 1, step)
     else:
         cuts = [e for e in ends if e >= minimum][-int(rule.get("max_breakpoints", 4)):]
-    out, h, prev = [], zlib.crc32(model.encode()), 0
+    return out + _chain(pieces, cuts, h, prev)
+
+
+def _chain(pieces: list, cuts, h: int, prev: int) -> list[tuple[int, int]]:
+    out = []
     for c in cuts:
-        h = hash((h, tuple(ids[prev:c])))
+        h = hash((h, _segment(pieces, prev, c)))
         out.append((h, c))
         prev = c
     return out
+
+
+def _segment(pieces: list, a: int, b: int) -> tuple:
+    """Token ids ``[a, b)`` of a prompt's pieces, each run of a known-content id as ``(id, count)``."""
+    seg: list = []
+    s = 0
+    for is_run, val, n in pieces:
+        e = s + n
+        if e > a:
+            if s >= b:
+                break
+            lo, hi = max(a, s) - s, min(b, e) - s
+            if is_run:
+                seg.append((val, hi - lo))
+            else:
+                seg.extend(val[lo:hi])
+        s = e
+    return tuple(seg)
 
 
 @dataclass
@@ -147,13 +193,16 @@ def _rates(book, model: str, day: dt.date, provider: str, rule: dict, ttl: str) 
 
 
 def prefix_replay(log: pd.DataFrame, provider: str, book, *, ttl: str | None = None,
-                  static_first: bool = False, system_prompts: dict | None = None) -> PrefixReplay:
+                  static_first: bool = False, system_prompts: dict | None = None,
+                  memo: dict | None = None) -> PrefixReplay:
     """Prefix-cache what-if for a text log (columns ``ts``, ``model``, ``prompt``, ``input_tokens``).
 
     Tokens are counted with ``o200k_base`` (exact for OpenAI models, an estimate for others — the
     summary says which). ``static_first`` reorders each prompt's parts so parts seen in other
     requests come first (the "static content first" what-if). ``system_prompts`` maps a
-    ``system_prompt_hash`` to its length in tokens: that system prompt is then the first part."""
+    ``system_prompt_hash`` to its length in tokens: that system prompt is then the first part.
+    ``memo``: one dict passed to several calls on the same log keeps each text's tokens and each
+    prompt's boundaries between them (both layouts, both providers: tokenised once)."""
     if provider not in PROVIDERS:
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}, got {provider!r}")
     rule = provider_rule(provider)
@@ -162,35 +211,39 @@ def prefix_replay(log: pd.DataFrame, provider: str, book, *, ttl: str | None = N
     f = log.sort_values(["ts", "request_id"], kind="stable").reset_index(drop=True)
     enc = _encoder()
     prompts = f["prompt"].astype("object").where(f["prompt"].notna(), None).tolist()
-    parts = [prompt_parts(p) for p in prompts]
+    parts_of: dict = {}                                   # each distinct prompt split once
+    parts = [parts_of[p] if p in parts_of else parts_of.setdefault(p, prompt_parts(p)) for p in prompts]
     if system_prompts and "system_prompt_hash" in f:
         sph = f["system_prompt_hash"].astype("object").tolist()
         parts = [([(h, system_prompts[h])] if h in system_prompts else []) + ps for h, ps in zip(sph, parts)]
     if static_first:
-        counts = pd.Series([q for ps in parts for q in set(ps)]).value_counts()
+        counts = Counter(q for ps in parts for q in set(ps))     # requests each part appears in
         parts = [sorted(ps, key=lambda q: (counts.get(q, 0) <= 1)) for ps in parts]
     models = f["model"].astype(str).tolist()
-    memo: dict = {}
-    bounds = [token_boundaries(ps, provider, m, enc, rule, memo) for ps, m in zip(parts, models)]
+    memo = {} if memo is None else memo                   # text -> tokens; equal prompts -> equal boundaries
+    bounds = []
+    for ps, m in zip(parts, models):
+        key = ("bounds", provider, m, *ps)
+        b = memo.get(key)
+        if b is None:
+            b = memo[key] = token_boundaries(ps, provider, m, enc, rule, memo)
+        bounds.append(b)
     t_us = f["ts"].astype("datetime64[us, UTC]").astype("int64").to_numpy()
     cached, written = replay_boundaries(t_us, models, bounds, int(ttl_s * 1e6), bool(rule.get("ttl_refreshed_on_hit")))
     inp = f["input_tokens"].to_numpy(dtype=np.int64)
     cached = np.minimum(cached, inp)
     written = np.minimum(written, inp - cached) if provider == "anthropic" else np.zeros_like(cached)
-    days = f["ts"].dt.date.to_numpy()
-    saved = np.zeros(len(f))
-    premium = np.zeros(len(f))
-    methods = set()
-    cache: dict = {}
-    for i, (m, d) in enumerate(zip(models, days)):
-        key = (m, d)
-        if key not in cache:
-            cache[key] = _rates(book, m, d, provider, rule, ttl)
-        base, read, write, how = cache[key]
-        methods.add(how)
-        saved[i] = cached[i] * (base - read) / 1e6
-        premium[i] = written[i] * (write - base) / 1e6
-    out = pd.DataFrame({"request_id": f["request_id"].to_numpy(), "ts": f["ts"].to_numpy(), "model": models,
+    # rates once per (model, day), in order of first appearance
+    mcode = pd.factorize(np.asarray(models, dtype=object))[0]
+    dcode, days = pd.factorize(f["ts"].dt.normalize())
+    pair = pd.factorize(mcode * max(len(days), 1) + dcode)[0]
+    first = first_rows(pair)
+    rates = [_rates(book, models[i], d, provider, rule, ttl) for i, d in zip(first, f["ts"].iloc[first].dt.date)]
+    base, read, write = (np.array([r[k] for r in rates], dtype=np.float64)[pair] for k in range(3))
+    methods = {r[3] for r in rates}
+    saved = cached * (base - read) / 1e6
+    premium = written * (write - base) / 1e6
+    out = pd.DataFrame({"request_id": f["request_id"].to_numpy(), "ts": f["ts"].array, "model": models,
                         "input_tokens": inp, "prefix_cached_tokens": cached, "cache_write_tokens": written,
                         "saved_usd": saved, "write_premium_usd": premium})
     summary = {"provider": provider, "ttl": ttl, "ttl_s": ttl_s, "source": rule["source"],

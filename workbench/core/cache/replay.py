@@ -220,39 +220,85 @@ def replay_cache(log: pd.DataFrame, config: CacheConfig, book=None, *, embed: Em
     ``cost_usd``); ``embed`` (texts → L2-normalised rows) or precomputed ``embeddings`` (one row
     per log row, in the log's order) serve the semantic cache. ``label`` names a column of
     answer-equivalence labels (e.g. an intent): a hit whose label differs from its source's is a
-    **false hit**."""
-    if embeddings is not None:
-        if len(embeddings) != len(log):
-            raise ValueError(f"embeddings have {len(embeddings)} rows for a log of {len(log)}")
-        log = log.assign(_emb_row=np.arange(len(log)))
-    f = _ordered(log)
-    texts, key = cache_keys(f, config)
-    ns, _ = K.namespace_codes(f, config.namespaces)
-    eligible = eligible_mask(f, config, texts)
-    t_us = f["ts"].astype("datetime64[us, UTC]").astype("int64").to_numpy()
-    ttl_us = int(round(config.ttl_s * 1e6))
-    sim = np.full(len(f), np.nan, dtype=np.float32)
-    if config.kind == "semantic":
+    **false hit**. To replay one log under many settings, use :class:`CacheReplayer`."""
+    return CacheReplayer(log, book, embed=embed, embeddings=embeddings, label=label).replay(config)
+
+
+class CacheReplayer:
+    """:func:`replay_cache` for one log under many settings ("score once, decide cheaply").
+
+    What a setting does not change is computed once and kept: the processing order, prices,
+    latencies, tenants and labels; the cache texts and keys per context (and normalisation), the
+    namespaces per namespace fields, the embeddings per cache text. A :meth:`replay` after a TTL or
+    threshold change then runs only the scan and the report. Results are those of
+    :func:`replay_cache` (which is ``CacheReplayer(...).replay(config)``)."""
+
+    def __init__(self, log: pd.DataFrame, book=None, *, embed: Embed | None = None,
+                 embeddings: np.ndarray | None = None, label: str | None = None):
         if embeddings is not None:
-            emb = np.asarray(embeddings, dtype=np.float32)[f["_emb_row"].to_numpy()]
+            if len(embeddings) != len(log):
+                raise ValueError(f"embeddings have {len(embeddings)} rows for a log of {len(log)}")
+            log = log.assign(_emb_row=np.arange(len(log)))
+        self.frame = _ordered(log)
+        self.book, self.embed, self.embeddings, self.label = book, embed, embeddings, label
+        self._memo: dict = {}
+
+    def _once(self, key, compute):
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def replay(self, config: CacheConfig) -> CacheReplay:
+        f = self.frame
+        normalized = config.kind == "normalized"
+        keys_at = ("keys", config.context, normalized, config.patterns if normalized else None)
+        texts, key = self._once(keys_at, lambda: cache_keys(f, config))
+        ns = self._once(("ns", tuple(config.namespaces)), lambda: K.namespace_codes(f, config.namespaces)[0])
+        eligible = eligible_mask(f, config, texts)
+        t_us = self._once("t_us", lambda: f["ts"].astype("datetime64[us, UTC]").astype("int64").to_numpy())
+        ttl_us = int(round(config.ttl_s * 1e6))
+        sim = np.full(len(f), np.nan, dtype=np.float32)
+        if config.kind == "semantic":
+            emb = self._once(("emb", keys_at, config.exclude_features, config.exclude_patterns),
+                             lambda: self._embeddings(texts, eligible))
+            hit, source, sim = semantic_scan(ns, emb, t_us, config.threshold, ttl_us, eligible,
+                                             config.capacity, config.capacity_scope, codes=texts.codes,
+                                             index=config.index)
         else:
-            if embed is None:
-                from workbench.core.cache.embed import default_embed
-                embed = default_embed()
-            emb = np.zeros((len(f), 384), dtype=np.float32)
-            used = np.unique(texts.codes[eligible])          # embed each distinct text once
-            if len(used):
-                vec = np.asarray(embed([texts.uniq[c] for c in used]), dtype=np.float32)
-                lookup = np.zeros((len(texts.uniq), vec.shape[1]), dtype=np.float32)
-                lookup[used] = vec
-                emb = np.where(eligible[:, None], lookup[np.maximum(texts.codes, 0)], 0).astype(np.float32)
-        hit, source, sim = semantic_scan(ns, emb, t_us, config.threshold, ttl_us, eligible,
-                                         config.capacity, config.capacity_scope, codes=texts.codes,
-                                         index=config.index)
-    else:
-        hit, source = exact_scan(ns, key, t_us, ttl_us, eligible, config.capacity, config.capacity_scope)
-        sim[hit] = 1.0
-    return _report(f, config, texts, eligible, hit, source, sim, book, label)
+            hit, source = exact_scan(ns, key, t_us, ttl_us, eligible, config.capacity, config.capacity_scope)
+            sim[hit] = 1.0
+        return _report(f, config, texts, eligible, hit, source, sim, self._once("rows", self._rows))
+
+    def _embeddings(self, texts: Texts, eligible: np.ndarray) -> np.ndarray:
+        f = self.frame
+        if self.embeddings is not None:
+            return np.asarray(self.embeddings, dtype=np.float32)[f["_emb_row"].to_numpy()]
+        embed = self.embed
+        if embed is None:
+            from workbench.core.cache.embed import default_embed
+            embed = default_embed()
+        emb = np.zeros((len(f), 384), dtype=np.float32)
+        used = np.unique(texts.codes[eligible])          # embed each distinct text once
+        if len(used):
+            vec = np.asarray(embed([texts.uniq[c] for c in used]), dtype=np.float32)
+            lookup = np.zeros((len(texts.uniq), vec.shape[1]), dtype=np.float32)
+            lookup[used] = vec
+            emb = np.where(eligible[:, None], lookup[np.maximum(texts.codes, 0)], 0).astype(np.float32)
+        return emb
+
+    def _rows(self) -> dict:
+        """Per-row figures no setting changes: price, tenant, latency, label, input tokens."""
+        f, n = self.frame, len(self.frame)
+        tenant = f["tenant"] if "tenant" in f else pd.Series([None] * n, dtype="object")
+        if "latency_ms" in f:
+            lat = f["latency_ms"].astype("float64")
+            lat = lat.fillna(lat.groupby(f["model"].astype(str)).transform("median")).to_numpy()
+        else:
+            lat = np.full(n, np.nan)
+        return {"cost": _cost(f, self.book), "tenant": tenant,
+                "tcode": pd.factorize(tenant, use_na_sentinel=False)[0], "latency": lat,
+                "label": None if self.label is None else pd.factorize(f[self.label], use_na_sentinel=False)[0],
+                "tokens": f["input_tokens"].to_numpy(dtype=np.float64) if "input_tokens" in f else np.zeros(n)}
 
 
 def _cost(f: pd.DataFrame, book) -> np.ndarray:
@@ -266,19 +312,12 @@ def _cost(f: pd.DataFrame, book) -> np.ndarray:
     raise ValueError("pass a price book (or a log with cost_usd) to price the saved calls")
 
 
-def _report(f, config, texts, eligible, hit, source, sim, book, label) -> CacheReplay:
+def _report(f, config, texts, eligible, hit, source, sim, rows: dict) -> CacheReplay:
     from workbench.core.cache.rules import embedding_rate
     n = len(f)
-    cost = _cost(f, book)
-    tenant = f["tenant"] if "tenant" in f else pd.Series([None] * n, dtype="object")
+    cost, tenant, tcode, lat = rows["cost"], rows["tenant"], rows["tcode"], rows["latency"]
     src = np.where(hit, source, 0)
-    tcode = pd.factorize(tenant, use_na_sentinel=False)[0]
     cross = hit & (tcode != tcode[src])
-    if "latency_ms" in f:
-        lat = f["latency_ms"].astype("float64")
-        lat = lat.fillna(lat.groupby(f["model"].astype(str)).transform("median")).to_numpy()
-    else:
-        lat = np.full(n, np.nan)
     lookup = config.lookup_ms + (config.embed_ms if config.kind == "semantic" else 0.0)
     rid = f["request_id"]
     out = pd.DataFrame({
@@ -290,15 +329,15 @@ def _report(f, config, texts, eligible, hit, source, sim, book, label) -> CacheR
         "saved_usd": np.where(hit, cost, 0.0),
         "latency_saved_ms": np.where(hit, lat - lookup, 0.0) - np.where(eligible & ~hit, lookup, 0.0),
     })
-    if label is not None:
-        lab = pd.factorize(f[label], use_na_sentinel=False)[0]
+    lab = rows["label"]
+    if lab is not None:
         out["false_hit"] = hit & (lab != lab[src])
     writes = int((eligible & ~hit).sum())
     embed_calls = int(eligible.sum()) if config.kind == "semantic" else 0
     rate = config.embedding_usd_per_mtok
     if rate is None:
         rate = embedding_rate()["usd_per_mtok"]
-    tokens = f["input_tokens"].to_numpy(dtype=np.float64) if "input_tokens" in f else np.zeros(n)
+    tokens = rows["tokens"]
     embed_usd = float(tokens[eligible].sum() * rate / 1e6) if embed_calls else 0.0
     write_usd = writes * config.write_usd_per_1k / 1000.0
     saved = float(out["saved_usd"].sum())
@@ -312,6 +351,6 @@ def _report(f, config, texts, eligible, hit, source, sim, book, label) -> CacheR
         "cross_tenant_hits": int(cross.sum()), "shared_across_tenants": "tenant" not in config.namespaces,
         "namespaces": list(config.namespaces), "context": config.context,
     }
-    if label is not None:
+    if lab is not None:
         summary["false_hits"] = int(out["false_hit"].sum())
     return CacheReplay(config, out, summary, texts)
