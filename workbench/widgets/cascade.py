@@ -19,6 +19,7 @@ import ipywidgets as w
 import pandas as pd
 
 from workbench.widgets import _html
+from workbench.widgets.address import follow
 from workbench.widgets.cascade_state import DATASETS, MAX_UPLOAD_BYTES, TARGET_KINDS, UPLOAD, CascadeSimulatorState
 from workbench.widgets.charts import PALETTE, chart_widget, usd_axis
 from workbench.widgets.prices_asof import prices_as_of_html
@@ -299,16 +300,20 @@ class CascadeSimulator(w.VBox):
             dd.observe(self._tiers_changed, "value")
         self.signal.observe(lambda c: None if self._sync or c["new"] is None else setattr(state, "signal", c["new"]),
                             "value")
-        self.rpd.observe(lambda c: setattr(state, "requests_per_day", float(c["new"])), "value")
+        self.rpd.observe(lambda c: None if self._sync else setattr(state, "requests_per_day", float(c["new"])),
+                         "value")
         self.slider.observe(lambda c: None if self._sync else setattr(state, "index", int(c["new"])), "value")
         state.observe(self._config, ["models", "signals", "tiers", "signal", "result", "upload_name",
                                      "traffic_models", "traffic_tiers"])
+        state.observe(self._inputs, ["requests_per_day", "target_kind", "target_value"])
         state.observe(self._point, ["point"])
         state.observe(self._operating, ["operating"])
         state.observe(self._errors, ["errors", "status"])
         state.observe(lambda _: setattr(self.load_report, "value", load_html(state.load_report, state.upload_name)),
                       "load_report")
-        super().__init__([self.header, self.message,
+        self.address_bar = follow(state, ["dataset", "tiers", "signal", "prices", "requests_per_day", "index",
+                                          "grid", "target_kind", "target_value", "traffic_tiers"], state.query)
+        super().__init__([self.header, self.address_bar, self.message,
                           w.HBox([self.dataset, self.upload], layout=w.Layout(flex_flow="row wrap",
                                                                               align_items="center")),
                           self.upload_progress, self.load_report,
@@ -359,6 +364,17 @@ class CascadeSimulator(w.VBox):
         if all(pair) and pair != list(self.state.traffic_tiers):
             self.state.traffic_tiers = pair
 
+    def _inputs(self, _=None) -> None:
+        """Volume and target as the state has them (a link sets them before the page is drawn)."""
+        s = self.state
+        self._sync = True
+        try:
+            self.rpd.value = s.requests_per_day
+            self.target_kind.value = s.target_kind
+            self.target_value.value = s.target_value
+        finally:
+            self._sync = False
+
     def _operating(self, _=None) -> None:
         self.operating.value = operating_html(self.state.operating, self.state.result)
 
@@ -379,8 +395,8 @@ class CascadeSimulator(w.VBox):
                 want = s.tiers[i] if i < len(s.tiers) else (NONE if i >= 2 else None)
                 dd.value = want if want in opts else (opts[0] if opts else None)
             options = [(v, k) for k, v in DATASETS.items()]
-            if s.upload_name:
-                options.append((f"Uploaded: {s.upload_name}", UPLOAD))
+            if s.upload_name or s.dataset == UPLOAD:     # a link to an upload: ask for the file
+                options.append((f"Uploaded: {s.upload_name or '(upload the file)'}", UPLOAD))
             if list(self.dataset.options) != options:
                 self.dataset.options = options
             self.dataset.value = s.dataset
