@@ -258,7 +258,7 @@ class CascadeSimulator(w.VBox):
         self.tier_dd = [w.Dropdown(description=f"tier {i + 1}", layout=w.Layout(width="420px")) for i in range(3)]
         self.signal = w.Dropdown(description="signal", layout=w.Layout(width="300px"))
         self.rpd = w.BoundedFloatText(value=state.requests_per_day, min=1, max=1e9, description="requests/day",
-                                      layout=w.Layout(width="260px"))
+                                      style={"description_width": "initial"}, layout=w.Layout(width="260px"))
         self.price_box = w.VBox()
         self.slider = w.IntSlider(description="threshold", min=0, max=0, continuous_update=True,
                                   layout=w.Layout(width="760px"), readout=False)
