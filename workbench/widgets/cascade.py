@@ -253,8 +253,7 @@ class CascadeSimulator(w.VBox):
             "Cascade simulator",
             "Try the cheap model first and escalate only when needed — on real quality labels, in dollars. "
             "Pick the data, the tiers and the signal; move the threshold along the frontier."))
-        self.dataset = w.Dropdown(options=[(v, k) for k, v in DATASETS.items()], value=state.dataset,
-                                  description="data", layout=w.Layout(width="420px"))
+        self.dataset = w.Dropdown(description="data", layout=w.Layout(width="420px"))    # options: _config
         self.tier_dd = [w.Dropdown(description=f"tier {i + 1}", layout=w.Layout(width="420px")) for i in range(3)]
         self.signal = w.Dropdown(description="signal", layout=w.Layout(width="300px"))
         self.rpd = w.BoundedFloatText(value=state.requests_per_day, min=1, max=1e9, description="requests/day",
@@ -263,7 +262,7 @@ class CascadeSimulator(w.VBox):
         self.slider = w.IntSlider(description="threshold", min=0, max=0, continuous_update=True,
                                   layout=w.Layout(width="760px"), readout=False)
         self.slider_label = w.HTML()
-        self.chart = chart_widget(frontier_chart({}, None), "wb-frontier")
+        self.chart = chart_widget(frontier_chart(state.result, state.point), "wb-frontier")
         self.table = w.HTML()
         self.projection = w.HTML()
         self.routes = w.HTML()
@@ -288,7 +287,7 @@ class CascadeSimulator(w.VBox):
         for i, dd in enumerate(self.tier_dd):
             dd.add_class(f"wb-cascade-tier{i + 1}")
         self._sync = False
-        self._charted = None
+        self._charted = state.result      # the chart above was drawn from it: _point moves its point only
         self.dataset.observe(lambda c: None if self._sync else setattr(state, "dataset", c["new"]), "value")
         self.upload.observe(self._show_transfer, ["received", "busy"])
         self.upload.observe(lambda c: c["new"] and state.set_error("upload", c["new"]), "error")
@@ -480,8 +479,5 @@ def make_cascade_simulator(prices=None, *, query: str | None = None, embed=None,
     """The cascade simulator app. ``query`` defaults to Voila's ``QUERY_STRING``; ``.state`` holds it.
     ``traffic_log``: a canonical request frame to project onto (default: the sample week)."""
     state = CascadeSimulatorState(prices, embed=embed, day=day, bootstrap=bootstrap, traffic_log=traffic_log)
-    view = CascadeSimulator(state)
     state.apply_query(os.environ.get("QUERY_STRING", "") if query is None else query)
-    view._charted = None           # the spec the browser renders first carries the final point
-    view._point()
-    return view
+    return CascadeSimulator(state)     # drawn once, from the final state (chart, tables, controls)
