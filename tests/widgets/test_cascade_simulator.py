@@ -79,6 +79,80 @@ def test_bad_query_values_are_inline_errors_not_exceptions():
     assert "wb-error" in app.message.value
 
 
+# -- the address bar (issue 13 item 11): the URL follows every control --------------------------------
+
+#: Everything the URL carries (``apply_query`` reads it, ``query`` writes it).
+SETTINGS = ("dataset", "tiers", "signal", "prices", "requests_per_day", "index", "target_kind", "target_value",
+            "traffic_tiers")
+
+
+def settings(state) -> dict:
+    return {name: getattr(state, name) for name in SETTINGS}
+
+
+def test_query_round_trips_every_setting():
+    from urllib.parse import parse_qs
+    app = make("dataset=routellm-mtbench&tiers=mixtral,gpt-4&signal=length&rpd=12345.5&index=3"
+               "&target=budget:250.75&traffic=gpt-4.1,gpt-4.1-mini&price=gpt-4-1106-preview=12.5/37.25")
+    s = app.state
+    assert not s.errors, s.errors
+    assert s.requests_per_day == 12345.5 and s.index == 3 and (s.target_kind, s.target_value) == ("budget", 250.75)
+    assert s.prices == {"gpt-4-1106-preview": [12.5, 37.25]} and s.traffic_tiers == ["gpt-4.1", "gpt-4.1-mini"]
+    assert app.address_bar.query == s.query()
+    again = make(s.query()).state
+    assert not again.errors, again.errors
+    assert settings(again) == settings(s)
+    assert again.point == s.point                                      # the same figures on the screen
+    q = parse_qs(s.query())
+    assert q["tiers"] == ["mistralai/Mixtral-8x7B-Instruct-v0.1,gpt-4-1106-preview"]   # full names once loaded
+    defaults = make("dataset=routellm-mtbench&signal=length").state     # defaults stay out of the link
+    assert set(parse_qs(defaults.query())) == {"dataset", "tiers", "signal", "index"}
+    assert settings(make(defaults.query()).state) == settings(defaults)
+
+
+def test_every_control_writes_the_url():
+    from urllib.parse import parse_qs
+    app = make("dataset=routellm-mtbench&signal=length")
+    s = app.state
+
+    def url() -> dict:
+        return {k: v[-1] for k, v in parse_qs(app.address_bar.query).items()}
+
+    app.slider.value = 1
+    assert url()["index"] == "1"
+    app.rpd.value = 25_000
+    assert url()["rpd"] == "25000"
+    app.target_kind.value = "quality"
+    app.target_value.value = 0.7
+    assert url()["target"] == "quality:0.7"
+    app.traffic_dd[0].value = "claude-haiku-4-5-20251001"
+    assert url()["traffic"] == "claude-haiku-4-5-20251001,gpt-4.1"
+    price_in = app.price_box.children[1].children[2]                  # the strong tier's $ in
+    price_in.value = 7.5
+    assert url()["price"].startswith("gpt-4-1106-preview=7.5/")
+    app.signal.value = "rules" if "rules" in app.signal.options else app.signal.options[-1]
+    assert url()["signal"] == app.signal.value
+    cheap, strong = s.tiers
+    app.tier_dd[1].value, app.tier_dd[0].value = cheap, strong        # the tiers swapped
+    assert url()["tiers"] == f"{strong},{cheap}" and list(s.tiers) == [strong, cheap]
+    app.dataset.value = "routellm-gsm8k"
+    assert url()["dataset"] == "routellm-gsm8k"
+    assert not s.errors, s.errors
+    assert settings(make(app.address_bar.query).state) == settings(s)   # the link opens what was on screen
+
+
+def test_a_link_sets_the_controls_not_only_the_state():
+    app = make("dataset=routellm-mtbench&signal=length&rpd=20000&target=quality:0.7")
+    assert app.rpd.value == 20000 and app.target_kind.value == "quality" and app.target_value.value == 0.7
+    assert app.slider.value == app.state.index
+
+
+def test_a_link_to_an_upload_asks_for_the_file():
+    app = make("dataset=upload&signal=rules")
+    assert "upload the CSV" in app.state.errors["data"] and "wb-error" in app.message.value
+    assert app.dataset.value == "upload"
+
+
 # -- the traffic projection, intervals, targets and uploads (issue 11) -------------------------------
 
 @pytest.fixture(scope="module")

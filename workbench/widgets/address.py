@@ -46,3 +46,8 @@ def _safe(query: Callable[[], str]) -> str:
         return query() or ""
     except Exception:  # a half-set state: keep the address as it was rather than fail the app
         return ""
+
+
+def url_number(x: float) -> str:
+    """A number for a URL query, as short as reads back exactly: ``3600`` not ``3600.0``, ``0.8``."""
+    return str(int(x)) if float(x).is_integer() else repr(float(x))

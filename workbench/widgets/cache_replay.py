@@ -32,7 +32,7 @@ from workbench.core.cache import CacheConfig, CacheReplayer, prefix_replay
 from workbench.core.cache.keys import NAMESPACE_COLUMNS
 from workbench.widgets import _html
 from workbench.widgets._state import one_line
-from workbench.widgets.address import follow
+from workbench.widgets.address import follow, url_number
 from workbench.widgets.charts import AFTER, PALETTE, chart_widget, empty_chart
 from workbench.widgets.log_source import LogSource, LogSourceView, sample_label
 from workbench.widgets.painted import after_paint
@@ -100,11 +100,6 @@ def intents(tags: pd.Series) -> pd.Series:
 
 def _clamp(x, bounds):
     return min(bounds[1], max(bounds[0], x))
-
-
-def _num(x: float) -> str:
-    """A number for the URL: ``3600`` rather than ``3600.0``; exact (``float(_num(x)) == x``)."""
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
 class CacheReplayState(HasTraits):
@@ -199,7 +194,8 @@ class CacheReplayState(HasTraits):
         d = {t: self.trait_defaults(t) for t in ("kind", "threshold", "ttl_s", "namespaces", "share_tenants",
                                                    "context", "sample", "provider")}
         q: dict[str, str] = {}
-        for key, name, text in (("kind", "kind", str), ("threshold", "threshold", _num), ("ttl", "ttl_s", _num),
+        for key, name, text in (("kind", "kind", str), ("threshold", "threshold", url_number),
+                                ("ttl", "ttl_s", url_number),
                                 ("namespaces", "namespaces", ",".join),
                                 ("share", "share_tenants", lambda v: "1" if v else "0"),
                                 ("context", "context", str), ("sample", "sample", str),

@@ -19,6 +19,7 @@ import ipywidgets as w
 import pandas as pd
 
 from workbench.widgets import _html
+from workbench.widgets.address import follow
 from workbench.widgets.cascade_state import DATASETS, MAX_UPLOAD_BYTES, TARGET_KINDS, UPLOAD, CascadeSimulatorState
 from workbench.widgets.charts import PALETTE, chart_widget, usd_axis
 from workbench.widgets.log_source import LogSourceView
@@ -253,17 +254,16 @@ class CascadeSimulator(w.VBox):
             "Cascade simulator",
             "Try the cheap model first and escalate only when needed — on real quality labels, in dollars. "
             "Pick the data, the tiers and the signal; move the threshold along the frontier."))
-        self.dataset = w.Dropdown(options=[(v, k) for k, v in DATASETS.items()], value=state.dataset,
-                                  description="data", layout=w.Layout(width="420px"))
+        self.dataset = w.Dropdown(description="data", layout=w.Layout(width="420px"))    # options: _config
         self.tier_dd = [w.Dropdown(description=f"tier {i + 1}", layout=w.Layout(width="420px")) for i in range(3)]
         self.signal = w.Dropdown(description="signal", layout=w.Layout(width="300px"))
         self.rpd = w.BoundedFloatText(value=state.requests_per_day, min=1, max=1e9, description="requests/day",
-                                      layout=w.Layout(width="260px"))
+                                      style={"description_width": "initial"}, layout=w.Layout(width="260px"))
         self.price_box = w.VBox()
         self.slider = w.IntSlider(description="threshold", min=0, max=0, continuous_update=True,
                                   layout=w.Layout(width="760px"), readout=False)
         self.slider_label = w.HTML()
-        self.chart = chart_widget(frontier_chart({}, None), "wb-frontier")
+        self.chart = chart_widget(frontier_chart(state.result, state.point), "wb-frontier")
         self.table = w.HTML()
         self.projection = w.HTML()
         self.routes = w.HTML()
@@ -289,7 +289,7 @@ class CascadeSimulator(w.VBox):
         for i, dd in enumerate(self.tier_dd):
             dd.add_class(f"wb-cascade-tier{i + 1}")
         self._sync = False
-        self._charted = None
+        self._charted = state.result      # the chart above was drawn from it: _point moves its point only
         self.dataset.observe(lambda c: None if self._sync else setattr(state, "dataset", c["new"]), "value")
         self.upload.observe(self._show_transfer, ["received", "busy"])
         self.upload.observe(lambda c: c["new"] and state.set_error("upload", c["new"]), "error")
@@ -301,17 +301,21 @@ class CascadeSimulator(w.VBox):
             dd.observe(self._tiers_changed, "value")
         self.signal.observe(lambda c: None if self._sync or c["new"] is None else setattr(state, "signal", c["new"]),
                             "value")
-        self.rpd.observe(lambda c: setattr(state, "requests_per_day", float(c["new"])), "value")
+        self.rpd.observe(lambda c: None if self._sync else setattr(state, "requests_per_day", float(c["new"])),
+                         "value")
         self.slider.observe(lambda c: None if self._sync else setattr(state, "index", int(c["new"])), "value")
         state.observe(self._config, ["models", "signals", "tiers", "signal", "result", "upload_name",
                                      "traffic_models", "traffic_tiers"])
+        state.observe(self._inputs, ["requests_per_day", "target_kind", "target_value"])
         state.observe(self._point, ["point"])
         state.observe(self._traffic, ["traffic"])      # a new traffic log: the same point, another projection
         state.observe(self._operating, ["operating"])
         state.observe(self._errors, ["errors", "status"])
         state.observe(lambda _: setattr(self.load_report, "value", load_html(state.load_report, state.upload_name)),
                       "load_report")
-        super().__init__([self.header, self.message,
+        self.address_bar = follow(state, ["dataset", "tiers", "signal", "prices", "requests_per_day", "index",
+                                          "grid", "target_kind", "target_value", "traffic_tiers"], state.query)
+        super().__init__([self.header, self.address_bar, self.message,
                           w.HBox([self.dataset, self.upload], layout=w.Layout(flex_flow="row wrap",
                                                                               align_items="center")),
                           self.upload_progress, self.load_report,
@@ -361,6 +365,17 @@ class CascadeSimulator(w.VBox):
         if all(pair) and pair != list(self.state.traffic_tiers):
             self.state.traffic_tiers = pair
 
+    def _inputs(self, _=None) -> None:
+        """Volume and target as the state has them (a link sets them before the page is drawn)."""
+        s = self.state
+        self._sync = True
+        try:
+            self.rpd.value = s.requests_per_day
+            self.target_kind.value = s.target_kind
+            self.target_value.value = s.target_value
+        finally:
+            self._sync = False
+
     def _operating(self, _=None) -> None:
         self.operating.value = operating_html(self.state.operating, self.state.result)
 
@@ -381,8 +396,8 @@ class CascadeSimulator(w.VBox):
                 want = s.tiers[i] if i < len(s.tiers) else (NONE if i >= 2 else None)
                 dd.value = want if want in opts else (opts[0] if opts else None)
             options = [(v, k) for k, v in DATASETS.items()]
-            if s.upload_name:
-                options.append((f"Uploaded: {s.upload_name}", UPLOAD))
+            if s.upload_name or s.dataset == UPLOAD:     # a link to an upload: ask for the file
+                options.append((f"Uploaded: {s.upload_name or '(upload the file)'}", UPLOAD))
             if list(self.dataset.options) != options:
                 self.dataset.options = options
             self.dataset.value = s.dataset
@@ -469,8 +484,5 @@ def make_cascade_simulator(prices=None, *, query: str | None = None, embed=None,
     """The cascade simulator app. ``query`` defaults to Voila's ``QUERY_STRING``; ``.state`` holds it.
     ``traffic_log``: a canonical request frame to project onto (default: the sample week)."""
     state = CascadeSimulatorState(prices, embed=embed, day=day, bootstrap=bootstrap, traffic_log=traffic_log)
-    view = CascadeSimulator(state)
     state.apply_query(os.environ.get("QUERY_STRING", "") if query is None else query)
-    view._charted = None           # the spec the browser renders first carries the final point
-    view._point()
-    return view
+    return CascadeSimulator(state)     # drawn once, from the final state (chart, tables, controls)

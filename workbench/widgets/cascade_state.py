@@ -29,6 +29,7 @@ from workbench.core.cascade.metrics import bootstrap_weights, interval
 from workbench.core.cascade.signals import query_classes  # noqa: F401  (re-exported for views)
 from workbench.core.cascade.sweep import threshold_grid
 from workbench.widgets._state import FieldErrors, guarded
+from workbench.widgets.address import url_number
 from workbench.widgets.log_source import LogSource, sample_label
 
 DATASETS = {"routellm-mmlu": "RouteLLM MMLU (14,042 questions)", "routellm-gsm8k": "RouteLLM GSM8K (1,319 problems)",
@@ -40,6 +41,8 @@ QUERY_KEYS = {"dataset", "tiers", "signal", "price", "index", "rpd", "target", "
 TARGET_KINDS = {"gap": "share of the quality gap ≥", "quality": "mean quality ≥", "budget": "USD per month ≤"}
 SAMPLE_LOG = Path(__file__).resolve().parents[2] / "sample_data" / "requests.parquet"
 DEFAULT_TRAFFIC_TIERS = ["gpt-4.1-mini", "gpt-4.1"]
+REQUESTS_PER_DAY = 10_000.0
+TARGET = ("gap", 0.8)
 MAX_UPLOAD_BYTES = 50_000_000
 
 
@@ -48,7 +51,7 @@ class CascadeSimulatorState(FieldErrors):
     tiers = List(Unicode(), help="models, cheapest first")
     signal = Unicode(DEFAULT_SIGNAL)
     prices = Dict(help="model -> [input, output] USD per 1M (overrides the sheets)")
-    requests_per_day = Float(10_000.0)
+    requests_per_day = Float(REQUESTS_PER_DAY)
     index = Int(-1, help="position on the frontier's threshold grid (-1: the calibrated operating point)")
 
     models = List(Unicode(), help="models in the data (read only)")
@@ -58,8 +61,8 @@ class CascadeSimulatorState(FieldErrors):
     point = Dict(help="the outcome at the slider's threshold")
     recompute_ms = Float(0.0, help="time of the last slider recompute (point, intervals, traffic projection)")
     status = Unicode("")
-    target_kind = Unicode("gap", help="how the operating point is picked: gap, quality or budget")
-    target_value = Float(0.8, help="the target's value (share of the gap, mean quality, or USD per month)")
+    target_kind = Unicode(TARGET[0], help="how the operating point is picked: gap, quality or budget")
+    target_value = Float(TARGET[1], help="the target's value (share of the gap, mean quality, or USD per month)")
     operating = Dict(help="the operating point the target picks (calibration split → held-out split)")
     traffic_tiers = List(Unicode(), default_value=list(DEFAULT_TRAFFIC_TIERS), help="cheap, strong model of the log")
     traffic_models = List(Unicode(), help="models of the traffic log (read only)")
@@ -130,6 +133,25 @@ class CascadeSimulatorState(FieldErrors):
             except ValueError:
                 self.set_error("threshold", f"index {q['index']!r} is not an integer")
 
+    def query(self) -> str:
+        """The URL query that reproduces this view: the inverse of :meth:`apply_query`. The data set,
+        tiers, signal and slider position always; volume, target, traffic tiers and prices when they
+        differ from the defaults. An uploaded file cannot travel in a link: ``dataset=upload`` asks
+        for it again (with the same tiers, once uploaded)."""
+        from urllib.parse import urlencode
+        items: list[tuple[str, str]] = [("dataset", self.dataset), ("tiers", ",".join(self.tiers)),
+                                        ("signal", self.signal)]
+        if self.grid and self.index >= 0:
+            items.append(("index", str(self.index)))
+        if self.requests_per_day != REQUESTS_PER_DAY:
+            items.append(("rpd", url_number(self.requests_per_day)))
+        if (self.target_kind, self.target_value) != TARGET:
+            items.append(("target", f"{self.target_kind}:{url_number(self.target_value)}"))
+        if list(self.traffic_tiers) != DEFAULT_TRAFFIC_TIERS:
+            items.append(("traffic", ",".join(self.traffic_tiers)))
+        items += [("price", f"{m}={url_number(v[0])}/{url_number(v[1])}") for m, v in self.prices.items()]
+        return urlencode(items, safe=",:/")
+
     @observe("dataset")
     def _dataset_changed(self, _=None) -> None:
         if not self._hold:
@@ -166,7 +188,8 @@ class CascadeSimulatorState(FieldErrors):
         from workbench.io.evaldata import load_eval
         if self.dataset == UPLOAD:
             if self._uploaded is None:
-                raise ValueError("no evaluation file uploaded yet")
+                raise ValueError("no evaluation file uploaded yet (a link cannot carry one): upload the CSV "
+                                 "with 'Upload eval CSV' to see this view, or pick a data set")
             self._es = self._uploaded
         elif self.dataset not in DATASETS:
             raise ValueError(f"unknown data set {self.dataset!r}; valid: {', '.join(DATASETS)}, or an upload")
@@ -416,16 +439,4 @@ def _default_tiers(es) -> list[str]:
     return (cheap + rest)[:2] if cheap else models[:2]
 
 
-def query_of(state: CascadeSimulatorState) -> str:
-    """The state as a URL query (for a shareable link)."""
-    from urllib.parse import urlencode
-    items: list[tuple[str, Any]] = [("dataset", state.dataset), ("tiers", ",".join(state.tiers)),
-                                    ("signal", state.signal), ("index", state.index),
-                                    ("rpd", f"{state.requests_per_day:g}"),
-                                    ("target", f"{state.target_kind}:{state.target_value:g}"),
-                                    ("traffic", ",".join(state.traffic_tiers))]
-    items += [("price", f"{m}={v[0]:g}/{v[1]:g}") for m, v in state.prices.items()]
-    return urlencode(items)
-
-
-__all__ = ["CascadeSimulatorState", "DATASETS", "TARGET_KINDS", "UPLOAD", "query_of", "threshold_grid"]
+__all__ = ["CascadeSimulatorState", "DATASETS", "TARGET_KINDS", "UPLOAD", "threshold_grid"]
