@@ -362,8 +362,8 @@ class CacheReplayApp(w.VBox):
             + kpi("embeddings + writes", _html.usd(m["embedding_usd"] + m["write_usd"]), "overhead",
                   m["embedding_usd"] + m["write_usd"])
             + kpi("net saved", _html.usd(m["net_saved_usd"]), "net-saved", m["net_saved_usd"])
-            + kpi("latency saved", "n/a" if m["latency_saved_ms"] is None else f"{m['latency_saved_ms'] / 3.6e6:,.1f} h",
-                  "latency", m["latency_saved_ms"])
+            + kpi("latency saved", "n/a" if m["latency_saved_ms"] is None  # + 0.0: never "-0.0 h"
+                  else f"{round(m['latency_saved_ms'] / 3.6e6, 1) + 0.0:,.1f} h", "latency", m["latency_saved_ms"])
             + shared)
         t = r.over_time("1h" if len(r.frame) < 20_000 else "6h")
         self.chart.chart = alt.Chart(t).mark_line(color=AFTER, point=True).encode(
