@@ -272,6 +272,18 @@ def kernel_measure(rows: int, repeat: int, apps: list[str] | None = None) -> dic
 COLD_CACHES = ("_result_cache", "_replay_cache", "_flag_cache")
 
 
+def _set_tenant(s, combos, i: int) -> str:
+    """Set the tenant of view ``i`` (the next one if that view is showing) without recomputing;
+    returns the feature whose assignment then times the change."""
+    f, t_ = combos[i % len(combos)]
+    if (s.feature, s.tenant) == (f, t_):
+        f, t_ = combos[(i + 1) % len(combos)]
+    s._ready = False
+    s.tenant = t_
+    s._ready = True
+    return f
+
+
 def _explorer_changes(s, repeat: int) -> dict:
     """Filter changes of the explorer ``s`` (feature x tenant), each timed through the app; cold:
     every per-view cache emptied first (:data:`COLD_CACHES`); also the recompute and the replay
@@ -281,12 +293,7 @@ def _explorer_changes(s, repeat: int) -> dict:
     combos = [(f, t) for t in tenants for f in features]
     cold, warm, rec, rep = [], [], [], []
     for i in range(repeat):
-        f, t_ = combos[i % len(combos)]
-        if (s.feature, s.tenant) == (f, t_):
-            f, t_ = combos[(i + 1) % len(combos)]
-        s._ready = False
-        s.tenant = t_
-        s._ready = True
+        f = _set_tenant(s, combos, i)
         for cache in COLD_CACHES:
             getattr(s, cache, {}).clear()
         t = time.perf_counter()
@@ -302,12 +309,7 @@ def _explorer_changes(s, repeat: int) -> dict:
         rep.append((time.perf_counter() - t) * 1000)
     for timed in (False, True):  # the same views twice: the second time each is a view seen before
         for i in range(repeat):
-            f, t_ = combos[i % len(combos)]
-            if (s.feature, s.tenant) == (f, t_):
-                f, t_ = combos[(i + 1) % len(combos)]
-            s._ready = False
-            s.tenant = t_
-            s._ready = True
+            f = _set_tenant(s, combos, i)
             t = time.perf_counter()
             s.feature = f
             if timed:
