@@ -83,6 +83,9 @@ class Backend:
     #: materialize the state after every step (in memory: cheap, and progress is per step);
     #: DuckDB only at the end, fusing the steps into one query
     materialize_every_step = True
+    #: compute the prepared input (casts, UTC day) once, before the checks, the model/day pairs and
+    #: the sort read it, rather than once for each (in memory: what the sort holds anyway)
+    materialize_input = False
     #: the frame stays in processing order (no final sort needed)
     keeps_order = False
     #: columns that order the requests, and the unique key that joins results back to a row;
@@ -218,6 +221,7 @@ def _arrow_type(dtype: Any) -> pa.DataType:
 class PolarsBackend(Backend):
     name = "polars"
     keeps_order = True  # add_order sorts physically; joins keep the left order
+    materialize_input = True
 
     def lazy(self, log: Any) -> nw.LazyFrame:
         import polars as pl

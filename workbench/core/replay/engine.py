@@ -270,6 +270,8 @@ class _Run:
                                    *(nw.col(c).fill_null(0).cast(nw.Int64) for c in kinds),
                                    nw.col("request_id").cast(nw.String),
                                    *([nw.col("quality").cast(nw.Float64)] if logged_quality else []))
+        if self.backend.materialize_input:  # read three times below: the checks, the model/day pairs, the sort
+            frame = self.backend.materialize(frame)
         used = self._validate(frame, logged_quality, tuple(kinds), tiered)
         self.kinds = tuple(kinds[c] for c in used)
         if ACACHED in self.kinds and AIN not in self.kinds:  # a move that loses the cache bills it as audio
