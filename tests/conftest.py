@@ -82,3 +82,29 @@ def gemini_vocab() -> Path:
         pytest.fail(f"Gemini vocabulary missing or corrupt at {_gemini_vocab.vocab_path()}: "
                     f"{_gemini_vocab.INSTALL_HINT}")
     return _gemini_vocab.vocab_path()
+
+
+@pytest.fixture
+def run_async():
+    """``run_async(make_coroutine)``: run it to the end on a new event loop in a fresh thread and
+    re-raise what it raised. A session-scoped Playwright (sync API) keeps a loop running in the main
+    thread, where ``asyncio.run`` refuses to start, so a test that needs its own loop uses this."""
+    import asyncio
+    import threading
+
+    def run(make_coroutine, timeout_s: float = 120.0) -> None:
+        errors: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                asyncio.run(make_coroutine())
+            except BaseException as e:  # re-raised in the test's thread
+                errors.append(e)
+
+        runner = threading.Thread(target=target, name="test-own-loop")
+        runner.start()
+        runner.join(timeout_s)
+        assert not runner.is_alive(), f"the scenario did not finish in {timeout_s:.0f} s"
+        if errors:
+            raise errors[0]
+    return run

@@ -124,7 +124,7 @@ def test_every_output_matches_the_core_over_a_sequence_of_changes(week, real_pri
     assert len(seen) >= 8          # the changes really changed the figures
 
 
-def test_the_prefix_what_if_comes_after_the_first_screen(week, real_prices, monkeypatch):
+def test_the_prefix_what_if_comes_after_the_first_screen(week, real_prices, monkeypatch, run_async):
     """In a kernel the first screen has the cache replay; the prefix table follows by itself once
     the page reports it has drawn the app (a thread computes it; the loop shows it)."""
     log, _ = week
@@ -148,10 +148,10 @@ def test_the_prefix_what_if_comes_after_the_first_screen(week, real_prices, monk
         assert app.state.prefix["as_logged"] == want
         assert "prefix-logged" in app.prefix.value and "prefix-pending" not in app.prefix.value
 
-    asyncio.run(scenario())
+    run_async(scenario)
 
 
-def test_after_paint_runs_once_and_falls_back_to_a_timer():
+def test_after_paint_runs_once_and_falls_back_to_a_timer(run_async):
     async def scenario():
         loop = asyncio.get_running_loop()
         calls = []
@@ -164,4 +164,4 @@ def test_after_paint_runs_once_and_falls_back_to_a_timer():
         await asyncio.sleep(0.4)
         assert calls == ["timer", "painted"]
 
-    asyncio.run(scenario())
+    run_async(scenario)

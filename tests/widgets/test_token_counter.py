@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import datetime as dt
 import json
 from html import escape
@@ -220,14 +219,7 @@ def test_query_string_is_read_from_voila_environment(frozen_book, monkeypatch):
     assert app.state.models == ["gpt-4o-mini"] and app.state.text == "abc"
 
 
-def _run_collecting(scenario, errors: list) -> None:
-    try:
-        asyncio.run(scenario())
-    except BaseException as e:  # re-raised in the test's thread
-        errors.append(e)
-
-
-def test_debouncer_applies_first_change_at_once_and_the_last_one_later():
+def test_debouncer_applies_first_change_at_once_and_the_last_one_later(run_async):
     seen: list[str] = []
 
     async def scenario():
@@ -245,13 +237,7 @@ def test_debouncer_applies_first_change_at_once_and_the_last_one_later():
         await asyncio.sleep(0.12)
         assert seen[-1] == "abcd"
 
-    # A fresh thread has no running loop, even when a session-scoped Playwright (sync API) keeps
-    # one running in the main thread.
-    errors: list[BaseException] = []
-    runner = threading.Thread(target=lambda: _run_collecting(scenario, errors))
-    runner.start()
-    runner.join(10)
-    assert not runner.is_alive() and not errors, errors
+    run_async(scenario, timeout_s=10)  # its own loop, even beside the browser tests' running one
     direct: list[int] = []
     Debouncer(direct.append, wait_ms=250)(1)  # no running loop: synchronous
     assert direct == [1]
