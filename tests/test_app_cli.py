@@ -71,3 +71,19 @@ def test_abandoned_kernels_are_culled_within_two_minutes():
     assert f"--MappingKernelManager.cull_interval={CULL_INTERVAL_S}" in argv
     assert "--MappingKernelManager.cull_connected=False" in argv  # an open page's kernel stays
     assert CULL_IDLE_S + CULL_INTERVAL_S <= 90  # reclaimed within two minutes, with margin
+
+
+def test_every_app_has_a_preheated_kernel_and_the_cull_time_is_an_option(run_cli):
+    from workbench.cli.app import FILL_DELAY_S, POOL_SIZE
+
+    argv = voila_argv(APPS_DIR, APPS_DIR, 8866, open_browser=False)
+    assert "--VoilaConfiguration.preheat_kernel=True" in argv
+    assert f"--VoilaConfiguration.default_pool_size={POOL_SIZE}" in argv and POOL_SIZE >= 1
+    assert f"--VoilaKernelManager.fill_delay={FILL_DELAY_S}" in argv
+    short = voila_argv(APPS_DIR, APPS_DIR, 8866, open_browser=False, cull_idle_s=4)
+    assert "--MappingKernelManager.cull_idle_timeout=4" in short
+    assert "--MappingKernelManager.cull_interval=1" in short  # checked often enough to matter
+    r = run_cli("app", "--cull-idle", "0", "--no-browser")
+    assert r.returncode == 2 and "at least 1 second" in r.stderr
+    r = run_cli("app", "--help")
+    assert "--cull-idle" in r.stdout

@@ -77,6 +77,9 @@ _EXPORTS: dict[str, str] = {
     "make_local_vs_hosted_app": "workbench.widgets.local_vs_hosted",
     "make_app_index": "workbench.widgets.app_index",
     "discover_apps": "workbench.widgets.app_index",
+    # Voila's pre-heated kernels: build before the page asks, then read its URL query
+    "serve_app": "workbench.widgets.preheat",
+    "app_query": "workbench.widgets.preheat",
     # cascade simulator
     "simulate_cascade": "workbench.core.cascade",
     "load_eval": "workbench.io.evaldata",

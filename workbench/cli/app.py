@@ -29,6 +29,12 @@ HOST = "127.0.0.1"
 TEMPLATE = "workbench"
 #: A Jupyter data folder holding ``voila/templates/workbench``; put first on ``JUPYTER_PATH``.
 JUPYTER_DATA = Path(__file__).resolve().parent / "voila_data"
+#: Pre-heated kernels kept per app notebook: started, the notebook run up to the page's request
+#: (``workbench.serve_app``), so a page opens without a kernel start, imports or data loading.
+POOL_SIZE = 1
+#: After a page takes an app's pooled kernel, wait this long before starting its replacement, so
+#: the page's own build and first paint have the CPU first.
+FILL_DELAY_S = 3
 
 
 def add_parser(sub) -> None:
@@ -41,6 +47,10 @@ def add_parser(sub) -> None:
                         "notebooks/teaching/estimates.ipynb (default: all apps, with an index)")
     p.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    p.add_argument("--cull-idle", type=_seconds, default=CULL_IDLE_S, metavar="SECONDS",
+                   help=f"stop a page's kernel once idle this long with no page connected (a tab that "
+                        f"vanished without closing; default {CULL_IDLE_S}). The kernels kept ready for "
+                        f"the next page are never stopped")
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME", type=_host_arg,
                    help="also answer requests addressed to this host name (e.g. an SSH tunnel's or a "
                         "reverse proxy's); by default only loopback names (127.0.0.1, localhost, ::1)")
@@ -60,6 +70,16 @@ def _port(text: str) -> int:
     if not 0 < port < 65536:
         raise argparse.ArgumentTypeError(f"port must be 1-65535, got {port}")
     return port
+
+
+def _seconds(text: str) -> int:
+    try:
+        seconds = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from None
+    if seconds < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 second, got {seconds}")
+    return seconds
 
 
 def _host_arg(text: str) -> str:
@@ -97,8 +117,10 @@ def resolve_app(name: str, apps_dir: Path) -> Path:
     return apps_dir / f"{stem}.ipynb"
 
 
-def voila_argv(target: Path, apps_dir: Path, port: int, open_browser: bool) -> list[str]:
-    """Voila's command line: localhost only, no token, light theme, no tracebacks to the page."""
+def voila_argv(target: Path, apps_dir: Path, port: int, open_browser: bool,
+               cull_idle_s: int = CULL_IDLE_S) -> list[str]:
+    """Voila's command line: localhost only, no token, light theme, no tracebacks to the page,
+    one pre-heated kernel per app."""
     return [
         str(target),
         f"--Voila.root_dir={apps_dir}",
@@ -114,9 +136,15 @@ def voila_argv(target: Path, apps_dir: Path, port: int, open_browser: bool) -> l
         # Kernels of tabs that vanished without their close beacon (crash, kill): culled once idle
         # for CULL_IDLE_S with no page connected, checked every CULL_INTERVAL_S (reclaimed within
         # ~75 s; benchmarks/bench_load.py measures it). A connected page's kernel is never culled.
-        f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_S}",
-        f"--MappingKernelManager.cull_interval={CULL_INTERVAL_S}",
+        f"--MappingKernelManager.cull_idle_timeout={cull_idle_s}",
+        f"--MappingKernelManager.cull_interval={max(1, min(CULL_INTERVAL_S, cull_idle_s // 4))}",
         "--MappingKernelManager.cull_connected=False",
+        # One kernel per app kept started and run up to the page's request (notebooks call
+        # workbench.serve_app, which reads the page's URL query once Voila hands the kernel over);
+        # refilled FILL_DELAY_S after a page takes it. Pooled kernels are never culled (Voila).
+        "--VoilaConfiguration.preheat_kernel=True",
+        f"--VoilaConfiguration.default_pool_size={POOL_SIZE}",
+        f"--VoilaKernelManager.fill_delay={FILL_DELAY_S}",
         # Under load (ten pages at once on two cores) a busy kernel's output can arrive after nbclient's
         # default 4 s: the output (the app's widgets) was dropped and the page never rendered.
         "--VoilaExecutor.iopub_timeout=60",
@@ -152,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"workbench: serving {what} at {url}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
     app_class = _voila_class(index, frozenset(args.allow_host))
     app_class.launch_instance(voila_argv(target, target.parent if args.name else apps_dir, args.port,
-                                         not args.no_browser))
+                                         not args.no_browser, args.cull_idle))
     return 0
 
 
@@ -199,6 +227,12 @@ def _voila_class(index: str | None, allowed_hosts: frozenset[str] = frozenset())
         return type(app).find_handler(app, request, **kwargs)
 
     class WorkbenchVoila(Voila):
+        def init_settings(self):
+            # the pooled kernels' environment is copied when the kernel manager is made, here
+            root = (self.server_url or self.base_url).rstrip("/")
+            os.environ[BUNDLE_ENV] = f"{root}/workbench/static/"
+            return super().init_settings()
+
         def listen(self):
             # Voila builds its tornado Application in start() and then listens: guard it first.
             self.app.find_handler = MethodType(find_handler, self.app)
@@ -214,7 +248,6 @@ def _voila_class(index: str | None, allowed_hosts: frozenset[str] = frozenset())
                 handlers.insert(0, (f"{root}/", RedirectHandler,
                                     {"url": f"{root}/voila/render/{index}"}))
             handlers.insert(0, (rf"{root}/workbench/static/([^/]+)", ChartBundleHandler))
-            os.environ[BUNDLE_ENV] = f"{root}/workbench/static/"  # the kernels started from now on
             return handlers
 
     return WorkbenchVoila
