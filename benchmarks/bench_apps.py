@@ -2,10 +2,17 @@
 
 Run: ``python benchmarks/bench_apps.py [--repeat 3] [--round-trips 10] [--apps a,b]``
 
-1. ``workbench app`` is started on a free 127.0.0.1 port (time until it answers HTTP).
-2. Every app in ``notebooks/apps`` is opened ``--repeat`` times in a fresh tab; each time is from
-   ``page.goto`` to the app's widgets being visible (Voila executes the notebook in a new kernel
-   per page). The first load of each app after the server started is reported on its own.
+1. ``workbench app`` is started on a free 127.0.0.1 port (time until it answers HTTP). It keeps one
+   pre-heated kernel per app (started, the app built before any page asks); a page takes it and
+   the server starts its replacement ``FILL_DELAY_S`` later, in the background.
+2. First render = ``page.goto`` to the app's main widget visible, in a fresh tab, closed with its
+   tab-close beacon afterwards (the server stops its kernel). Three ways, reported apart:
+   - **first after start**: the first app opened as soon as the server answers HTTP (its kernels
+     are still being pre-heated: the worst a user waits);
+   - **warm pool** (``--repeat`` per app): each load once the pool has refilled and the machine is
+     quiet (server and kernels idle for ``QUIET_S``): a user arriving at a running server;
+   - **back to back** (``--repeat`` per app, 0.5 s apart): the pool drained, so after the first
+     load Voila starts a kernel for the page while the replacement warms up beside it.
 3. For apps with a probe in :data:`ROUND_TRIPS`, a control is changed from JavaScript and the time
    until the page shows the recomputed numbers is measured in the page (``performance.now``),
    ``--round-trips`` times, 400 ms apart (so each change is a fresh edit, not a debounced burst).
@@ -53,6 +60,8 @@ from voila_harness import (  # noqa: E402
 )
 
 TARGET_RENDER_S = 5.0
+#: The pool counts as refilled once the server and its kernels used under 10 % CPU for this long.
+QUIET_S = 2.0
 TARGET_ROUND_TRIP_MS = 200.0
 
 #: App -> CSS selector that means "rendered": the app's main widget (default: any widget view).
@@ -352,10 +361,66 @@ def _stats(values: list[float]) -> dict:
             "p90": s[min(len(s) - 1, int(round(0.9 * (len(s) - 1))))], "max": s[-1]}
 
 
+def _kernel_procs(server: VoilaServer) -> list:
+    import psutil
+
+    out = []
+    for p in psutil.Process(server.proc.pid).children(recursive=True):
+        try:
+            if "ipykernel" in " ".join(p.cmdline()):
+                out.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def settle(server: VoilaServer, kernels: int, timeout_s: float = 180.0) -> float:
+    """Wait until ``kernels`` kernels run and they and the server were idle (< 10 % of a core
+    together) for :data:`QUIET_S`: the pool is refilled. Returns the seconds waited."""
+    import psutil
+
+    t0 = time.perf_counter()
+    quiet_since = None
+    last = None
+    while time.perf_counter() - t0 < timeout_s:
+        procs = [psutil.Process(server.proc.pid), *_kernel_procs(server)]
+        try:
+            cpu = sum(sum(p.cpu_times()[:2]) for p in procs)
+        except psutil.NoSuchProcess:
+            cpu = None
+        now = time.perf_counter()
+        pids = tuple(sorted(p.pid for p in procs))
+        if cpu is not None and last is not None and last[0] == pids and len(pids) - 1 == kernels \
+                and (cpu - last[1]) < 0.1 * (now - last[2]):
+            quiet_since = quiet_since or last[2]
+            if now - quiet_since >= QUIET_S:
+                return now - t0
+        else:
+            quiet_since = None
+        last = (pids, cpu, now)
+        time.sleep(0.5)
+    raise RuntimeError(f"the server did not settle with {kernels} idle kernels within {timeout_s:.0f} s")
+
+
+def _load(context, server: VoilaServer, app: str) -> float:
+    """Seconds from ``goto`` to the app's main widget; the tab is then closed with its beacon."""
+    page = context.new_page()
+    start = time.perf_counter()
+    page.goto(server.app_url(app), wait_until="commit")
+    wait_rendered(page, READY.get(app, ".jupyter-widgets"), timeout_ms=120_000)
+    took = time.perf_counter() - start
+    page.close(run_before_unload=True)  # Voila's tab-close beacon: the server stops the kernel
+    return took
+
+
 def measure(apps: list[str], repeat: int, round_trips: int) -> dict:
     from playwright.sync_api import sync_playwright
 
-    results: dict = {"apps": {}, "targets": {"render_s": TARGET_RENDER_S, "round_trip_ms": TARGET_ROUND_TRIP_MS}}
+    from workbench.cli.app import FILL_DELAY_S, POOL_SIZE
+
+    results: dict = {"apps": {}, "targets": {"render_s": TARGET_RENDER_S, "round_trip_ms": TARGET_ROUND_TRIP_MS},
+                     "pool_size": POOL_SIZE, "fill_delay_s": FILL_DELAY_S}
+    pooled = POOL_SIZE * len(app_names())  # kernels kept ready when no page is open
     server = VoilaServer(log_path=Path(tempfile.mkdtemp()) / "voila.log")
     t0 = time.perf_counter()
     server.start(timeout=120)
@@ -364,20 +429,24 @@ def measure(apps: list[str], repeat: int, round_trips: int) -> dict:
         with sync_playwright() as p:
             context = launch_chromium(p, Path(tempfile.mkdtemp(prefix="bench-chromium-")))
             try:
+                results["first_after_start"] = {"app": apps[0], "render_s": _load(context, server, apps[0])}
+                results["pool_filled_s"] = time.perf_counter() - t0 - results["server_ready_s"] \
+                    + settle(server, pooled)
                 for app in apps:
                     selector = READY.get(app, ".jupyter-widgets")
-                    renders = []
+                    warm, refill = [], []
                     for _ in range(repeat):
-                        page = context.new_page()
-                        start = time.perf_counter()
-                        page.goto(server.app_url(app), wait_until="commit")
-                        wait_rendered(page, selector, timeout_ms=120_000)
-                        renders.append(time.perf_counter() - start)
-                        page.close()  # Voila shuts the kernel down
+                        refill.append(settle(server, pooled))
+                        warm.append(_load(context, server, app))
+                    drained = []
+                    for _ in range(repeat):
+                        drained.append(_load(context, server, app))
                         time.sleep(0.5)
-                    entry = {"render_s": renders, "first_render_s": renders[0]}
+                    entry = {"render_s": warm, "warm_pool_s": warm, "back_to_back_s": drained,
+                             "refill_wait_s": refill[1:]}
                     probe = ROUND_TRIPS.get(app)
                     if probe and round_trips:
+                        settle(server, pooled)
                         page = context.new_page()
                         page.goto(server.app_url(app), wait_until="commit")
                         wait_rendered(page, selector, timeout_ms=120_000)
@@ -390,7 +459,7 @@ def measure(apps: list[str], repeat: int, round_trips: int) -> dict:
                             entry["round_trip_ms"] = trips
                         except Exception as e:  # an app without the probe's controls (an older tree)
                             entry["round_trip_error"] = str(e).splitlines()[0][:200]
-                        page.close()
+                        page.close(run_before_unload=True)
                     results["apps"][app] = entry
             finally:
                 context.close()
@@ -401,20 +470,31 @@ def measure(apps: list[str], repeat: int, round_trips: int) -> dict:
 
 def report(results: dict) -> None:
     print(f"machine: {platform.machine()}, {platform.system()}, python {platform.python_version()}")
-    print(f"server ready after {results['server_ready_s']:.2f} s (workbench app -> HTTP 200)\n")
-    print(f"{'app':<18} {'measure':<28} {'first':>8} {'median':>8} {'max':>8} {'target':>8} {'ratio':>6}")
+    print(f"server ready after {results['server_ready_s']:.2f} s (workbench app -> HTTP 200); "
+          f"{results.get('pool_size', 0)} pre-heated kernel(s) per app, all ready "
+          f"{results.get('pool_filled_s', float('nan')):.1f} s after that")
+    first = results.get("first_after_start")
+    if first:
+        print(f"first page right after start ({first['app']}, kernels still warming): {first['render_s']:.2f} s, "
+              f"ratio {first['render_s'] / TARGET_RENDER_S:.2f}\n")
+    print(f"{'app':<18} {'measure':<28} {'min':>8} {'median':>8} {'max':>8} {'target':>8} {'ratio':>6}")
     for app, e in results["apps"].items():
-        r = _stats(e["render_s"])
-        print(f"{app:<18} {'first render (s)':<28} {e['first_render_s']:>8.2f} {r['median']:>8.2f} "
-              f"{r['max']:>8.2f} {TARGET_RENDER_S:>8.2f} {r['max'] / TARGET_RENDER_S:>6.2f}")
+        for key, label in (("warm_pool_s", "first render, pool ready (s)"), ("back_to_back_s", "first render, back to back")):
+            if key not in e:
+                continue
+            r = _stats(e[key])
+            print(f"{app if key == 'warm_pool_s' else '':<18} {label:<28} {r['min']:>8.2f} {r['median']:>8.2f} "
+                  f"{r['max']:>8.2f} {TARGET_RENDER_S:>8.2f} {r['max'] / TARGET_RENDER_S:>6.2f}")
         if "round_trip_ms" in e:
             t = _stats(e["round_trip_ms"])
-            print(f"{'':<18} {'round trip (ms), n=' + str(t['n']):<28} {e['round_trip_ms'][0]:>8.1f} "
+            print(f"{'':<18} {'round trip (ms), n=' + str(t['n']):<28} {t['min']:>8.1f} "
                   f"{t['median']:>8.1f} {t['max']:>8.1f} {TARGET_ROUND_TRIP_MS:>8.0f} "
                   f"{t['median'] / TARGET_ROUND_TRIP_MS:>6.2f}")
         else:
             print(f"{'':<18} {'round trip':<28} {e.get('round_trip_error', '(no probe for this app)'):>34}")
-    print("\nratio = worst render / 5 s, and median round trip / 200 ms (<= 1 meets the target)")
+    print("\nratio = worst render / 5 s, and median round trip / 200 ms (<= 1 meets the target); "
+          "pool ready: the page found its app's kernel pre-heated (the usual case); back to back: "
+          "loads 0.5 s apart, so after the first Voila starts a kernel for the page")
 
 
 def main(argv=None) -> int:

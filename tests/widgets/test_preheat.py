@@ -53,18 +53,39 @@ def test_outside_a_pooled_kernel_the_query_is_read_at_once(clean_env):
 
 
 def test_a_pooled_kernel_builds_first_then_waits_for_the_page(pooled):
+    import ipywidgets as w
+
     calls = []
 
     def make(query, day=None):
         calls.append((query, day, list(pooled)))
-        return f"app({query})"
+        return w.HTML(f"app({query})")
 
-    app = preheat.serve_app(make, day="d")
-    assert calls == [("", "d", []),                       # before the request: warms the kernel
+    early_widgets = []
+    app = preheat.serve_app(lambda query, day=None: early_widgets.append(make(query, day)) or early_widgets[-1],
+                            day="d")
+    assert calls == [("", "d", []),                                 # before the request: warms the kernel
                      ("requests_per_day=12345", "d", ["request"])]  # the page's own, from its link
-    assert app == "app(requests_per_day=12345)"
+    assert app.value == "app(requests_per_day=12345)" and app.comm is not None
+    assert early_widgets[0].comm is None  # the unseen app is closed: its widgets never reach the page
     assert not preheat.pooled()
     assert preheat.app_query() == "requests_per_day=12345" and pooled == ["request"]  # never waits twice
+
+
+def test_a_page_without_a_query_gets_the_app_built_before_it_asked(pooled, clean_env):
+    REQUEST_NO_QUERY = {**REQUEST, "QUERY_STRING": ""}
+    import voila.utils
+
+    clean_env.setattr(voila.utils, "wait_for_request",
+                      lambda url=None: [clean_env.setenv(k, v) for k, v in REQUEST_NO_QUERY.items()])
+    calls = []
+    app = preheat.serve_app(lambda query: calls.append(query) or object())
+    assert calls == [""] and app is not None  # built once, before the request: nothing left to do
+
+    clean_env.setenv("VOILA_PREHEAT", "True")
+    calls.clear()
+    preheat.serve_app(lambda query: calls.append(query), prebuilt=False)
+    assert calls == ["", ""]  # an app whose build reads the request's URL is built again for the page
 
 
 def test_the_request_url_is_the_pages_not_an_earlier_one(pooled):

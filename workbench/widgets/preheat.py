@@ -5,15 +5,17 @@ it needs the page's request (Voila's ``preheat_kernel``). Such a kernel runs wit
 ``VOILA_PREHEAT=True`` and learns the request - the URL query of a shared link - only once a page
 takes it from the pool (:func:`voila.utils.wait_for_request`). So an app notebook does::
 
-    app = serve_app(make_cost_preview)  # builds once unseen, waits for the page, then its query
+    app = serve_app(make_cascade_simulator)  # built unseen, then the page's request
 
 :func:`serve_app` builds the app with no query while the kernel is pooled (imports, price sheets,
-sample data: off the page's clock), waits for the request, and then builds the page's app from its
-query with everything loaded. Anywhere else (JupyterLab, ``voila`` without pre-heating, a test
-executing the notebook) it builds once from ``QUERY_STRING`` (or no query), as before.
+sample data, first computations: off the page's clock) and waits for the request. A page with no
+query gets that app; a link's page gets one built from its query with everything loaded. Anywhere
+else (JupyterLab, ``voila`` without pre-heating, a test executing the notebook) it builds once from
+``QUERY_STRING`` (or no query), as before.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 from typing import Any, Callable
 from urllib.parse import urlunsplit
@@ -50,12 +52,22 @@ def _set_request_url() -> None:
     os.environ["VOILA_REQUEST_URL"] = urlunsplit(("http", netloc, path, os.environ.get("QUERY_STRING", ""), ""))
 
 
-def serve_app(make: Callable[..., Any], **kwargs: Any) -> Any:
-    """``make(query=..., **kwargs)`` for this page. In a pooled kernel, ``make(query="")`` first
-    runs unseen (loading what every page needs) before the wait for the page's request."""
-    if pooled():
-        make(query="", **kwargs)
-    return make(query=app_query(), **kwargs)
+def serve_app(make: Callable[..., Any], *, prebuilt: bool = True, **kwargs: Any) -> Any:
+    """The app for this page: ``make(query=<the page's query>, **kwargs)``.
 
+    In a pooled kernel, ``make(query="", **kwargs)`` runs first, unseen, before the wait for the
+    page's request: it loads what every page needs. A page without a query (and on the same day:
+    apps show today's prices) then gets that app as it is when ``prebuilt``; otherwise it is
+    closed (its widgets never reach the page) and the page's app is built from its query. Pass
+    ``prebuilt=False`` for an app whose build reads more of the request than its query."""
+    if not pooled():
+        return make(query=app_query(), **kwargs)
+    day = dt.date.today()
+    early = make(query="", **kwargs)
+    query = app_query()
+    if prebuilt and not query and dt.date.today() == day:
+        return early
+    import ipywidgets
 
-__all__ = ["app_query", "pooled", "serve_app"]
+    ipywidgets.Widget.close_all()  # a fresh kernel: every widget so far is the unseen app's
+    return make(query=query, **kwargs)
