@@ -100,3 +100,17 @@ def test_a_replay_serves_its_pricing_from_the_cache(log, book):
     on_pandas = replay(log, stack, book, engine="pandas", bootstrap=50)
     assert {k: v for k, v in on_pandas.summary.items() if k != "engine"} == \
         {k: v for k, v in first.summary.items() if k != "engine"}
+
+
+def test_this_narwhals_hands_over_its_translation():
+    """Without it the engine still runs (each call translates again), only slower: say so here."""
+    assert backends.CAN_TRANSLATE
+
+
+def test_without_translation_the_plain_narwhals_path_runs(monkeypatch):
+    monkeypatch.setattr(backends, "CAN_TRANSLATE", False)
+    key = ("test fallback",)
+    backends._TRANSLATED.pop(key, None)
+    frame = state(30, 4, 0, ())
+    got = PolarsBackend().with_columns(frame, key, lambda: {"y": nw.col(IN) + 1}).collect().to_native()
+    assert (got["y"] == got[IN] + 1).all() and key not in backends._TRANSLATED

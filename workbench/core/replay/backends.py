@@ -303,25 +303,21 @@ class PolarsBackend(Backend):
         return nw.from_native(frame.to_native().with_columns(pl.col(column).str.json_path_match(f"$.{key}").alias(name)))
 
     def with_columns(self, frame, key, build):
-        exprs = _TRANSLATED.get(key)
+        exprs = _translated(frame, key, build)
         if exprs is None:
-            exprs = translate_polars(frame, build())
-            _remember(key, exprs)
+            return super().with_columns(frame, key, build)
         return nw.from_native(frame.to_native().with_columns(exprs))
 
     def select(self, frame, key, build):
-        exprs = _TRANSLATED.get(key)
+        exprs = _translated(frame, key, build)
         if exprs is None:
-            exprs = translate_polars(frame, build())
-            _remember(key, exprs)
+            return super().select(frame, key, build)
         return nw.from_native(frame.to_native().select(exprs))
 
     def group_agg(self, frame, key, by, build):
-        exprs = _TRANSLATED.get(key)
+        exprs = _translated(frame, key, build, pair=True)
         if exprs is None:
-            columns, aggs = build()
-            exprs = (translate_polars(frame, columns), translate_polars(frame, aggs))
-            _remember(key, exprs)
+            return super().group_agg(frame, key, by, build)
         columns, aggs = exprs
         return nw.from_native(frame.to_native().select(*by, *columns).group_by(*by).agg(aggs))
 
@@ -332,7 +328,9 @@ class PolarsBackend(Backend):
 
 
 #: Narwhals expressions translated to Polars, by the key their builder names (see Backend.with_columns)
-_TRANSLATED: dict[Hashable, list] = {}
+_TRANSLATED: dict[Hashable, Any] = {}
+#: this Narwhals hands over its translation (a private method: without it, every call translates)
+CAN_TRANSLATE = hasattr(nw.LazyFrame, "_flatten_and_extract")
 
 
 def translate_polars(frame: nw.LazyFrame, exprs: Mapping[str, nw.Expr] | list[nw.Expr]) -> list:
@@ -344,10 +342,19 @@ def translate_polars(frame: nw.LazyFrame, exprs: Mapping[str, nw.Expr] | list[nw
     return [e.native for e in frame._flatten_and_extract(*exprs)]
 
 
-def _remember(key: Hashable, exprs: Any) -> None:
-    if len(_TRANSLATED) >= 256:  # oldest first out
-        _TRANSLATED.pop(next(iter(_TRANSLATED)))
-    _TRANSLATED[key] = exprs
+def _translated(frame: nw.LazyFrame, key: Hashable, build: Callable, pair: bool = False) -> Any:
+    """The Polars expressions of ``key`` (translated from ``build()`` the first time; ``pair``: it
+    builds two lists), or None when this Narwhals cannot hand them over."""
+    exprs = _TRANSLATED.get(key)
+    if exprs is None:
+        if not CAN_TRANSLATE:
+            return None
+        built = build()
+        exprs = tuple(translate_polars(frame, b) for b in built) if pair else translate_polars(frame, built)
+        if len(_TRANSLATED) >= 256:  # oldest first out
+            _TRANSLATED.pop(next(iter(_TRANSLATED)))
+        _TRANSLATED[key] = exprs
+    return exprs
 
 
 def _polars_schema(schema: Mapping[str, Any]) -> dict:
