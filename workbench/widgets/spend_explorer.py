@@ -9,6 +9,7 @@ sample week, column mapping: :mod:`workbench.widgets.log_source`), the policy ca
 from __future__ import annotations
 
 import os
+import time
 from html import escape
 from typing import Any
 
@@ -40,6 +41,7 @@ class SpendExplorer(w.VBox):
         self._debounce_ms = debounce_ms
         self._building = False
         self._specs: dict = {}  # (chart, id of its result) -> (result, spec), see _spec
+        self._progress_since: float | None = None  # when the work now reporting progress began
         self.header = w.HTML(_html.STYLE + _STYLE + _html.header(
             "Spend & budget explorer",
             "What did we spend, on which feature, tenant and model? Filter the log, read yesterday's "
@@ -119,12 +121,22 @@ class SpendExplorer(w.VBox):
         self._show_results()
         self._show_errors()
 
+    #: a replay's progress bar appears once it has run this long: a quick one (most take ~0.1 s)
+    #: sends no progress messages to the page at all
+    PROGRESS_AFTER_S = 0.3
+
     def _show_progress(self, change=None) -> None:
         p = self.state.progress
         if p:
-            self.progress_row.show(p.get("value", 0.0), p.get("label", ""))
-        elif not self.upload.busy:
-            self.progress_row.hide()
+            now = time.monotonic()
+            if self._progress_since is None:
+                self._progress_since = now
+            if now - self._progress_since >= self.PROGRESS_AFTER_S:
+                self.progress_row.show(p.get("value", 0.0), p.get("label", ""))
+        else:
+            self._progress_since = None
+            if not self.upload.busy:
+                self.progress_row.hide()
 
     @property
     def _map_controls(self) -> dict:

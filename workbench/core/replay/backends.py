@@ -9,7 +9,7 @@ partition — the policies do not change.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Hashable, Iterator, Mapping
 
 import narwhals.stable.v2 as nw
 import numpy as np
@@ -123,6 +123,25 @@ class Backend:
     def join_rates(self, frame: nw.LazyFrame, rates: nw.LazyFrame, on: list[str]) -> nw.LazyFrame:
         """Left-join the small rate table (every key of ``frame`` is in it)."""
         return frame.join(rates, on=on, how="left")
+
+    def with_columns(self, frame: nw.LazyFrame, key: Hashable,
+                     build: Callable[[], Mapping[str, nw.Expr]]) -> nw.LazyFrame:
+        """``frame.with_columns(**build())``, where ``key`` names those expressions completely (the
+        same key always builds the same expressions), so a backend may translate them once per
+        process (Polars: translating a large Narwhals expression costs more than running it on a
+        few thousand rows)."""
+        return frame.with_columns(**build())
+
+    def select(self, frame: nw.LazyFrame, key: Hashable, build: Callable[[], list[nw.Expr]]) -> nw.LazyFrame:
+        """``frame.select(*build())`` (named expressions); ``key`` as in :meth:`with_columns`."""
+        return frame.select(*build())
+
+    def group_agg(self, frame: nw.LazyFrame, key: Hashable, by: list[str],
+                  build: Callable[[], tuple[Mapping[str, nw.Expr], list[nw.Expr]]]) -> nw.LazyFrame:
+        """``frame.select(*by, **columns).group_by(*by).agg(*aggs)`` for ``columns, aggs = build()``;
+        ``key`` as in :meth:`with_columns`."""
+        columns, aggs = build()
+        return frame.select(*by, **columns).group_by(*by).agg(*aggs)
 
     def add_order(self, frame: nw.LazyFrame, by: list[str]) -> nw.LazyFrame:
         """Add ``_ord``: 0, 1, 2 … in the order of ``by`` (ties are the caller's problem)."""
@@ -283,10 +302,59 @@ class PolarsBackend(Backend):
         import polars as pl
         return nw.from_native(frame.to_native().with_columns(pl.col(column).str.json_path_match(f"$.{key}").alias(name)))
 
+    def with_columns(self, frame, key, build):
+        exprs = _translated(frame, key, build)
+        if exprs is None:
+            return super().with_columns(frame, key, build)
+        return nw.from_native(frame.to_native().with_columns(exprs))
+
+    def select(self, frame, key, build):
+        exprs = _translated(frame, key, build)
+        if exprs is None:
+            return super().select(frame, key, build)
+        return nw.from_native(frame.to_native().select(exprs))
+
+    def group_agg(self, frame, key, by, build):
+        exprs = _translated(frame, key, build, pair=True)
+        if exprs is None:
+            return super().group_agg(frame, key, by, build)
+        columns, aggs = exprs
+        return nw.from_native(frame.to_native().select(*by, *columns).group_by(*by).agg(aggs))
+
     def add_order(self, frame: nw.LazyFrame, by: list[str]) -> nw.LazyFrame:
         # a physical sort is ~4x faster than a windowed row index in Polars, and leaves the rows
         # in processing order
         return nw.from_native(frame.to_native().sort(by).with_row_index(ORD).collect(engine="in-memory").lazy())
+
+
+#: Narwhals expressions translated to Polars, by the key their builder names (see Backend.with_columns)
+_TRANSLATED: dict[Hashable, Any] = {}
+#: this Narwhals hands over its translation (a private method: without it, every call translates)
+CAN_TRANSLATE = hasattr(nw.LazyFrame, "_flatten_and_extract")
+
+
+def translate_polars(frame: nw.LazyFrame, exprs: Mapping[str, nw.Expr] | list[nw.Expr]) -> list:
+    """``exprs`` (named, or a list) as the Polars expressions ``frame.with_columns(...)`` would run
+    (Narwhals' own translation, with its checks), to be applied to other Polars frames without
+    translating again."""
+    if isinstance(exprs, Mapping):
+        return [e.native for e in frame._flatten_and_extract(**exprs)]
+    return [e.native for e in frame._flatten_and_extract(*exprs)]
+
+
+def _translated(frame: nw.LazyFrame, key: Hashable, build: Callable, pair: bool = False) -> Any:
+    """The Polars expressions of ``key`` (translated from ``build()`` the first time; ``pair``: it
+    builds two lists), or None when this Narwhals cannot hand them over."""
+    exprs = _TRANSLATED.get(key)
+    if exprs is None:
+        if not CAN_TRANSLATE:
+            return None
+        built = build()
+        exprs = tuple(translate_polars(frame, b) for b in built) if pair else translate_polars(frame, built)
+        if len(_TRANSLATED) >= 256:  # oldest first out
+            _TRANSLATED.pop(next(iter(_TRANSLATED)))
+        _TRANSLATED[key] = exprs
+    return exprs
 
 
 def _polars_schema(schema: Mapping[str, Any]) -> dict:

@@ -9,6 +9,8 @@ for 1k or 10M requests. Deterministic for a given ``seed``.
 """
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -24,12 +26,24 @@ def bootstrap_ci(groups: pd.DataFrame, base_col: str, final_col: str, n_boot: in
     ``quality=(base, final)``: also the interval of the replayed mean quality and of its change
     (``out["quality"]``, see :func:`bootstrap_quality`), from the same clusters and the same draws:
     the clusters are summed once and each resample is drawn once for both."""
+    clusters = _clusters(groups, cluster_columns(base_col, final_col, quality))
+    return interval_from_clusters(clusters, base_col, final_col, n_boot, seed, level, quality)
+
+
+def cluster_columns(base_col: str, final_col: str, quality: tuple[str, str] | None = None) -> list[str]:
+    """The columns :func:`interval_from_clusters` reads (summed per cluster)."""
     sums = [base_col, final_col]
     if quality is not None:
         sums += [f"{p}{k}" for k in quality for p in ("qs", "qn")]
-    clusters = _clusters(groups, list(dict.fromkeys(sums)))
-    base = clusters[base_col].to_numpy(dtype=np.float64) / PUSD_PER_USD
-    saved = base - clusters[final_col].to_numpy(dtype=np.float64) / PUSD_PER_USD
+    return list(dict.fromkeys(sums))
+
+
+def interval_from_clusters(clusters: Mapping[str, Any], base_col: str, final_col: str, n_boot: int = 1000,
+                           seed: int = 0, level: float = 0.95, quality: tuple[str, str] | None = None) -> dict:
+    """:func:`bootstrap_ci` from the per-cluster sums (columns of :func:`cluster_columns`, clusters in
+    sorted (tenant, day) order), e.g. summed together with the replay's other tables."""
+    base = np.asarray(clusters[base_col], dtype=np.float64) / PUSD_PER_USD
+    saved = base - np.asarray(clusters[final_col], dtype=np.float64) / PUSD_PER_USD
     n = len(base)
     out = {"level": level, "method": "cluster bootstrap, percentile", "unit": "tenant-day",
            "clusters": n, "seed": seed, "resamples": 0, "savings_usd": None, "savings_pct": None}
@@ -40,9 +54,9 @@ def bootstrap_ci(groups: pd.DataFrame, base_col: str, final_col: str, n_boot: in
         return out
     resamples = _resamples(n, n_boot)
     q_arr = None
-    if quality is not None and clusters[f"qn{quality[1]}"].sum():
+    if quality is not None and np.asarray(clusters[f"qn{quality[1]}"]).sum():
         (qb, qf) = quality
-        q_arr = [clusters[c].to_numpy(dtype=np.float64) for c in (f"qs{qb}", f"qn{qb}", f"qs{qf}", f"qn{qf}")]
+        q_arr = [np.asarray(clusters[c], dtype=np.float64) for c in (f"qs{qb}", f"qn{qb}", f"qs{qf}", f"qn{qf}")]
         q_arr[0], q_arr[2] = q_arr[0] / QUALITY_UNITS, q_arr[2] / QUALITY_UNITS  # integer billionths
     rng = np.random.default_rng(seed)
     pvals = np.full(n, 1.0 / n)

@@ -316,4 +316,6 @@ def price_into(backend, frame: nw.LazyFrame, rates_frame: nw.LazyFrame, rates: R
                name: str, extra: bool = False, as_called: bool = False) -> nw.LazyFrame:
     """Join the rate table on (model, day, batch) and add the pUSD cost column ``name``."""
     joined = backend.join_rates(frame, rates_frame, rates.keys)
-    return joined.with_columns(**{name: cost_expr(rates.levels, extra, as_called, rates.kinds)}).drop(*rates.rate_columns)
+    shape = (rates.levels, extra, as_called, rates.kinds)
+    return backend.with_columns(joined, ("cost", name, *shape), lambda: {name: cost_expr(*shape)}
+                                ).drop(*rates.rate_columns)

@@ -12,18 +12,17 @@ from typing import Any, Callable
 
 import narwhals.stable.v2 as nw
 import numpy as np
-import pandas as pd
 
 from workbench.core.prices import STANDARD_TIERS, PriceBook, PriceError
 from workbench.core.replay.backends import Backend, caller_kind, make_backend
-from workbench.core.replay.bootstrap import bootstrap_ci
 from workbench.core.replay.context import ORD, StageContext, price_into
+from workbench.core.replay.groups import GroupTable, summary_tables
 from workbench.core.replay.params import PolicyError
 from workbench.core.replay.inputs import attached_columns, pivot_outcomes, validate_outcomes
 from workbench.core.replay.pricing import (
     BATCH, BLOCKED, CACHED, DAY, EXTRA, FATE, FATES, IN, MAX_TOKENS, MODEL, OUT, PUSD_PER_USD, QUALITY,
     QUALITY_UNITS, quality_units, ACACHED, AIN, KINDS, TIER,
-    REMOVED, SOURCE, SOURCES, UNPRICED, WRITE, RateTable, build_rate_table, int_day, units_to_usd,
+    REMOVED, SOURCE, SOURCES, UNPRICED, WRITE, RateTable, build_rate_table, int_day,
 )
 from workbench.core.replay.report import StepReport
 from workbench.core.replay.result import ReplayResult, waterfall
@@ -153,7 +152,8 @@ class _Run:
             out = policy.apply(ctx)
             if ctx.act not in out.collect_schema().names():
                 raise PolicyError(f"policy {policy.name!r} did not write its action column {ctx.act}")
-            out = out.with_columns(nw.col(ctx.act).fill_null(0).cast(nw.Int8))
+            out = self.backend.with_columns(out, ("action", ctx.act),
+                                            lambda: {ctx.act: nw.col(ctx.act).fill_null(0).cast(nw.Int8)})
             out = self._quality_rule(out, k)
             out = self.price(out, f"_c{k}")
             done = [c for c, step in last_use.items() if step == k]
@@ -174,10 +174,12 @@ class _Run:
         (the request is gone); otherwise what the policy left (docs § 10). Keeps ``_q{k}``."""
         if not self.has_quality:  # a `_q` a plugin wrote anyway is never read nor shown
             return out
-        q, fate = nw.col(QUALITY), nw.col(FATE)
-        rule = (nw.when((fate == BLOCKED) & ~q.is_null()).then(nw.lit(0.0, nw.Float64))
-                .when(fate == REMOVED).then(nw.lit(None, nw.Float64)).otherwise(q))
-        return out.with_columns(**{QUALITY: rule.cast(nw.Float64)}).with_columns(**{f"_q{k}": nw.col(QUALITY)})
+        def rule() -> dict:
+            q, fate = nw.col(QUALITY), nw.col(FATE)
+            return {QUALITY: nw.when((fate == BLOCKED) & ~q.is_null()).then(nw.lit(0.0, nw.Float64))
+                    .when(fate == REMOVED).then(nw.lit(None, nw.Float64)).otherwise(q).cast(nw.Float64)}
+        out = self.backend.with_columns(out, ("quality rule",), rule)
+        return self.backend.with_columns(out, ("quality of step", k), lambda: {f"_q{k}": nw.col(QUALITY)})
 
     def _fixpoint(self, base, frame, contexts, rounds: int = 100):
         """Cache + budget in one sequential pass, computed as a fixpoint: a request refused by a
@@ -259,17 +261,21 @@ class _Run:
         ts_type = schema["ts"]
         if not isinstance(ts_type, nw.Datetime):
             raise ValueError(f"column 'ts' must be a datetime (UTC), got {ts_type}")
-        ts = nw.col("ts").dt.convert_time_zone("UTC") if ts_type.time_zone else nw.col("ts")
-        day = (ts.dt.year().cast(nw.Int32) * 10000 + ts.dt.month().cast(nw.Int32) * 100
-               + ts.dt.day().cast(nw.Int32))
+        utc = bool(ts_type.time_zone)
+
+        def day() -> dict:
+            ts = nw.col("ts").dt.convert_time_zone("UTC") if utc else nw.col("ts")
+            return {DAY: ts.dt.year().cast(nw.Int32) * 10000 + ts.dt.month().cast(nw.Int32) * 100
+                    + ts.dt.day().cast(nw.Int32)}
         kinds = {v[0]: k for k, v in KINDS.items() if v[0] in names}   # token kinds the log has (issue 8)
         tiered = "service_tier" in names
         frame = frame.select(*dict.fromkeys([*keep, *TOKEN_INPUT, *kinds, *(["service_tier"] if tiered else [])]))
-        frame = frame.with_columns(**{DAY: day})
-        frame = frame.with_columns(*(nw.col(c).cast(nw.Int64) for c in TOKEN_INPUT),
-                                   *(nw.col(c).fill_null(0).cast(nw.Int64) for c in kinds),
-                                   nw.col("request_id").cast(nw.String),
-                                   *([nw.col("quality").cast(nw.Float64)] if logged_quality else []))
+        frame = self.backend.with_columns(frame, ("day", utc), day)
+        frame = self.backend.with_columns(frame, ("input types", tuple(kinds), logged_quality), lambda: {
+            **{c: nw.col(c).cast(nw.Int64) for c in TOKEN_INPUT},
+            **{c: nw.col(c).fill_null(0).cast(nw.Int64) for c in kinds},
+            "request_id": nw.col("request_id").cast(nw.String),
+            **({"quality": nw.col("quality").cast(nw.Float64)} if logged_quality else {})})
         if self.backend.materialize_input:  # read three times below: the checks, the model/day pairs, the sort
             frame = self.backend.materialize(frame)
         used = self._validate(frame, logged_quality, tuple(kinds), tiered)
@@ -331,27 +337,32 @@ class _Run:
                   tiered: bool = False) -> list[str]:
         """Check the log; return the token-kind columns of ``kinds`` that are non-zero somewhere (and
         note in ``_tier_rows`` whether any row names a service tier)."""
-        exprs = [nw.len().alias("n"), nw.col("request_id").n_unique().alias("unique_ids")]
-        if tiered:
-            exprs.append(nw.col("service_tier").null_count().alias("null_tier"))
-        for c in kinds:
-            exprs += [nw.col(c).min().alias(f"min_{c}"), nw.col(c).max().alias(f"max_{c}")]
-        zero = nw.lit(0, nw.Int64)
-        part = {c: nw.col(c) if c in kinds else zero for c in (v[0] for v in KINDS.values())}
         checks = {"cache_write_long_tokens": "cache_write_tokens", "cached_audio_input_tokens": "cached_input_tokens",
                   "audio_output_tokens": "output_tokens"}
-        for c, whole in checks.items():
-            if c in kinds:
-                exprs.append((nw.col(whole) - nw.col(c)).min().alias(f"slack_{c}"))
-        if quality:
-            exprs += [nw.col("quality").min().alias("min_q"), nw.col("quality").max().alias("max_q")]
-        for c in ("request_id", "ts", "model", *TOKEN_INPUT):
-            exprs.append(nw.col(c).null_count().alias(f"null_{c}"))
-        for c in TOKEN_INPUT:
-            exprs += [nw.col(c).min().alias(f"min_{c}"), nw.col(c).max().alias(f"max_{c}")]
-        exprs.append((nw.col("input_tokens") - nw.col("cached_input_tokens") - nw.col("cache_write_tokens")
-                      - part["audio_input_tokens"] - part["image_input_tokens"]).min().alias("min_uncached"))
-        row = {k: v[0] for k, v in self.backend.collect(frame.select(*exprs)).to_dict(as_series=False).items()}
+
+        def build() -> list[nw.Expr]:
+            exprs = [nw.len().alias("n"), nw.col("request_id").n_unique().alias("unique_ids")]
+            if tiered:
+                exprs.append(nw.col("service_tier").null_count().alias("null_tier"))
+            for c in kinds:
+                exprs += [nw.col(c).min().alias(f"min_{c}"), nw.col(c).max().alias(f"max_{c}")]
+            zero = nw.lit(0, nw.Int64)
+            part = {c: nw.col(c) if c in kinds else zero for c in (v[0] for v in KINDS.values())}
+            for c, whole in checks.items():
+                if c in kinds:
+                    exprs.append((nw.col(whole) - nw.col(c)).min().alias(f"slack_{c}"))
+            if quality:
+                exprs += [nw.col("quality").min().alias("min_q"), nw.col("quality").max().alias("max_q")]
+            for c in ("request_id", "ts", "model", *TOKEN_INPUT):
+                exprs.append(nw.col(c).null_count().alias(f"null_{c}"))
+            for c in TOKEN_INPUT:
+                exprs += [nw.col(c).min().alias(f"min_{c}"), nw.col(c).max().alias(f"max_{c}")]
+            exprs.append((nw.col("input_tokens") - nw.col("cached_input_tokens") - nw.col("cache_write_tokens")
+                          - part["audio_input_tokens"] - part["image_input_tokens"]).min().alias("min_uncached"))
+            return exprs
+
+        query = self.backend.select(frame, ("validate", quality, kinds, tiered), build)
+        row = {k: v[0] for k, v in self.backend.collect(query).to_dict(as_series=False).items()}
         self.n_rows = int(row["n"])
         self._tier_rows = tiered and int(row["null_tier"]) < self.n_rows
         if self.n_rows == 0:
@@ -406,35 +417,41 @@ class _Run:
                   seed: int) -> ReplayResult:
         k_last = len(contexts)
         costs = [f"_c{k}" for k in range(k_last + 1)]
-        cols: dict[str, nw.Expr] = {}   # indicator columns first: plain sums group fast everywhere
-        aggs = [nw.len().alias("n")]
-        for c in costs:
-            cols[f"f{c}"] = nw.col(c).cast(nw.Float64)
-            aggs += [nw.col(c).sum().alias(f"s{c}"), nw.col(c).min().alias(f"min{c}"), nw.col(f"f{c}").sum()]
-        if self.has_quality:
-            for k in range(k_last + 1):
-                cols[f"qs{k}"] = quality_units(nw.col(f"_q{k}"))
-                cols[f"qn{k}"] = (~nw.col(f"_q{k}").is_null()).cast(nw.Int64)
-        for j in range(len(FATES)):
-            cols[f"fate{j}"] = (nw.col(FATE) == j).cast(nw.Int64)
-        for j in range(1, len(SOURCES)):
-            cols[f"src{j}"] = (nw.col(SOURCE) == j).cast(nw.Int64)
-        for ctx in contexts:
-            for code in range(1, len(ctx.policy.reasons()) + 1):
-                cols[f"{ctx.act}_{code}"] = (nw.col(ctx.act) == code).cast(nw.Int64)
-        aggs += [nw.col(c).sum() for c in cols if not c.startswith("f_")]
-        raw = self.backend.collect(frame.select("tenant", "feature", DAY, *costs, **cols)
-                                   .group_by("tenant", "feature", DAY).agg(*aggs)).to_dict(as_series=False)
-        groups = pd.DataFrame({k: _group_column(k, vals) for k, vals in raw.items()})
+        acts = tuple((ctx.act, len(ctx.policy.reasons())) for ctx in contexts)
+
+        def build() -> tuple[dict, list]:
+            cols: dict[str, nw.Expr] = {c: nw.col(c) for c in costs}  # indicators: plain sums group fast everywhere
+            aggs = [nw.len().alias("n")]
+            for c in costs:
+                cols[f"f{c}"] = nw.col(c).cast(nw.Float64)
+                aggs += [nw.col(c).sum().alias(f"s{c}"), nw.col(c).min().alias(f"min{c}"), nw.col(f"f{c}").sum()]
+            if self.has_quality:
+                for k in range(k_last + 1):
+                    cols[f"qs{k}"] = quality_units(nw.col(f"_q{k}"))
+                    cols[f"qn{k}"] = (~nw.col(f"_q{k}").is_null()).cast(nw.Int64)
+            for j in range(len(FATES)):
+                cols[f"fate{j}"] = (nw.col(FATE) == j).cast(nw.Int64)
+            for j in range(1, len(SOURCES)):
+                cols[f"src{j}"] = (nw.col(SOURCE) == j).cast(nw.Int64)
+            for act, n_reasons in acts:
+                for code in range(1, n_reasons + 1):
+                    cols[f"{act}_{code}"] = (nw.col(act) == code).cast(nw.Int64)
+            aggs += [nw.col(c).sum() for c in cols if c not in costs and not c.startswith("f_")]
+            return cols, aggs
+
+        key = ("summary", k_last, self.has_quality, acts)
+        raw = self.backend.collect(self.backend.group_agg(frame, key, ["tenant", "feature", DAY], build)
+                                   ).to_dict(as_series=False)
+        groups = GroupTable(raw)
         self._check_costs(frame, groups, costs)
-        totals = [sum(int(v) for v in groups[f"s{c}"]) if len(groups) else 0 for c in costs]
+        totals = [groups.total(f"s{c}") if len(groups) else 0 for c in costs]
         quality = self._quality_totals(groups, k_last)
 
         steps, events, limits, breakdown = [], [], [], []
         for ctx in contexts:
             policy = ctx.policy
             reasons = policy.reasons()
-            counts = [int(groups[f"{ctx.act}_{i}"].sum()) if len(groups) else 0 for i in range(1, len(reasons) + 1)]
+            counts = [groups.total(f"{ctx.act}_{i}") if len(groups) else 0 for i in range(1, len(reasons) + 1)]
             by_kind: dict[str, int] = {}
             for r, n in zip(reasons, counts):
                 if n:
@@ -460,11 +477,11 @@ class _Run:
                 "events": step_events, "events_truncated": report.events_truncated,
                 "limits": step_limits, "detail": report.detail,
             })
-        fates = {name: int(groups[f"fate{j}"].sum()) if len(groups) else 0 for j, name in enumerate(FATES)}
+        fates = {name: groups.total(f"fate{j}") if len(groups) else 0 for j, name in enumerate(FATES)}
         events.sort(key=lambda e: (e["ts"], e["step"]))
         budget = {"events": events, "by_tenant": breakdown}
-        ci = bootstrap_ci(groups, "f_c0", f"f_c{k_last}", n_boot, seed,
-                          quality=("0", str(k_last)) if self.has_quality else None) if n_boot else None
+        q_steps = ("0", str(k_last)) if self.has_quality else None
+        by_tenant, by_feature, ci = summary_tables(groups, costs[0], costs[-1], n_boot, seed, q_steps)
         summary = {
             "requests": self.n_rows,
             "baseline_pusd": totals[0], "replayed_pusd": totals[-1],
@@ -475,12 +492,12 @@ class _Run:
             "fates": fates,
             "blocked_requests": fates["blocked"],
             "downgraded_requests": sum(s["counts"].get("downgraded", 0) for s in steps),
-            "outcomes": {name: int(groups[f"src{j}"].sum()) if len(groups) else 0
+            "outcomes": {name: groups.total(f"src{j}") if len(groups) else 0
                          for j, name in enumerate(SOURCES) if j},
             "budget": budget,
             "limits": limits,
-            "by_tenant": _rollup(groups, "tenant", costs[0], costs[-1], k_last if self.has_quality else None),
-            "by_feature": _rollup(groups, "feature", costs[0], costs[-1], k_last if self.has_quality else None),
+            "by_tenant": by_tenant,
+            "by_feature": by_feature,
             "ci95": ci,
             "engine": self.backend.name,
             "stack": self.stack.to_dict(),
@@ -490,15 +507,15 @@ class _Run:
         native = self.backend.to_caller(self._output(frame, contexts), kind) if self.per_request else None
         return ReplayResult(summary, frame=native, backend=self.backend)
 
-    def _quality_totals(self, groups: pd.DataFrame, k_last: int) -> dict:
+    def _quality_totals(self, groups: GroupTable, k_last: int) -> dict:
         """Mean (over requests with a known quality) and sum of quality after every step."""
         n = k_last + 1
         if not self.has_quality or not len(groups):
             return {"means": [None] * n, "sums": [None] * n,
                     "summary": {"labelled": False, "note": "the log carries no quality labels: "
                                 "quality is not reported" if not self.has_quality else "empty log"}}
-        sums = [int(groups[f"qs{k}"].sum()) / QUALITY_UNITS for k in range(n)]
-        counts = [int(groups[f"qn{k}"].sum()) for k in range(n)]
+        sums = [groups.total(f"qs{k}") / QUALITY_UNITS for k in range(n)]
+        counts = [groups.total(f"qn{k}") for k in range(n)]
         means = [s / c if c else None for s, c in zip(sums, counts)]
         return {"means": means, "sums": sums,
                 "summary": {"labelled": True, "baseline_mean": means[0], "replayed_mean": means[-1],
@@ -536,9 +553,9 @@ class _Run:
             out.append(row)
         return out
 
-    def _check_costs(self, frame: nw.LazyFrame, groups: pd.DataFrame, costs: list[str]) -> None:
+    def _check_costs(self, frame: nw.LazyFrame, groups: GroupTable, costs: list[str]) -> None:
         for k, c in enumerate(costs):
-            if len(groups) and int(groups[f"min{c}"].min()) < 0:
+            if len(groups) and groups.smallest(f"min{c}") < 0:
                 bad = self.backend.collect(frame.filter(nw.col(c) == UNPRICED).sort(*self.order_by).head(1).select(
                     "request_id", MODEL, DAY, BATCH, CACHED, WRITE)).to_dict(as_series=False)
                 model = self.rates.models[bad[MODEL][0]]
@@ -553,8 +570,8 @@ class _Run:
                 raise PriceError(f"cannot price request {bad['request_id'][0]!r} after {step}: model {model} "
                                  f"on {day}: {what}")
             if len(groups):
-                exact = groups[f"s{c}"].astype("float64") / PUSD_PER_USD
-                approx = groups[f"f{c}"].astype("float64") / PUSD_PER_USD
+                exact = groups.exact_float(f"s{c}") / PUSD_PER_USD
+                approx = groups[f"f{c}"] / PUSD_PER_USD
                 if (np.abs(exact - approx) > 1e-6 * np.maximum(1.0, np.abs(approx))).any():
                     raise OverflowError("a (tenant, feature, day) spends more than $9.2M: beyond exact "
                                         "integer money; replay a shorter period")
@@ -568,6 +585,14 @@ class _Run:
 
     def _output(self, frame: nw.LazyFrame, contexts: list[StageContext]) -> nw.LazyFrame:
         k_last = len(contexts)
+        steps = tuple((ctx.step, ctx.policy.name, ctx.act, tuple(ctx.policy.outputs())) for ctx in contexts)
+        key = ("output", self.rates.models, self.kinds, self.tiers, self.has_quality, steps)
+        frame = frame if self.backend.keeps_order else frame.sort(*self.order_by)
+        return self.backend.select(frame, key, lambda: self._output_columns(k_last, steps))
+
+    def _output_columns(self, k_last: int, steps: tuple) -> list[nw.Expr]:
+        """The per-request frame's columns after step ``k_last``; ``steps``: (step, policy name,
+        action column, outputs) of each step."""
         models = dict(enumerate(self.rates.models))
         cols = [nw.col("request_id"), nw.col("ts"), nw.col("tenant"), nw.col("feature"),
                 nw.col(LOGGED).replace_strict(models, default="?", return_dtype=nw.String).alias("model"),
@@ -586,21 +611,11 @@ class _Run:
                 .alias("outcome")]
         if self.has_quality:
             cols += [nw.col("_q0").alias("baseline_quality"), nw.col(f"_q{k_last}").alias("quality")]
-        cols += [nw.col(ctx.act).alias(action_column(ctx.step, ctx.policy.name)) for ctx in contexts]
-        for ctx in contexts:
-            for name in ctx.policy.outputs():
-                cols.append(nw.col(f"_o{ctx.step}_{name}").alias(f"step{ctx.step}_{name}"))
-        return frame.select(*cols) if self.backend.keeps_order else frame.sort(*self.order_by).select(*cols)
-
-
-def _group_column(name: str, values: list) -> Any:
-    """A column of the summary's groups: money sums and minima stay exact Python ints (object),
-    counts and the day are int64, keys and float sums as they come."""
-    if name in ("tenant", "feature") or name.startswith("f_"):
-        return values
-    if name.startswith(("s_", "min_")):
-        return np.array([int(v) for v in values], dtype=object)
-    return np.asarray(values, dtype=np.int64)
+        cols += [nw.col(act).alias(action_column(step, name)) for step, name, act, _ in steps]
+        for step, _, _, outputs in steps:
+            for name in outputs:
+                cols.append(nw.col(f"_o{step}_{name}").alias(f"step{step}_{name}"))
+        return cols
 
 
 def _tier_name(col: nw.Expr) -> nw.Expr:
@@ -610,25 +625,3 @@ def _tier_name(col: nw.Expr) -> nw.Expr:
 
 def action_column(step: int, name: str) -> str:
     return f"act{step}_{name}"
-
-
-def _rollup(groups: pd.DataFrame, key: str, base: str, final: str, k_last: int | None = None) -> list[dict]:
-    """Totals per tenant or feature; with quality, the mean quality before and after (None where
-    no request of the group carries a label)."""
-    if not len(groups):
-        return []
-    names = ["n", f"f{base}", f"f{final}"] + ([] if k_last is None else ["qs0", "qn0", f"qs{k_last}", f"qn{k_last}"])
-    sums = groups.groupby(groups[key].fillna("(none)").astype(str), sort=True)[list(dict.fromkeys(names))].sum()
-    # one float64 row per group (as iterrows() gave): the same arithmetic as before
-    col = {c: sums[c].to_numpy(dtype=np.float64).tolist() for c in sums.columns}
-    rows = []
-    for i, name in enumerate(sums.index):
-        baseline, replayed = col[f"f{base}"][i], col[f"f{final}"][i]
-        row = {key: name, "requests": int(col["n"][i]), "baseline_usd": units_to_usd(baseline),
-               "replayed_usd": units_to_usd(replayed), "savings_usd": units_to_usd(baseline - replayed)}
-        if k_last is not None:
-            for label, k in (("baseline_quality", 0), ("replayed_quality", k_last)):
-                qs, qn = col[f"qs{k}"][i], col[f"qn{k}"][i]
-                row[label] = float(qs / QUALITY_UNITS / qn) if qn else None
-        rows.append(row)
-    return rows

@@ -152,6 +152,7 @@ def build_rate_table(book: PriceBook, models: list[str], days: list[int], cache_
         for x in letters:
             cols[f"_r{t}{x}"] = []
     every = set(range(len(models)))
+    units_of: dict[tuple, tuple[int, ...]] = {}  # a record usually covers many days: its rates once
     batchable, cacheable, writable, long_writable = set(every), set(every), set(every), set(every)
     tier_able = {k: set(every) for k in range(1, len(tier_names))}
     for (code, d), rec in records.items():
@@ -167,8 +168,12 @@ def build_rate_table(book: PriceBook, models: list[str], days: list[int], cache_
                     cols[f"_t{t}"].append(steps[t - 1].above_input_tokens if t <= len(steps) else NEVER)
                 for t in range(levels + 1):
                     shape = 0 if t == 0 else steps[min(t, len(steps)) - 1].above_input_tokens + 1 if steps else 0
-                    units = (rate_units(rec, shape, batch, cache_ttl, tier, letters) if rec
-                             else (NO_RATE,) * len(letters))
+                    if rec is None:
+                        units = (NO_RATE,) * len(letters)
+                    else:
+                        units = units_of.get(memo := (id(rec), shape, batch, tier))
+                        if units is None:
+                            units = units_of[memo] = rate_units(rec, shape, batch, cache_ttl, tier, letters)
                     for x, u in zip(letters, units):
                         cols[f"_r{t}{x}"].append(u)
             if k and (rec is None or tier not in rec.service_tiers):
