@@ -1,6 +1,7 @@
 """Every notebook under notebooks/ executes without error; the teaching exercises check out."""
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -13,7 +14,10 @@ NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
 NOTEBOOKS = [p for p in NOTEBOOKS if ".ipynb_checkpoints" not in p.parts]
 
 
+@functools.cache
 def execute(path: Path) -> nbformat.NotebookNode:
+    """The notebook at ``path`` run top to bottom in a fresh kernel, once per test session: the
+    teaching notebook's tests all read the same run (they only read it; nothing writes to it)."""
     nb = nbformat.read(path, as_version=4)
     env_before = os.environ.get("QUERY_STRING")
     os.environ.pop("QUERY_STRING", None)
