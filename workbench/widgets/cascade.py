@@ -22,9 +22,9 @@ from workbench.widgets import _html
 from workbench.widgets.address import follow
 from workbench.widgets.cascade_state import DATASETS, MAX_UPLOAD_BYTES, TARGET_KINDS, UPLOAD, CascadeSimulatorState
 from workbench.widgets.charts import PALETTE, chart_widget, usd_axis
-from workbench.widgets.log_source import LogSourceView
+from workbench.widgets.log_source import LogSourceView, upload_into
 from workbench.widgets.prices_asof import prices_as_of_html
-from workbench.widgets.upload import ChunkedUpload, ProgressRow, transfer_label
+from workbench.widgets.upload import ProgressRow
 
 NONE = "—"
 
@@ -270,9 +270,9 @@ class CascadeSimulator(w.VBox):
         self.examples = w.HTML()
         self.notes = w.HTML()
         self.message = w.HTML()
-        self.upload = ChunkedUpload(self._received, description="Upload eval CSV", max_bytes=MAX_UPLOAD_BYTES,
-                                    accept=".csv,.gz")
         self.upload_progress = ProgressRow()
+        self.upload = upload_into(state, state.load_upload, self.upload_progress, description="Upload eval CSV",
+                                  max_bytes=MAX_UPLOAD_BYTES, accept=".csv,.gz")
         self.load_report = w.HTML()
         self.target_kind = w.Dropdown(options=[(v, k) for k, v in TARGET_KINDS.items()], value=state.target_kind,
                                       description="pick by", layout=w.Layout(width="330px"))
@@ -291,8 +291,6 @@ class CascadeSimulator(w.VBox):
         self._sync = False
         self._charted = state.result      # the chart above was drawn from it: _point moves its point only
         self.dataset.observe(lambda c: None if self._sync else setattr(state, "dataset", c["new"]), "value")
-        self.upload.observe(self._show_transfer, ["received", "busy"])
-        self.upload.observe(lambda c: c["new"] and state.set_error("upload", c["new"]), "error")
         self.target_kind.observe(self._target_changed, "value")
         self.target_value.observe(self._target_changed, "value")
         for dd in self.traffic_dd:
@@ -336,20 +334,6 @@ class CascadeSimulator(w.VBox):
         self._operating()
         self._errors()
         self.load_report.value = load_html(state.load_report, state.upload_name)
-
-    def _received(self, name: str, path) -> None:
-        """The upload widget delivered a whole file: load it (errors land in state.errors)."""
-        self.state.load_upload(name, path)
-        if self.state.errors.get("upload"):
-            raise ValueError(self.state.errors["upload"])
-
-    def _show_transfer(self, _=None) -> None:
-        u = self.upload
-        if u.busy:
-            self.state.set_error("upload", "")
-            self.upload_progress.show(u.received / u.size if u.size else 0.0, transfer_label(u.name, u.received, u.size))
-        else:
-            self.upload_progress.hide()
 
     def _target_changed(self, _=None) -> None:
         if self._sync:
