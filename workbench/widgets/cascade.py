@@ -303,7 +303,7 @@ class CascadeSimulator(w.VBox):
                          "value")
         self.slider.observe(lambda c: None if self._sync else setattr(state, "index", int(c["new"])), "value")
         state.observe(self._config, ["models", "signals", "tiers", "signal", "result", "upload_name",
-                                     "traffic_models", "traffic_tiers"])
+                                     "traffic_models", "traffic_cheap_models", "traffic_tiers"])
         state.observe(self._inputs, ["requests_per_day", "target_kind", "target_value"])
         state.observe(self._point, ["point"])
         state.observe(self._traffic, ["traffic"])      # a new traffic log: the same point, another projection
@@ -385,8 +385,9 @@ class CascadeSimulator(w.VBox):
             if list(self.dataset.options) != options:
                 self.dataset.options = options
             self.dataset.value = s.dataset
-            for dd, want in zip(self.traffic_dd, s.traffic_tiers):
-                opts = sorted(set(s.traffic_models) | {want})
+            # the strong tier is one of the log's models; the cheap one may be any cheaper priced model
+            for dd, want, models in zip(self.traffic_dd, s.traffic_tiers, (s.traffic_cheap_models, s.traffic_models)):
+                opts = sorted(set(models) | {want})
                 if list(dd.options) != opts:
                     dd.options = opts
                 dd.value = want
