@@ -145,6 +145,35 @@ def test_static_content_first_what_if(frozen_book):
     assert as_is.summary["prefix_cached_tokens"] == 0 < reordered.summary["prefix_cached_tokens"]
 
 
+def test_the_what_if_in_steps_equals_the_whole_and_yields_often(frozen_book):
+    """prefix_replay_steps yields every few hundred requests of each pass and returns what
+    prefix_replay returns (a caller serves other work between steps)."""
+    from workbench.core.cache.prefix import finish, prefix_replay_steps
+
+    system = " ".join(f"rule{i}" for i in range(1500))
+    users = [f"ticket {i % 37}: help with order {i % 11}" for i in range(1200)]
+    log = _prefix_log(system, users, "gpt-4o", gap_s=1).sample(frac=1.0, random_state=0)   # any row order
+    for provider in ("openai", "anthropic"):
+        for static_first in (False, True):
+            whole = prefix_replay(log, provider, frozen_book, static_first=static_first)
+            steps = prefix_replay_steps(log, provider, frozen_book, static_first=static_first, step_rows=100)
+            n = 0
+            try:
+                while True:
+                    next(steps)
+                    n += 1
+            except StopIteration as done:
+                stepped = done.value
+            assert n == (5 if static_first else 3) * 12    # parts, (counts, reordering,) boundaries, the scan
+            assert stepped.summary == whole.summary and whole.summary["prefix_cached_tokens"] > 0
+            pd.testing.assert_frame_equal(stepped.frame, whole.frame)
+            shared: dict = {}                    # one memo across calls gives the same figures
+            again = finish(prefix_replay_steps(log, provider, frozen_book, static_first=static_first, memo=shared))
+            assert again.summary == whole.summary
+            assert finish(prefix_replay_steps(log, provider, frozen_book, static_first=static_first,
+                                              memo=shared)).summary == whole.summary
+
+
 def test_caching_rules_are_sourced_and_validated(tmp_path):
     rules = load_rules()
     for name, rule in rules["providers"].items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from html import unescape
 from pathlib import Path
 
@@ -126,7 +127,7 @@ def test_every_output_matches_the_core_over_a_sequence_of_changes(week, real_pri
 
 def test_the_prefix_what_if_comes_after_the_first_screen(week, real_prices, monkeypatch, run_async):
     """In a kernel the first screen has the cache replay; the prefix table follows by itself once
-    the page reports it has drawn the app (a thread computes it; the loop shows it)."""
+    the page reports it has drawn the app (computed in steps on the kernel's loop)."""
     log, _ = week
     log = log.head(1500)
 
@@ -147,6 +148,79 @@ def test_the_prefix_what_if_comes_after_the_first_screen(week, real_prices, monk
         want = prefix_replay(log, "anthropic", real_prices).summary
         assert app.state.prefix["as_logged"] == want
         assert "prefix-logged" in app.prefix.value and "prefix-pending" not in app.prefix.value
+
+    run_async(scenario)
+
+
+def test_the_loop_serves_control_changes_while_the_what_if_is_computed(week, real_prices, monkeypatch, run_async):
+    """The what-if runs in short steps on the kernel's loop (never on another thread, which would
+    hold the GIL against the controls): a control change in that window is served between two
+    steps, and both its replay and the what-if then equal fresh core calls."""
+    from workbench.core.cache import prefix
+    from workbench.core.cache.prefix import _encoder
+
+    log, system_prompts = week
+    _encoder()                                   # loaded once per kernel; timed in bench_cache_app.py
+    threads = set()
+    steps = prefix.prefix_replay_steps
+
+    def recorded(*a, **kw):
+        result = yield from steps(*a, **kw)
+        threads.add(threading.get_ident())
+        return result
+
+    monkeypatch.setattr(cache_replay, "prefix_replay_steps", recorded)
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        monkeypatch.setattr(cache_replay, "_kernel_loop", lambda: loop)
+        app = make_cache_replay(log, real_prices, query="ttl=600")
+        s = app.state
+        s.system_prompts = system_prompts
+        turns, served = 0, []
+        app.children[-1].painted = True
+        while not s.prefix:
+            await asyncio.sleep(0)               # another callback waiting on the loop gets its turns
+            turns += 1
+            if turns == 5:                       # a control change in the window
+                app.ttl.value = 60
+                served.append(bool(s.prefix))
+        assert served == [False] and turns > 10  # (how fast: benchmarks/bench_cache_app.py)
+        assert threads == {threading.get_ident()}
+        check_outputs(app, real_prices, system_prompts)
+        assert s.summary["cache_hits"] == replay_cache(log, CacheConfig(ttl_s=60), real_prices).summary["cache_hits"]
+
+    run_async(scenario)
+
+
+def test_a_provider_or_log_change_while_the_what_if_runs_shows_the_new_one(week, real_prices, monkeypatch,
+                                                                           run_async):
+    log, _ = week
+    log = log.head(1200)
+    other = log.tail(500)
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        monkeypatch.setattr(cache_replay, "_kernel_loop", lambda: loop)
+        app = make_cache_replay(log, real_prices)
+        s = app.state
+        task = s.run_prefix_on(loop)
+        await asyncio.sleep(0)
+        assert not task.done()
+        app.provider.value = "anthropic"         # the table waits for the new provider's figures
+        assert s.prefix == {} and "prefix-pending" in app.prefix.value
+        await task
+        assert s.prefix["as_logged"] == prefix_replay(log, "anthropic", real_prices).summary
+        assert "prefix-logged" in app.prefix.value
+        s.set_log(other, "the last 500")         # a new log: pending again, then its own figures
+        assert s.prefix == {}
+        await s._prefix_task
+        assert s.prefix["static_first"] == prefix_replay(other, "anthropic", real_prices, static_first=True).summary
+        app.provider.value = "openai"
+        await s._prefix_task
+        assert s.prefix["as_logged"] == prefix_replay(other, "openai", real_prices).summary
+        app.provider.value = "anthropic"         # computed before: shown at once
+        assert s.prefix["as_logged"] == prefix_replay(other, "anthropic", real_prices).summary
 
     run_async(scenario)
 

@@ -122,3 +122,30 @@ def test_intents_read_fast_equal_the_json_reading():
     week = pd.read_parquet(Path(__file__).resolve().parents[2] / "sample_data" / "requests.parquet")["tags"]
     pd.testing.assert_series_equal(intents(week), week.map(_intent))
     pd.testing.assert_series_equal(intents(week.astype("object")), week.astype("object").map(_intent))
+
+
+def test_the_app_uses_the_shared_stylesheet(log, frozen_book):
+    """Like the other apps: the ``.wb-app`` class and its stylesheet (header, tables, errors)."""
+    from workbench.widgets import _html
+
+    app = make_cache_replay(log, frozen_book, query="kind=normalized")
+    assert "wb-app" in app._dom_classes and "wb-cache-replay" in app._dom_classes
+    assert app.head.value.startswith(_html.STYLE) and "class='wb-title'" in app.head.value
+    for table in (app.tenants.value, app.prefix.value):
+        assert "<table class='wb-table'>" in table and "class='num'" not in table
+    assert "wb-num" in app.tenants.value
+    broken = make_cache_replay(log.drop(columns=["ts"]), frozen_book)   # the error page too
+    assert "wb-app" in broken._dom_classes and broken.value.startswith(_html.STYLE)
+    assert "class='wb-error'" in broken.value
+
+
+def test_an_uploaded_log_is_prepared_as_the_first_one(log, frozen_book):
+    """One preparation (time order, intents from tags) for the first log and every later one."""
+    from workbench.widgets.cache_replay import prepared
+
+    app = make_cache_replay(log, frozen_book)
+    shuffled = log.sample(frac=1.0, random_state=1)
+    app.state.set_log(shuffled, "shuffled")
+    pd.testing.assert_frame_equal(app.state.log, prepared(log))
+    assert app.state.log["ts"].is_monotonic_increasing and "intent" in app.state.log
+    assert app.state.log["intent"].iloc[0] == json.loads(app.state.log["tags"].iloc[0])["intent"]

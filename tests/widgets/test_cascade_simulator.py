@@ -185,8 +185,9 @@ def test_traffic_projection_follows_the_slider_and_is_labelled(monday, real_book
     by = {f["feature"]: f for f in s.traffic["by_feature"]}
     assert by["rag_answer"]["saved_usd_per_month"] > 0 and by["support_chat"]["cascaded_requests"] == 0
     haiku, sonnet = "claude-haiku-4-5-20251001", "claude-sonnet-4-5-20250929"       # the log's model ids
-    assert {haiku, sonnet} <= set(app.traffic_dd[0].options)
-    app.traffic_dd[0].value, app.traffic_dd[1].value = haiku, sonnet
+    assert haiku in app.traffic_dd[0].options and sonnet in app.traffic_dd[1].options
+    assert sonnet not in app.traffic_dd[0].options                 # dearer than gpt-4.1: no cheap tier
+    app.traffic_dd[1].value, app.traffic_dd[0].value = sonnet, haiku
     assert s.traffic_tiers == [haiku, sonnet] and not s.errors
     by = {f["feature"]: f for f in s.traffic["by_feature"]}
     assert by["support_chat"]["saved_usd_per_month"] > 0 and by["rag_answer"]["cascaded_requests"] == 0

@@ -194,3 +194,41 @@ def test_the_sample_week_button(real_book):
     own = LogSource(app.set_log, sample=lambda: calls.append(1) or "Sample week (own)")
     LogSourceView(own).sample_button.click()
     assert calls == [1] and own.source == "Sample week (own)"
+
+
+def test_every_upload_shows_its_transfer_and_errors_through_one_helper():
+    """upload_into (the log source's upload, the cascade's evaluation CSV): the transfer in the
+    progress row, then the reading where the state reports one; the errors in errors['upload']."""
+    from traitlets import Dict
+
+    from workbench.widgets._state import FieldErrors
+    from workbench.widgets.log_source import upload_into
+    from workbench.widgets.upload import ProgressRow
+
+    class Reads(FieldErrors):
+        progress = Dict()
+
+    for state in (FieldErrors(), Reads()):
+        row, labels, loaded = ProgressRow(), [], []
+        row.label.observe(lambda c: labels.append(c["new"]), "value")
+
+        def load(name, path, state=state):
+            if state.has_trait("progress"):
+                state.progress = {"value": 0.5, "label": f"reading {name}"}
+                state.progress = {}
+            if name.startswith("bad"):
+                state.set_error("upload", f"{name}: broken")
+            else:
+                loaded.append(Path(path).read_bytes())
+
+        up = upload_into(state, load, row, description="Upload", max_bytes=5_000, accept=".csv")
+        up.chunk_bytes = 1_000
+        up.deliver("bad.csv", b"x" * 2_500)
+        assert state.errors["upload"] == up.error == "bad.csv: broken"
+        up.deliver("good.csv", b"y" * 2_500)                    # a new transfer clears the error
+        assert loaded == [b"y" * 2_500] and "upload" not in state.errors and up.error == ""
+        assert any("receiving good.csv: 0.0 of 0.0 MB" in v for v in labels)
+        assert any("reading good.csv" in v for v in labels) == state.has_trait("progress")
+        assert row.layout.display == "none"
+        up.deliver("huge.csv", b"z" * 6_000)                    # refused before anything is sent
+        assert "huge.csv" in state.errors["upload"] and "limit" in state.errors["upload"]

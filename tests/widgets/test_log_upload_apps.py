@@ -132,6 +132,20 @@ def test_the_cascade_is_projected_onto_an_uploaded_log(real_book, tmp_path):
     assert s.traffic["cascade_pusd"] == theirs.at(s.point["escalation_rate"])["cascade_pusd"]
     assert [d.value for d in app.traffic_dd] == [haiku, sonnet]
 
+    # the cheap tier need not be in the log: every hosted model priced over its days for less than
+    # the strong one is offered (the strong tier stays one of the log's models)
+    day = pd.Timestamp(read(tmp_path, "claude.csv", other, real_book)["ts"].max()).date()
+    usd = lambda m: real_book.price_on(m, day).input + real_book.price_on(m, day).output   # noqa: E731
+    cheap = set(app.traffic_dd[0].options)
+    assert {"gpt-4.1-mini", "gemini-2.5-flash-lite", haiku} <= cheap and sonnet not in cheap
+    assert all(usd(m) < usd(sonnet) for m in cheap - {haiku}) and len(cheap) > 10
+    assert set(app.traffic_dd[1].options) == {haiku, sonnet}
+    app.traffic_dd[0].value = "gpt-4.1-mini"                 # a model the log never called
+    assert s.traffic_tiers == ["gpt-4.1-mini", sonnet] and not s.errors
+    mini = TrafficProjection(read(tmp_path, "claude.csv", other, real_book), real_book, cheap="gpt-4.1-mini",
+                             strong=sonnet)
+    assert s.traffic["cascade_pusd"] == mini.at(s.point["escalation_rate"])["cascade_pusd"]
+
     # the sample week comes back with its button, and with it the week's figures
     app.log_view.sample_button.click()
     assert s.traffic["requests"] == len(pd.read_parquet(ROOT / "sample_data" / "requests.parquet"))

@@ -8,8 +8,9 @@ Settings come from the URL and the address bar follows them
 (``?kind=semantic&threshold=0.9&ttl=3600&namespaces=tenant,model&share=1&context=last_message&sample=1000&provider=anthropic``;
 :meth:`CacheReplayState.query` writes only what differs from the defaults).
 A semantic replay embeds prompts offline, so it runs on the first ``sample`` requests (time order).
-In a kernel, the provider prefix what-if (every prompt tokenised) is computed on a thread once the
-page is shown and appears without user action.
+In a kernel, the provider prefix what-if (every prompt tokenised) is computed once the page is
+shown, in short steps on the kernel's event loop (a control change is served between two steps), and
+appears without user action.
 The log is the sample week or one the engineer uploads (:mod:`workbench.widgets.log_source`); a
 log must record prompt texts, since every kind of cache compares them.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import threading
+import time
 from html import escape
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
@@ -28,7 +29,8 @@ import ipywidgets as w
 import pandas as pd
 from traitlets import Bool, Dict, Float, HasTraits, Int, List, Unicode
 
-from workbench.core.cache import CacheConfig, CacheReplayer, prefix_replay
+from workbench.core.cache import CacheConfig, CacheReplayer
+from workbench.core.cache.prefix import _encoder, finish, prefix_replay_steps
 from workbench.core.cache.keys import NAMESPACE_COLUMNS
 from workbench.widgets import _html
 from workbench.widgets._state import one_line
@@ -44,6 +46,8 @@ PROVIDERS = ("openai", "anthropic")
 THRESHOLD = (0.5, 1.0)          # the slider's range; a URL value outside it is brought inside
 TTL_S = (1.0, 30 * 86400.0)
 SAMPLE = (10, 1_000_000)
+#: in a kernel, the prefix what-if yields to the event loop after about this many seconds of work
+STEP_S = 0.02
 #: settings that replay the response cache (the provider only changes the prefix what-if)
 REPLAY_SETTINGS = ["kind", "threshold", "ttl_s", "namespaces", "share_tenants", "context", "sample"]
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
@@ -98,6 +102,14 @@ def intents(tags: pd.Series) -> pd.Series:
     return out.astype(tags.dtype) if isinstance(tags.dtype, pd.StringDtype) else out
 
 
+def prepared(log: pd.DataFrame) -> pd.DataFrame:
+    """The log as the app replays it: in time order, each request's intent read from its tags."""
+    log = log.sort_values(["ts", "request_id"], kind="stable").reset_index(drop=True)
+    if "tags" in log and "intent" not in log:
+        log["intent"] = intents(log["tags"])
+    return log
+
+
 def _clamp(x, bounds):
     return min(bounds[1], max(bounds[0], x))
 
@@ -123,14 +135,12 @@ class CacheReplayState(HasTraits):
         the page is shown); else it is computed here."""
         super().__init__(**kw)
         self.book, self.embed, self.system_prompts = book, embed, system_prompts
-        self.log = log.sort_values(["ts", "request_id"], kind="stable").reset_index(drop=True)
-        if "tags" in self.log and "intent" not in self.log:
-            self.log["intent"] = intents(self.log["tags"])
+        self.log = prepared(log)
         self.result = None
         self._replayers: dict = {}      # sample size (None: the whole log) -> CacheReplayer
         self._prefix_cache: dict = {}
-        self._prefix_lock = threading.Lock()
-        self._prefix_memo: dict = {}    # tokens and boundaries, shared by the layouts and providers
+        self._prefix_memo: dict = {}    # parts, tokens and boundaries, shared by the layouts and providers
+        self._loop = self._prefix_task = None      # see run_prefix_on
         self.apply_query(query)
         self.observe(lambda _: self.run(), REPLAY_SETTINGS)
         self.observe(lambda _: self.run_prefix(), ["provider"])
@@ -142,19 +152,14 @@ class CacheReplayState(HasTraits):
     def set_log(self, frame: pd.DataFrame, source: str, system_prompts=None) -> None:
         """Replay on ``frame`` (canonical columns) from now on; if the replay fails on it, the
         previous log stays and the error is raised (``source`` is the log source's label)."""
-        log = frame.sort_values(["ts", "request_id"], kind="stable").reset_index(drop=True)
-        if "tags" in log and "intent" not in log:
-            log["intent"] = intents(log["tags"])
-        with self._prefix_lock:   # a prefix thread still on the old log finishes first
-            before = (self.log, self.system_prompts, self._prefix_cache, self._prefix_memo, self._replayers,
-                      self.result)
-            (self.log, self.system_prompts, self._prefix_cache, self._prefix_memo, self._replayers,
-             self.result) = log, system_prompts, {}, {}, {}, None
+        log = prepared(frame)
+        before = (self.log, self.system_prompts, self._prefix_cache, self._prefix_memo, self._replayers, self.result)
+        (self.log, self.system_prompts, self._prefix_cache, self._prefix_memo, self._replayers,
+         self.result) = log, system_prompts, {}, {}, {}, None
         self.run()
         if self.result is None:
-            with self._prefix_lock:
-                (self.log, self.system_prompts, self._prefix_cache, self._prefix_memo, self._replayers,
-                 self.result) = before
+            (self.log, self.system_prompts, self._prefix_cache, self._prefix_memo, self._replayers,
+             self.result) = before
             error, self.error = self.error, ""
             self.version += 1
             raise ValueError(f"{error}; nothing changed")
@@ -235,34 +240,59 @@ class CacheReplayState(HasTraits):
         self.version += 1
 
     def prefix_summaries(self, provider: str) -> dict:
-        """The prefix what-if of ``provider`` (as logged, static content first), computed once;
-        safe to call from a thread."""
-        with self._prefix_lock:
-            if provider not in self._prefix_cache:
-                kw = {"system_prompts": self.system_prompts, "memo": self._prefix_memo}
-                self._prefix_cache[provider] = {
-                    "as_logged": prefix_replay(self.log, provider, self.book, **kw).summary,
-                    "static_first": prefix_replay(self.log, provider, self.book, static_first=True, **kw).summary}
-            return self._prefix_cache[provider]
+        """The prefix what-if of ``provider`` (as logged, static content first), computed once."""
+        if provider not in self._prefix_cache:
+            self._prefix_cache[provider] = finish(self._prefix_steps(provider))
+        return self._prefix_cache[provider]
+
+    def _prefix_steps(self, provider: str):
+        """:meth:`prefix_summaries` in steps (see :func:`~workbench.core.cache.prefix.prefix_replay_steps`)."""
+        kw = {"system_prompts": self.system_prompts, "memo": self._prefix_memo}
+        logged = yield from prefix_replay_steps(self.log, provider, self.book, **kw)
+        static = yield from prefix_replay_steps(self.log, provider, self.book, static_first=True, **kw)
+        return {"as_logged": logged.summary, "static_first": static.summary}
 
     def run_prefix(self) -> None:
+        """Show the prefix what-if of the current provider: at once, or, once :meth:`run_prefix_on`
+        has handed it a loop, from that loop when it is computed."""
+        if self._loop is not None and self.provider not in self._prefix_cache:
+            self.prefix = {}                       # "in a few seconds"
+            if self._prefix_task is None or self._prefix_task.done():
+                self._prefix_task = self._loop.create_task(self._prefix_in_steps())
+            return
         try:
             self.prefix = self.prefix_summaries(self.provider)
         except Exception as e:
             self.error = f"prefix cache: {one_line(e)}"
 
-    def run_prefix_in_background(self, loop) -> threading.Thread:
-        """Compute the prefix what-if on a thread, then show it from ``loop`` (the kernel's), so
-        the page and its controls answer meanwhile."""
-        def work():
-            try:
-                self.prefix_summaries(self.provider)
-            except Exception:  # run_prefix reports it
-                pass
-            loop.call_soon_threadsafe(self.run_prefix)
-        thread = threading.Thread(target=work, name="wb-cache-prefix", daemon=True)
-        thread.start()
-        return thread
+    def run_prefix_on(self, loop: asyncio.AbstractEventLoop) -> asyncio.Task:
+        """From now on compute the prefix what-if on ``loop`` (the kernel's) in steps of about
+        :data:`STEP_S`, serving whatever else is waiting (a control change) between steps, so the
+        controls answer as fast while it runs; it then appears by itself. Returns the task."""
+        self._loop = loop
+        self.run_prefix()
+        return self._prefix_task
+
+    async def _prefix_in_steps(self) -> None:
+        # the tokenizer (a one-off load) on a thread; the rest in steps on the loop. Steps on a log
+        # or provider replaced meanwhile are dropped and the current one is computed.
+        try:
+            await self._loop.run_in_executor(None, _encoder)
+            while (provider := self.provider) not in (cache := self._prefix_cache):
+                steps, t = self._prefix_steps(provider), time.perf_counter()
+                try:
+                    while cache is self._prefix_cache and provider == self.provider:
+                        next(steps)
+                        if time.perf_counter() - t > STEP_S:
+                            await asyncio.sleep(0.001)
+                            t = time.perf_counter()
+                except StopIteration as done:
+                    cache[provider] = done.value
+        except Exception as e:
+            self.error = f"prefix cache: {one_line(e)}"
+            self.version += 1
+            return
+        self.prefix = cache[provider]
 
 
 def _kernel_loop():
@@ -276,11 +306,10 @@ def _kernel_loop():
         return None
 
 
-STYLE = """<style>
-.wb-cache table{border-collapse:collapse;font-size:13px}.wb-cache td,.wb-cache th{padding:3px 8px;
-border-bottom:1px solid #d0d7de;text-align:left;vertical-align:top}.wb-cache .num{text-align:right}
-.wb-cache .kpi{display:inline-block;margin:4px 18px 4px 0}.wb-cache .kpi b{font-size:20px;display:block}
-.wb-cache .pair{max-width:420px;white-space:pre-wrap;word-break:break-word}</style>"""
+#: The apps' shared stylesheet (``.wb-app``: header, tables, errors) and this app's KPIs and prompt pairs.
+STYLE = _html.STYLE + """<style>
+.wb-cache-replay .kpi{display:inline-block;margin:4px 18px 4px 0}.wb-cache-replay .kpi b{font-size:20px;display:block}
+.wb-cache-replay .pair{max-width:420px;white-space:pre-wrap;word-break:break-word}</style>"""
 
 
 class CacheReplayApp(w.VBox):
@@ -322,7 +351,7 @@ class CacheReplayApp(w.VBox):
                            w.HBox([self.ns, w.VBox([self.share, self.context, self.sample])])])
         super().__init__([self.head, self.address_bar, self.log_view, controls, self.err, self.kpis, self.chart, self.tenants, self.pairs,
                           w.HTML(_html.section("Provider prefix caching (what-if)")), self.provider, self.prefix])
-        self.add_class("wb-cache")
+        self.add_class("wb-app")
         self.add_class("wb-cache-replay")
         s.observe(lambda _: self.render(), ["version"])
         s.observe(lambda _: self.render_prefix(), ["prefix"])
@@ -372,22 +401,22 @@ class CacheReplayApp(w.VBox):
         ).properties(width=900, height=200, title="hit rate over time")
         bt = r.by_tenant()
         rows = "".join(
-            f"<tr data-testid='tenant-{escape(str(x.tenant))}'><td>{escape(str(x.tenant))}</td><td class='num'>{x.requests:,}</td>"
-            f"<td class='num'>{x.hits:,}</td><td class='num'>{100 * x.hit_rate:.1f}%</td>"
-            f"<td class='num'>{'' if 'false_hits' not in bt else f'{x.false_hits:,}'}</td>"
-            f"<td class='num'>{_html.usd(x.saved_usd)}</td><td class='num'>{x.cross_tenant_hits:,}</td></tr>"
+            f"<tr data-testid='tenant-{escape(str(x.tenant))}'><td>{escape(str(x.tenant))}</td><td class='wb-num'>{x.requests:,}</td>"
+            f"<td class='wb-num'>{x.hits:,}</td><td class='wb-num'>{100 * x.hit_rate:.1f}%</td>"
+            f"<td class='wb-num'>{'' if 'false_hits' not in bt else f'{x.false_hits:,}'}</td>"
+            f"<td class='wb-num'>{_html.usd(x.saved_usd)}</td><td class='wb-num'>{x.cross_tenant_hits:,}</td></tr>"
             for x in bt.itertuples())
-        self.tenants.value = (_html.section("Per tenant") + "<table><tr><th>tenant</th><th>requests</th><th>hits</th>"
+        self.tenants.value = (_html.section("Per tenant") + "<table class='wb-table'><tr><th>tenant</th><th>requests</th><th>hits</th>"
                               "<th>hit rate</th><th>false hits</th><th>saved</th><th>cross-tenant</th></tr>"
                               f"{rows}</table>")
         pairs = r.hit_pairs(only_false="false_hit" in r.frame, limit=12)
         prow = "".join(
             f"<tr class='wb-false-pair'><td class='pair'>{escape(str(p.prompt))}</td>"
-            f"<td class='pair'>{escape(str(p.cached_prompt))}</td><td class='num'>{p.similarity:.3f}</td></tr>"
+            f"<td class='pair'>{escape(str(p.cached_prompt))}</td><td class='wb-num'>{p.similarity:.3f}</td></tr>"
             for p in pairs.itertuples())
         title = "False hits: the request beside the cached request whose answer it got" if "false_hit" in r.frame \
             else "Hits: the request beside the cached request whose answer it got"
-        self.pairs.value = (_html.section(title) + ("<table><tr><th>request</th><th>served the answer to</th>"
+        self.pairs.value = (_html.section(title) + ("<table class='wb-table'><tr><th>request</th><th>served the answer to</th>"
                             f"<th>similarity</th></tr>{prow}</table>" if len(pairs) else "<div>none</div>"))
 
     def render_prefix(self) -> None:
@@ -398,11 +427,11 @@ class CacheReplayApp(w.VBox):
             return
         a, b = p["as_logged"], p["static_first"]
         row = lambda name, x, key: (  # noqa: E731
-            f"<tr data-testid='prefix-{key}'><td>{name}</td><td class='num'>{100 * x['cached_token_share']:.1f}%</td>"
-            f"<td class='num'>{_html.usd(x['gross_saved_usd'])}</td><td class='num'>{_html.usd(x['write_premium_usd'])}</td>"
-            f"<td class='num' data-value='{x['net_saved_usd']}'>{_html.usd(x['net_saved_usd'])}</td></tr>")
+            f"<tr data-testid='prefix-{key}'><td>{name}</td><td class='wb-num'>{100 * x['cached_token_share']:.1f}%</td>"
+            f"<td class='wb-num'>{_html.usd(x['gross_saved_usd'])}</td><td class='wb-num'>{_html.usd(x['write_premium_usd'])}</td>"
+            f"<td class='wb-num' data-value='{x['net_saved_usd']}'>{_html.usd(x['net_saved_usd'])}</td></tr>")
         self.prefix.value = (
-            "<table><tr><th>prompt layout</th><th>cached-token share</th><th>gross saved</th><th>write premium</th>"
+            "<table class='wb-table'><tr><th>prompt layout</th><th>cached-token share</th><th>gross saved</th><th>write premium</th>"
             f"<th>net saved</th></tr>{row('as logged', a, 'logged')}{row('static content first', b, 'static')}</table>"
             f"<div>{escape(a['provider'])} rules ({escape(a['ttl'])} TTL) from <code>{escape(a['source'])}</code>; "
             f"tokens: {escape(a['token_method'])}.</div>")
@@ -424,13 +453,13 @@ def make_cache_replay(log: pd.DataFrame | None = None, book=None, query: str | N
                                  prefix_later=loop is not None)
         state.log_source.source = source or sample_label(log)
     except Exception as e:
-        view = w.HTML(STYLE + "<div class='wb-cache'>" + _html.error(f"The cache replay could not start: {one_line(e)}")
-                      + "</div>")
+        view = w.HTML(STYLE + _html.error(f"The cache replay could not start: {one_line(e)}"))
+        view.add_class("wb-app")
         view.state = None
         return view
     app = CacheReplayApp(state)
     if loop is not None:  # the what-if (tokenising every prompt) once the page has drawn the app
-        app.children = (*app.children, after_paint(lambda: state.run_prefix_in_background(loop), loop))
+        app.children = (*app.children, after_paint(lambda: state.run_prefix_on(loop), loop))
     return app
 
 

@@ -22,9 +22,9 @@ from workbench.widgets import _html
 from workbench.widgets.address import follow
 from workbench.widgets.cascade_state import DATASETS, MAX_UPLOAD_BYTES, TARGET_KINDS, UPLOAD, CascadeSimulatorState
 from workbench.widgets.charts import PALETTE, chart_widget, usd_axis
-from workbench.widgets.log_source import LogSourceView
+from workbench.widgets.log_source import LogSourceView, upload_into
 from workbench.widgets.prices_asof import prices_as_of_html
-from workbench.widgets.upload import ChunkedUpload, ProgressRow, transfer_label
+from workbench.widgets.upload import ProgressRow
 
 NONE = "—"
 
@@ -270,9 +270,9 @@ class CascadeSimulator(w.VBox):
         self.examples = w.HTML()
         self.notes = w.HTML()
         self.message = w.HTML()
-        self.upload = ChunkedUpload(self._received, description="Upload eval CSV", max_bytes=MAX_UPLOAD_BYTES,
-                                    accept=".csv,.gz")
         self.upload_progress = ProgressRow()
+        self.upload = upload_into(state, state.load_upload, self.upload_progress, description="Upload eval CSV",
+                                  max_bytes=MAX_UPLOAD_BYTES, accept=".csv,.gz")
         self.load_report = w.HTML()
         self.target_kind = w.Dropdown(options=[(v, k) for k, v in TARGET_KINDS.items()], value=state.target_kind,
                                       description="pick by", layout=w.Layout(width="330px"))
@@ -291,8 +291,6 @@ class CascadeSimulator(w.VBox):
         self._sync = False
         self._charted = state.result      # the chart above was drawn from it: _point moves its point only
         self.dataset.observe(lambda c: None if self._sync else setattr(state, "dataset", c["new"]), "value")
-        self.upload.observe(self._show_transfer, ["received", "busy"])
-        self.upload.observe(lambda c: c["new"] and state.set_error("upload", c["new"]), "error")
         self.target_kind.observe(self._target_changed, "value")
         self.target_value.observe(self._target_changed, "value")
         for dd in self.traffic_dd:
@@ -305,7 +303,7 @@ class CascadeSimulator(w.VBox):
                          "value")
         self.slider.observe(lambda c: None if self._sync else setattr(state, "index", int(c["new"])), "value")
         state.observe(self._config, ["models", "signals", "tiers", "signal", "result", "upload_name",
-                                     "traffic_models", "traffic_tiers"])
+                                     "traffic_models", "traffic_cheap_models", "traffic_tiers"])
         state.observe(self._inputs, ["requests_per_day", "target_kind", "target_value"])
         state.observe(self._point, ["point"])
         state.observe(self._traffic, ["traffic"])      # a new traffic log: the same point, another projection
@@ -336,20 +334,6 @@ class CascadeSimulator(w.VBox):
         self._operating()
         self._errors()
         self.load_report.value = load_html(state.load_report, state.upload_name)
-
-    def _received(self, name: str, path) -> None:
-        """The upload widget delivered a whole file: load it (errors land in state.errors)."""
-        self.state.load_upload(name, path)
-        if self.state.errors.get("upload"):
-            raise ValueError(self.state.errors["upload"])
-
-    def _show_transfer(self, _=None) -> None:
-        u = self.upload
-        if u.busy:
-            self.state.set_error("upload", "")
-            self.upload_progress.show(u.received / u.size if u.size else 0.0, transfer_label(u.name, u.received, u.size))
-        else:
-            self.upload_progress.hide()
 
     def _target_changed(self, _=None) -> None:
         if self._sync:
@@ -401,8 +385,9 @@ class CascadeSimulator(w.VBox):
             if list(self.dataset.options) != options:
                 self.dataset.options = options
             self.dataset.value = s.dataset
-            for dd, want in zip(self.traffic_dd, s.traffic_tiers):
-                opts = sorted(set(s.traffic_models) | {want})
+            # the strong tier is one of the log's models; the cheap one may be any cheaper priced model
+            for dd, want, models in zip(self.traffic_dd, s.traffic_tiers, (s.traffic_cheap_models, s.traffic_models)):
+                opts = sorted(set(models) | {want})
                 if list(dd.options) != opts:
                     dd.options = opts
                 dd.value = want

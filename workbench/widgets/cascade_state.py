@@ -66,6 +66,8 @@ class CascadeSimulatorState(FieldErrors):
     operating = Dict(help="the operating point the target picks (calibration split → held-out split)")
     traffic_tiers = List(Unicode(), default_value=list(DEFAULT_TRAFFIC_TIERS), help="cheap, strong model of the log")
     traffic_models = List(Unicode(), help="models of the traffic log (read only)")
+    traffic_cheap_models = List(Unicode(), help="models the cheap tier can be (read only): every hosted model the "
+                                "sheets price over the log's days for less than the strong one (else the log's)")
     traffic = Dict(help="the slider's point replayed over the traffic log")
     load_report = Dict(help="rows read, rejected (first few named) and missing outcomes of the loaded data")
     upload_name = Unicode("", help="name of the uploaded evaluation file ('' = none)")
@@ -179,6 +181,8 @@ class CascadeSimulatorState(FieldErrors):
 
     @observe("traffic_tiers")
     def _traffic_changed(self, _=None) -> None:
+        if self._log_frame is not None:
+            self._cheap_options()
         if not self._hold:
             self.evaluate()
 
@@ -325,7 +329,13 @@ class CascadeSimulatorState(FieldErrors):
             book = self._book_or_load()
             names = sorted({book.resolve(m) for m in log["model"].dropna().unique() if m in book})
             self.traffic_models = names
+            self._cheap_options()
         return self._log_frame
+
+    def _cheap_options(self) -> None:
+        strong = self.traffic_tiers[1] if len(self.traffic_tiers) == 2 else None
+        cheaper = _cheaper_models(self._log_frame, self._book_or_load(), strong)
+        self.traffic_cheap_models = sorted(cheaper) if cheaper else list(self.traffic_models)
 
     def set_log(self, frame, source: str) -> None:
         """Project onto ``frame`` (canonical request columns) from now on (``source``: its label).
@@ -429,6 +439,27 @@ def _traffic_pair(log, book, pair: list[str]) -> list[str]:
         priced.append((p.input + p.output, m))
     priced.sort()
     return [priced[0][1], priced[-1][1]] if len(priced) >= 2 and priced[0][0] < priced[-1][0] else pair
+
+
+def _cheaper_models(log, book, strong: str | None) -> list[str]:
+    """Hosted models the sheets price on the log's first and last day for less than ``strong`` on
+    the last day (input + output per 1M): a cheap tier needs no request of its own in the log
+    (the requests that went to ``strong`` try it first). None if ``strong`` has no price then."""
+    import pandas as pd
+    first, last = (pd.Timestamp(log["ts"].min()).date(), pd.Timestamp(log["ts"].max()).date())
+
+    def usd(m: str) -> float | None:
+        try:
+            book.price_on(m, first)
+            p = book.price_on(m, last)
+        except Exception:  # no price on one of those days: not a candidate
+            return None
+        return p.input + p.output
+
+    top = usd(strong) if strong and strong in book else None
+    if top is None:
+        return []
+    return [m.id for m in book.models() if m.vendor != "self-hosted" and (c := usd(m.id)) is not None and c < top]
 
 
 def _default_tiers(es) -> list[str]:

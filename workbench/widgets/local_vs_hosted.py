@@ -164,6 +164,7 @@ class LocalVsHostedState(traitlets.HasTraits):
             cpu = [p for p in self.presets.values() if p.id.startswith("cpu")]
             if cpu:  # the sample runs were recorded on a CPU-only machine
                 self.hardware = cpu[0].id
+        self._link_defaults = self._link_settings()  # a link writes what differs from these
         if load_sample:
             files = sample_files()
             preferred = [f for f in files if f.name.startswith("openai-")]
@@ -195,24 +196,22 @@ class LocalVsHostedState(traitlets.HasTraits):
             return {p.name: p.read_text(encoding="utf-8") for p in save_run(self.run, tmp)}
 
     def query(self) -> str:
-        """The URL query of the settings a link can carry (never the endpoint or a key)."""
+        """The URL query of the settings a link can carry (never the endpoint or a key), those that
+        differ from this installation's defaults (e.g. the prompt set: ``bitext`` where it is
+        installed). :meth:`apply_query` reads any of them, so older links that wrote them all still open."""
         from urllib.parse import urlencode
 
-        q: dict[str, str] = {}
-        defaults = LocalVsHostedState.class_traits()
-        for key in QUERY_KEYS[:4]:
-            value = getattr(self, key)
-            if value != defaults[key].default_value:
-                q[key] = str(value)
-        q["hardware"] = self.hardware
-        if self.hardware == CUSTOM_HARDWARE:
-            q["usd_per_hour"] = f"{self.usd_per_hour:g}"
-        if self.utilisation != 1.0:
-            q["utilisation"] = f"{self.utilisation:g}"
-        if self.level:
-            q["level"] = self.level
-        q["hosted"] = ",".join(self.hosted_models)
+        q = {k: v for k, v in self._link_settings().items()
+             if v != self._link_defaults[k] and (v or k == "hosted")}   # hosted= is "none"
         return urlencode(q)
+
+    def _link_settings(self) -> dict[str, str]:
+        """The settings a link carries (:data:`QUERY_KEYS`) as its query writes them; the hourly
+        price only with custom hardware (a preset sets it)."""
+        return {"dataset": self.dataset, "concurrency": self.concurrency, "requests": str(self.requests),
+                "max_output_tokens": str(self.max_output_tokens), "hardware": self.hardware,
+                "usd_per_hour": f"{self.usd_per_hour:g}" if self.hardware == CUSTOM_HARDWARE else "",
+                "utilisation": f"{self.utilisation:g}", "level": self.level, "hosted": ",".join(self.hosted_models)}
 
     def apply_query(self, query: str) -> None:
         """Apply a link's settings; problems become ``error`` (one line), the rest still applies."""

@@ -235,6 +235,49 @@ def _plain(message: str) -> str:
 # View
 # =============================================================================================
 
+def upload_into(state: FieldErrors, load: Callable[[str, Path], object], row: ProgressRow, *,
+                description: str, max_bytes: int, accept: str) -> ChunkedUpload:
+    """A chunked upload handing each whole file to ``load(name, path)``, shown in ``row``: the
+    transfer, then the reading when ``state`` has a ``progress`` trait (see :func:`show_progress`).
+    A new transfer clears ``state.errors['upload']``; the widget's own error (a file over the limit)
+    goes there, and an error ``load`` leaves there is the widget's error too. Every upload of every
+    app (traffic logs, evaluation sets) goes through here."""
+    def received(name: str, path) -> None:
+        load(name, path)
+        if state.errors.get("upload"):
+            raise ValueError(state.errors["upload"])
+
+    upload = ChunkedUpload(received, description=description, max_bytes=max_bytes, accept=accept)
+    reading = state.has_trait("progress")
+
+    def transfer(_=None) -> None:
+        if upload.busy:
+            state.set_error("upload", "")
+            row.show(upload.received / upload.size if upload.size else 0.0,
+                     transfer_label(upload.name, upload.received, upload.size))
+        elif not (reading and state.progress):
+            row.hide()
+
+    upload.observe(transfer, ["received", "busy"])
+    upload.observe(lambda c: c["new"] and state.set_error("upload", c["new"]), "error")
+    if reading:
+        show_progress(state, row, upload)
+    return upload
+
+
+def show_progress(state, row: ProgressRow, upload: ChunkedUpload | None = None) -> None:
+    """Show ``state.progress`` (``{'value': 0..1, 'label': str}``, empty when idle) in ``row``; the
+    row stays while ``upload`` is still receiving."""
+    def show(_=None) -> None:
+        p = state.progress
+        if p:
+            row.show(p.get("value", 0.0), p.get("label", ""))
+        elif upload is None or not upload.busy:
+            row.hide()
+
+    state.observe(show, "progress")
+
+
 class LogSourceView(w.VBox):
     """"Sample week" and "Upload log" with a progress bar, the upload's error, the load summary and
     the column-mapping form over ``source``. ``label``: the widget left of the buttons (default:
@@ -246,12 +289,12 @@ class LogSourceView(w.VBox):
         self.label = w.HTML(layout=w.Layout(flex="1 1 auto")) if label is None else label
         self.sample_button = w.Button(description="Sample week", icon="refresh", layout=w.Layout(width="140px"))
         self.sample_button.add_class("wb-sample")
-        self.upload = ChunkedUpload(self._received, description=description, max_bytes=source.max_bytes,
-                                    accept=ACCEPT)
+        self.progress_row = ProgressRow()
+        self.upload = upload_into(source, source.load_path, self.progress_row, description=description,
+                                  max_bytes=source.max_bytes, accept=ACCEPT)
         self.upload.add_class("wb-log-upload")
         self.error = w.HTML()
         self.summary = w.HTML()
-        self.progress_row = ProgressRow()
         self.mapping_box = w.VBox()
         self.mapping_box.add_class("wb-mapping")
         self.map_controls: dict[str, w.Dropdown] = {}
@@ -261,35 +304,11 @@ class LogSourceView(w.VBox):
             self.error, self.summary, self.progress_row, self.mapping_box], layout=w.Layout(width="100%"))
         self.add_class("wb-log-source")
         self.sample_button.on_click(lambda _: source.load_sample())
-        self.upload.observe(self._show_transfer, ["received", "busy"])
-        self.upload.observe(lambda c: c["new"] and source.set_error("upload", c["new"]), "error")
         source.observe(self._show_errors, "errors")
-        source.observe(self._show_progress, "progress")
         source.observe(self._show_mapping, "mapping")
         source.observe(self._show_source, ["source", "report"])
         self._show_source()
         self._show_errors()
-
-    def _received(self, name: str, path) -> None:
-        """The upload widget delivered a whole file: load it (a failure is the widget's error too)."""
-        self.source.load_path(name, path)
-        if self.source.errors.get("upload"):
-            raise ValueError(self.source.errors["upload"])
-
-    def _show_transfer(self, change=None) -> None:
-        u = self.upload
-        if u.busy:
-            self.source.set_error("upload", "")
-            self.progress_row.show(u.received / u.size if u.size else 0.0, transfer_label(u.name, u.received, u.size))
-        elif not self.source.progress:
-            self.progress_row.hide()
-
-    def _show_progress(self, change=None) -> None:
-        p = self.source.progress
-        if p:
-            self.progress_row.show(p.get("value", 0.0), p.get("label", ""))
-        elif not self.upload.busy:
-            self.progress_row.hide()
 
     def _show_errors(self, change=None) -> None:
         self.error.value = _html.error(self.source.errors.get("upload", ""), "load")
@@ -337,4 +356,5 @@ class LogSourceView(w.VBox):
             go)
 
 
-__all__ = ["LogSource", "LogSourceView", "MAX_UPLOAD_BYTES", "SAMPLE_LOG", "conform", "sample_label"]
+__all__ = ["LogSource", "LogSourceView", "MAX_UPLOAD_BYTES", "SAMPLE_LOG", "conform", "sample_label", "show_progress",
+           "upload_into"]

@@ -15,7 +15,7 @@ import json
 import zlib
 from collections import Counter
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Generator, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -24,35 +24,55 @@ from workbench.core.cache.keys import first_rows
 from workbench.core.cache.rules import min_cacheable, provider_rule
 
 PROVIDERS = ("anthropic", "openai")
+#: requests per step of :func:`prefix_replay_steps` (a few milliseconds of work)
+STEP_ROWS = 500
+T = TypeVar("T")
 
 
 def replay_boundaries(t_us: Sequence[int], group: Sequence, boundaries: Sequence[Sequence[tuple[int, int]]],
                       ttl_us: int, refresh: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Core scan. ``boundaries[i]`` lists ``(prefix_hash, tokens)`` of request ``i`` in increasing
     token order. Returns (cached tokens, newly written tokens) per request; ``ttl_us`` 0 = unbounded."""
+    return finish(_scan_steps(t_us, group, boundaries, ttl_us, refresh, len(boundaries) or 1))
+
+
+def finish(steps: Generator[None, None, T]) -> T:
+    """Run a computation written in steps (a generator, e.g. :func:`prefix_replay_steps`) to its end
+    and return its result."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def _scan_steps(t_us, group, boundaries, ttl_us: int, refresh: bool, step_rows: int):
+    """:func:`replay_boundaries`, yielding after every ``step_rows`` requests."""
     n = len(boundaries)
     cached = np.zeros(n, dtype=np.int64)
     written = np.zeros(n, dtype=np.int64)
     store: dict = {}
     never = 2**62
-    for i in range(n):
-        t = int(t_us[i])
-        g = group[i]
-        b = boundaries[i]
-        hit = 0
-        for h, tok in b:                      # prefixes are nested: stop at the first miss
-            e = store.get((g, h))
-            if e is None or e <= t:
-                break
-            hit = tok
-        cached[i] = hit
-        top = b[-1][1] if b else 0
-        written[i] = max(0, top - hit)
-        exp = t + ttl_us if ttl_us else never
-        for h, tok in b:
-            if tok <= hit and not refresh:
-                continue
-            store[(g, h)] = exp
+    for lo in range(0, n, step_rows):
+        for i in range(lo, min(n, lo + step_rows)):
+            t = int(t_us[i])
+            g = group[i]
+            b = boundaries[i]
+            hit = 0
+            for h, tok in b:                      # prefixes are nested: stop at the first miss
+                e = store.get((g, h))
+                if e is None or e <= t:
+                    break
+                hit = tok
+            cached[i] = hit
+            top = b[-1][1] if b else 0
+            written[i] = max(0, top - hit)
+            exp = t + ttl_us if ttl_us else never
+            for h, tok in b:
+                if tok <= hit and not refresh:
+                    continue
+                store[(g, h)] = exp
+        yield
     return cached, written
 
 
@@ -201,8 +221,20 @@ def prefix_replay(log: pd.DataFrame, provider: str, book, *, ttl: str | None = N
     summary says which). ``static_first`` reorders each prompt's parts so parts seen in other
     requests come first (the "static content first" what-if). ``system_prompts`` maps a
     ``system_prompt_hash`` to its length in tokens: that system prompt is then the first part.
-    ``memo``: one dict passed to several calls on the same log keeps each text's tokens and each
-    prompt's boundaries between them (both layouts, both providers: tokenised once)."""
+    ``memo``: one dict passed to several calls on the same log keeps each prompt's parts, each
+    text's tokens and each prompt's boundaries between them (both layouts, both providers:
+    tokenised once)."""
+    return finish(prefix_replay_steps(log, provider, book, ttl=ttl, static_first=static_first,
+                                      system_prompts=system_prompts, memo=memo))
+
+
+def prefix_replay_steps(log: pd.DataFrame, provider: str, book, *, ttl: str | None = None,
+                        static_first: bool = False, system_prompts: dict | None = None,
+                        memo: dict | None = None, step_rows: int = STEP_ROWS) -> Generator[None, None, PrefixReplay]:
+    """:func:`prefix_replay` in steps: a generator that yields ``None`` after every ``step_rows``
+    requests of each pass over the log and returns the same :class:`PrefixReplay` (as
+    ``StopIteration.value``; :func:`finish` runs it through). A caller with other work to serve
+    (an app's event loop) does it between steps."""
     if provider not in PROVIDERS:
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}, got {provider!r}")
     rule = provider_rule(provider)
@@ -210,26 +242,43 @@ def prefix_replay(log: pd.DataFrame, provider: str, book, *, ttl: str | None = N
     ttl_s = rule["ttl_s"][ttl]
     f = log.sort_values(["ts", "request_id"], kind="stable").reset_index(drop=True)
     enc = _encoder()
+    memo = {} if memo is None else memo                   # text -> tokens; equal prompts -> equal boundaries
     prompts = f["prompt"].astype("object").where(f["prompt"].notna(), None).tolist()
-    parts_of: dict = {}                                   # each distinct prompt split once
-    parts = [parts_of[p] if p in parts_of else parts_of.setdefault(p, prompt_parts(p)) for p in prompts]
+    parts_of = memo.setdefault(("parts",), {})            # each distinct prompt split once
+    steps = range(0, len(f), step_rows)
+    parts: list = []
+    for lo in steps:
+        parts += [parts_of[p] if p in parts_of else parts_of.setdefault(p, prompt_parts(p))
+                  for p in prompts[lo:lo + step_rows]]
+        yield
     if system_prompts and "system_prompt_hash" in f:
         sph = f["system_prompt_hash"].astype("object").tolist()
-        parts = [([(h, system_prompts[h])] if h in system_prompts else []) + ps for h, ps in zip(sph, parts)]
+        for lo in steps:
+            parts[lo:lo + step_rows] = [([(h, system_prompts[h])] if h in system_prompts else []) + ps
+                                        for h, ps in zip(sph[lo:lo + step_rows], parts[lo:lo + step_rows])]
+            yield
     if static_first:
-        counts = Counter(q for ps in parts for q in set(ps))     # requests each part appears in
-        parts = [sorted(ps, key=lambda q: (counts.get(q, 0) <= 1)) for ps in parts]
+        counts: Counter = Counter()                       # requests each part appears in
+        for lo in steps:
+            counts.update(q for ps in parts[lo:lo + step_rows] for q in set(ps))
+            yield
+        for lo in steps:
+            parts[lo:lo + step_rows] = [sorted(ps, key=lambda q: (counts.get(q, 0) <= 1))
+                                        for ps in parts[lo:lo + step_rows]]
+            yield
     models = f["model"].astype(str).tolist()
-    memo = {} if memo is None else memo                   # text -> tokens; equal prompts -> equal boundaries
     bounds = []
-    for ps, m in zip(parts, models):
-        key = ("bounds", provider, m, *ps)
-        b = memo.get(key)
-        if b is None:
-            b = memo[key] = token_boundaries(ps, provider, m, enc, rule, memo)
-        bounds.append(b)
+    for lo in steps:
+        for ps, m in zip(parts[lo:lo + step_rows], models[lo:lo + step_rows]):
+            key = ("bounds", provider, m, *ps)
+            b = memo.get(key)
+            if b is None:
+                b = memo[key] = token_boundaries(ps, provider, m, enc, rule, memo)
+            bounds.append(b)
+        yield
     t_us = f["ts"].astype("datetime64[us, UTC]").astype("int64").to_numpy()
-    cached, written = replay_boundaries(t_us, models, bounds, int(ttl_s * 1e6), bool(rule.get("ttl_refreshed_on_hit")))
+    cached, written = yield from _scan_steps(t_us, models, bounds, int(ttl_s * 1e6), bool(rule.get("ttl_refreshed_on_hit")),
+                                             step_rows)
     inp = f["input_tokens"].to_numpy(dtype=np.int64)
     cached = np.minimum(cached, inp)
     written = np.minimum(written, inp - cached) if provider == "anthropic" else np.zeros_like(cached)
