@@ -107,3 +107,18 @@ def test_every_app_notebook_reads_its_query_through_serve_app():
             continue
         assert "serve_app(make_" in src, path.name
         assert not re.search(r"make_\w+\(", src), path.name  # never called directly
+
+
+def test_an_app_built_the_day_before_its_page_is_built_again(pooled, clean_env):
+    """Apps show today's prices: a kernel pre-heated before midnight rebuilds for a page after it."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    import voila.utils
+
+    days = iter([dt.date(2025, 6, 1), dt.date(2025, 6, 2)])
+    clean_env.setattr(preheat, "dt", SimpleNamespace(date=SimpleNamespace(today=lambda: next(days))))
+    clean_env.setattr(voila.utils, "wait_for_request", lambda url=None: clean_env.setenv("QUERY_STRING", ""))
+    calls = []
+    preheat.serve_app(lambda query: calls.append(query))
+    assert calls == ["", ""]
