@@ -421,7 +421,7 @@ def measure(apps: list[str], repeat: int, round_trips: int) -> dict:
     results: dict = {"apps": {}, "targets": {"render_s": TARGET_RENDER_S, "round_trip_ms": TARGET_ROUND_TRIP_MS},
                      "pool_size": POOL_SIZE, "fill_delay_s": FILL_DELAY_S}
     pooled = POOL_SIZE * len(app_names())  # kernels kept ready when no page is open
-    server = VoilaServer(log_path=Path(tempfile.mkdtemp()) / "voila.log")
+    server = VoilaServer(log_path=Path(tempfile.mkdtemp()) / "voila.log", preheat=True)
     t0 = time.perf_counter()
     server.start(timeout=120)
     results["server_ready_s"] = time.perf_counter() - t0

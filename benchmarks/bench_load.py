@@ -152,7 +152,7 @@ def main() -> int:
     if missing:
         print(missing, file=sys.stderr)
         return 2
-    server = VoilaServer(args.app)
+    server = VoilaServer(args.app, preheat=True)
     server.start(timeout=120)
     out: dict = {"app": args.app, "sessions": args.sessions, "cpus": os.cpu_count()}
     try:

@@ -85,5 +85,9 @@ def test_every_app_has_a_preheated_kernel_and_the_cull_time_is_an_option(run_cli
     assert "--MappingKernelManager.cull_interval=1" in short  # checked often enough to matter
     r = run_cli("app", "--cull-idle", "0", "--no-browser")
     assert r.returncode == 2 and "at least 1 second" in r.stderr
+    r = run_cli("app", "--pool-size", "-1", "--no-browser")
+    assert r.returncode == 2 and "must be 0-8" in r.stderr
     r = run_cli("app", "--help")
-    assert "--cull-idle" in r.stdout
+    assert "--cull-idle" in r.stdout and "--pool-size" in r.stdout
+    cold = voila_argv(APPS_DIR, APPS_DIR, 8866, open_browser=False, pool_size=0)
+    assert "--VoilaConfiguration.preheat_kernel=False" in cold  # --pool-size 0: no kernel kept

@@ -43,9 +43,13 @@ class VoilaServer:
     """``workbench app [name] --no-browser --port P`` in a subprocess; ``url`` is its base URL."""
 
     def __init__(self, name: str | None = None, *, port: int | None = None,
-                 env: dict[str, str] | None = None, log_path: Path | None = None, args: tuple[str, ...] = ()):
+                 env: dict[str, str] | None = None, log_path: Path | None = None, args: tuple[str, ...] = (),
+                 preheat: bool = False):
         self.name = name
-        self.args = tuple(args)  # extra `workbench app` options
+        # extra `workbench app` options. Pre-heated kernels (the app's default) only where a test is
+        # about them: elsewhere each page load would start a replacement kernel beside the test on
+        # two cores, and pages behave the same either way (test_preheat_browser covers the pool).
+        self.args = tuple(args) if preheat else ("--pool-size", "0", *args)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {})}

@@ -51,6 +51,9 @@ def add_parser(sub) -> None:
                    help=f"stop a page's kernel once idle this long with no page connected (a tab that "
                         f"vanished without closing; default {CULL_IDLE_S}). The kernels kept ready for "
                         f"the next page are never stopped")
+    p.add_argument("--pool-size", type=_pool_size, default=POOL_SIZE, metavar="N",
+                   help=f"pre-heated kernels kept ready per app (default {POOL_SIZE}; each holds "
+                        f"50-450 MB; 0: none, every page starts its own kernel and waits for it)")
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME", type=_host_arg,
                    help="also answer requests addressed to this host name (e.g. an SSH tunnel's or a "
                         "reverse proxy's); by default only loopback names (127.0.0.1, localhost, ::1)")
@@ -80,6 +83,16 @@ def _seconds(text: str) -> int:
     if seconds < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1 second, got {seconds}")
     return seconds
+
+
+def _pool_size(text: str) -> int:
+    try:
+        size = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= size <= 8:
+        raise argparse.ArgumentTypeError(f"must be 0-8, got {size}")
+    return size
 
 
 def _host_arg(text: str) -> str:
@@ -118,7 +131,7 @@ def resolve_app(name: str, apps_dir: Path) -> Path:
 
 
 def voila_argv(target: Path, apps_dir: Path, port: int, open_browser: bool,
-               cull_idle_s: int = CULL_IDLE_S) -> list[str]:
+               cull_idle_s: int = CULL_IDLE_S, pool_size: int = POOL_SIZE) -> list[str]:
     """Voila's command line: localhost only, no token, light theme, no tracebacks to the page,
     one pre-heated kernel per app."""
     return [
@@ -142,8 +155,8 @@ def voila_argv(target: Path, apps_dir: Path, port: int, open_browser: bool,
         # One kernel per app kept started and run up to the page's request (notebooks call
         # workbench.serve_app, which reads the page's URL query once Voila hands the kernel over);
         # refilled FILL_DELAY_S after a page takes it. Pooled kernels are never culled (Voila).
-        "--VoilaConfiguration.preheat_kernel=True",
-        f"--VoilaConfiguration.default_pool_size={POOL_SIZE}",
+        f"--VoilaConfiguration.preheat_kernel={pool_size > 0}",
+        f"--VoilaConfiguration.default_pool_size={pool_size}",
         f"--VoilaKernelManager.fill_delay={FILL_DELAY_S}",
         # Under load (ten pages at once on two cores) a busy kernel's output can arrive after nbclient's
         # default 4 s: the output (the app's widgets) was dropped and the page never rendered.
@@ -180,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"workbench: serving {what} at {url}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
     app_class = _voila_class(index, frozenset(args.allow_host))
     app_class.launch_instance(voila_argv(target, target.parent if args.name else apps_dir, args.port,
-                                         not args.no_browser, args.cull_idle))
+                                         not args.no_browser, args.cull_idle, args.pool_size))
     return 0
 
 
